@@ -1,0 +1,94 @@
+// flags.hpp: the one command-line parser every serverlab program uses.
+//
+//   Flags flags("echo-server", "TCP echo server (stage 1)");
+//   std::uint16_t port = 4000;
+//   flags.add("port", port, "TCP port to listen on (0: any free port)");
+//   flags.parse_or_exit(argc, argv);
+//
+// Accepted forms: --name value, --name=value, and for booleans --name,
+// --name=true|false. `--help` prints usage to stdout and exits 0. A wrong flag or
+// value prints one error line plus the usage to stderr and exits 2.
+// `--config FILE` reads "name = value" lines ('#' starts a comment) first, so
+// the command line always wins over the file. Sizes accept K, M, G suffixes
+// (powers of 1024); durations are seconds and may be fractional (0.5).
+//
+// Not thread-safe; use from main() only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace serverlab {
+
+class Flags {
+ public:
+  Flags(std::string program, std::string summary);
+
+  void add(std::string name, std::string& target, std::string help);
+  void add(std::string name, bool& target, std::string help);
+  void add(std::string name, int& target, std::string help, int min = 0, int max = 1 << 30);
+  void add(std::string name, std::uint16_t& target, std::string help);
+  // A byte count: digits with an optional K/M/G suffix.
+  void add_size(std::string name, std::uint64_t& target, std::string help);
+  // Seconds, fractional allowed, >= 0.
+  void add_seconds(std::string name, double& target, std::string help);
+  // One of a fixed set of words.
+  void add_choice(std::string name, std::string& target, std::vector<std::string> choices,
+                  std::string help);
+
+  // Parses argv. Returns an error message, or nullopt on success. Handles
+  // neither --help nor exiting: parse_or_exit does that.
+  std::optional<std::string> parse(int argc, const char* const* argv);
+  // The CLI entry: parse, print usage and exit 0 on --help, exit 2 on errors.
+  void parse_or_exit(int argc, const char* const* argv);
+
+  std::string usage() const;
+  bool help_requested() const { return help_; }
+  // True when the flag was given on the command line or in the config file.
+  bool was_set(const std::string& name) const;
+
+  // Parses "64K" style sizes and "1.5" style seconds (used by tests, too).
+  static std::optional<std::uint64_t> parse_size(std::string_view text);
+  static std::optional<double> parse_seconds(std::string_view text);
+
+ private:
+  struct Flag {
+    std::string name;
+    std::string value_name;  // shown in usage, e.g. N, BYTES, SEC
+    std::string help;
+    std::string default_text;
+    bool is_bool = false;
+    std::function<std::optional<std::string>(std::string_view)> set;  // returns an error
+  };
+  void define(Flag flag);
+  std::optional<std::string> apply(const std::string& name, std::optional<std::string_view> value,
+                                   bool from_file);
+  std::optional<std::string> load_config(const std::string& path);
+
+  std::string program_;
+  std::string summary_;
+  std::vector<Flag> flags_;
+  std::map<std::string, std::size_t, std::less<>> index_;
+  std::vector<std::string> set_;
+  bool help_ = false;
+};
+
+// The flags every server shares, with the same names and defaults everywhere.
+struct ServerOptions {
+  std::uint16_t port = 0;
+  std::string bind = "127.0.0.1";
+  std::string log_level = "info";
+  std::string log_format = "text";
+  double shutdown_timeout = 5.0;
+};
+// Registers --port (with the given default), --bind, --log-level, --log-format, --shutdown-timeout.
+void add_server_flags(Flags& flags, ServerOptions& options, std::uint16_t default_port);
+// Applies --log-level/--log-format to the logger.
+void configure_logging(const ServerOptions& options);
+
+}  // namespace serverlab

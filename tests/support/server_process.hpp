@@ -1,0 +1,99 @@
+// server_process.hpp: run a real server binary for a black-box test.
+//
+//   ServerProcess server({"/path/echo-server", "--port", "0"});
+//   Fd sock = server.connect();              // 127.0.0.1:<the port it printed>
+//   ...
+//   EXPECT_EQ(server.stop(), 0);             // SIGTERM, wait, exit status
+//
+// The server is started with fork+exec, its stdout on a pipe and its stderr in a
+// temporary file (stderr_text() reads it, for access-log and error-log checks).
+// The first stdout line must be "listening on ADDR:PORT"; start fails with a
+// clear message when it is not printed within the deadline. stop() sends
+// SIGTERM, waits up to a deadline, and SIGKILLs a server that hangs (the test
+// then fails: a hang is a bug). The destructor kills a server still running, so
+// a failing test never leaves a process behind. Only the PID we started is
+// ever signalled.
+//
+// Tests use only 127.0.0.1 and port 0; never a fixed port.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "serverlab/fd.hpp"
+
+namespace serverlab::testing {
+
+using namespace std::chrono_literals;
+
+class ServerProcess {
+ public:
+  // argv[0] is the binary's path. Throws std::runtime_error when it cannot start.
+  explicit ServerProcess(std::vector<std::string> argv,
+                         std::chrono::milliseconds start_deadline = 10s);
+  ~ServerProcess();
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  std::uint16_t port() const { return port_; }
+  const std::string& address() const { return address_; }  // "127.0.0.1:PORT"
+
+  // A blocking TCP connection to the server.
+  Fd connect() const;
+
+  // Sends a signal to the server (the PID we started, nothing else).
+  void signal(int signo) const;
+
+  // SIGTERM (or `signo`), then waits; returns the exit status (0 for a clean exit),
+  // 128+N if killed by signal N, or -1 if it had to be SIGKILLed after the deadline.
+  int stop(int signo = 15, std::chrono::milliseconds deadline = 10s);
+  // Waits for exit without signalling; nullopt on timeout.
+  std::optional<int> wait(std::chrono::milliseconds deadline);
+  bool running();
+
+  // Everything the server wrote to stderr so far.
+  std::string stderr_text() const;
+  // Further stdout lines after the first (reads until `deadline` or EOF).
+  std::optional<std::string> read_stdout_line(std::chrono::milliseconds deadline = 5s);
+
+  // Open file descriptors of the server, from /proc/PID/fd.
+  int fd_count() const;
+
+ private:
+  pid_t pid_ = -1;
+  std::optional<int> status_;
+  std::uint16_t port_ = 0;
+  std::string address_;
+  Fd stdout_;
+  std::string stdout_pending_;
+  std::string stderr_path_;
+};
+
+// Path of a built binary, from an environment variable when it is set (so an
+// instructor can point a suite at a student's server), else the fallback.
+std::string binary_from_env(const char* variable, const std::string& fallback);
+
+// Escapes bytes for failure messages: printable ASCII as is, the rest as \xNN, \r, \n.
+std::string escape_bytes(std::string_view bytes);
+
+// Socket helpers with deadlines. All return what happened rather than throwing.
+bool send_all(int fd, std::string_view bytes);
+// Reads until `n` bytes arrived, EOF, or the deadline; returns what was read.
+std::string recv_exact(int fd, std::size_t n, std::chrono::milliseconds deadline = 5s);
+// Reads until EOF or the deadline.
+std::string recv_until_eof(int fd, std::chrono::milliseconds deadline = 5s);
+// Reads until `marker` appears (inclusive), EOF, or the deadline.
+std::string recv_until(int fd, std::string_view marker, std::chrono::milliseconds deadline = 5s);
+// True when the peer closed (read returns 0 or ECONNRESET) within the deadline.
+bool wait_for_eof(int fd, std::chrono::milliseconds deadline = 5s);
+// Sets SO_LINGER {1, 0} and closes: the peer sees a RST.
+void reset_connection(Fd& fd);
+
+}  // namespace serverlab::testing

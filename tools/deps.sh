@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# deps.sh [build|bench|fuzz]...: makes sure the Debian packages serverlab needs are installed.
+# As root it installs what is missing with apt-get; otherwise it prints the exact
+# command to run and exits 1. Installs nothing that is already there.
+set -euo pipefail
+
+build_pkgs=(g++ cmake ninja-build make libgtest-dev libgmock-dev libfmt-dev nlohmann-json3-dev
+            catch2 python3 procps)
+bench_pkgs=(wrk nginx-light lighttpd socat gnuplot-nox strace util-linux)
+fuzz_pkgs=(clang libclang-rt-14-dev)
+
+want=()
+for set in "${@:-build}"; do
+  case "$set" in
+    build) want+=("${build_pkgs[@]}") ;;
+    bench) want+=("${bench_pkgs[@]}") ;;
+    fuzz)  want+=("${fuzz_pkgs[@]}") ;;
+    *) echo "deps.sh: unknown set '$set' (build, bench, fuzz)" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+cmd="apt-get install -y --no-install-recommends ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "serverlab needs these Debian packages. Run as root:" >&2
+  echo "  apt-get update && $cmd" >&2
+  exit 1
+fi
+echo "installing: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# run-stage.sh BUILD_DIR STAGE [extra flags]: starts one stage's server in the foreground.
+set -euo pipefail
+build=$1; stage=$2; shift 2
+root="$(cd "$(dirname "$0")/.." && pwd)"
+case "$stage" in
+  1) exec "$build/stage1-echo/echo-server" --port 4000 "$@" ;;
+  *) echo "run-stage.sh: stage $stage is not built yet" >&2; exit 2 ;;
+esac
