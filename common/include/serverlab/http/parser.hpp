@@ -18,6 +18,15 @@
 // (Content-Length with Transfer-Encoding, differing Content-Lengths, obs-fold,
 // whitespace before a colon, bare CR, NUL, missing/duplicate Host on 1.1) -> 400.
 // A declared Content-Length over max_body -> 413.
+//
+// Line endings: CRLF, and also a bare LF in the request line and header fields
+// (RFC 9112 2.2 allows a recipient to accept one; curl, nginx and most servers
+// do, and it opens no ambiguity because a bare CR is always rejected). Inside a
+// chunked body the decoder is strict: CRLF only. Up to four stray empty lines
+// before the request line are skipped (RFC 9112 2.2). Request-targets may be
+// origin-form ("/p?q"), absolute-form ("http://h/p": path and query taken from
+// it, host = its authority), "*" (OPTIONS only) or authority-form (CONNECT only,
+// path left empty); a '#' or a non-URI byte in the target -> 400.
 #pragma once
 
 #include <cstddef>
@@ -48,13 +57,18 @@ ParseResult parse_request(std::string_view bytes, Request& request, const ParseL
 // Decodes (and discards) a request body: Content-Length or chunked. Feed it the
 // bytes after the head; it says how many it consumed and whether the body is done.
 // Chunk extensions and trailers are accepted and skipped. Pure; no I/O.
+// Every byte it is given is consumed unless the body ends (Done: the rest is the
+// next pipelined request) or is bad (Error). A chunk-size line (with extensions)
+// over 4 KiB -> 400, trailers over 8 KiB -> 431; the sum of chunk sizes is
+// checked against max_body as each size is read, so a huge or overflowing hex
+// size fails (413) before any data arrives.
 class BodyDecoder {
  public:
   enum class State { More, Done, Error };
   struct Step {
     State state = State::More;
     std::size_t consumed = 0;
-    int status = 0;  // Error: 400 (malformed chunk) or 413 (over the limit)
+    int status = 0;  // Error: 400 (malformed chunk), 413 (over the limit), 431 (trailers)
   };
 
   BodyDecoder() = default;
@@ -65,15 +79,20 @@ class BodyDecoder {
   bool done() const { return state_ == Phase::Finished; }
 
  private:
-  enum class Phase { Fixed, ChunkSize, ChunkExt, ChunkData, ChunkDataCrlf, Trailer, Finished };
+  enum class Phase {
+    Fixed,                                              // Content-Length countdown
+    ChunkSize, ChunkExt, ChunkSizeLf,                   // "1a;ext=v\r\n"
+    ChunkData, ChunkDataCr, ChunkDataLf,                // data, then "\r\n"
+    TrailerStart, TrailerLine, TrailerLineLf, TrailerEndLf,  // fields, then "\r\n"
+    Finished, Failed
+  };
   Phase state_ = Phase::Finished;
-  std::uint64_t remaining_ = 0;
-  std::uint64_t total_ = 0;
+  std::uint64_t remaining_ = 0;  // Fixed: bytes left; chunked: the current chunk's size/rest
+  std::uint64_t total_ = 0;      // chunk-data bytes announced so far
   std::uint64_t max_body_ = 0;
-  std::size_t line_len_ = 0;
+  std::size_t line_len_ = 0;     // chunk-size line length, then trailer section length
   bool saw_digit_ = false;
-  bool trailer_line_empty_ = true;
-  bool saw_cr_ = false;
+  int error_status_ = 0;
 };
 
 }  // namespace serverlab::http
