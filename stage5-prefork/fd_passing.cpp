@@ -1,0 +1,167 @@
+#include "fd_passing.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "serverlab/sys_error.hpp"
+
+namespace serverlab {
+
+namespace {
+
+// An ancillary-data buffer with cmsghdr's alignment, big enough for kMaxFdsPerMessage ints.
+// The union is the portable way to get the alignment CMSG_FIRSTHDR assumes.
+union ControlBuffer {
+  cmsghdr align;
+  char bytes[CMSG_SPACE(sizeof(int) * kMaxFdsPerMessage)];
+};
+
+// Closes every descriptor carried by SCM_RIGHTS records in `msg`; returns how many there were.
+// `first` (when not null) receives the first one instead of having it closed.
+std::size_t take_rights(msghdr& msg, int* first) {
+  std::size_t count = 0;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    const std::size_t data_len = c->cmsg_len - CMSG_LEN(0);
+    const unsigned char* data = CMSG_DATA(c);
+    for (std::size_t i = 0; i + sizeof(int) <= data_len; i += sizeof(int)) {
+      int fd = -1;
+      std::memcpy(&fd, data + i, sizeof fd);  // CMSG_DATA may be unaligned for int
+      if (count == 0 && first != nullptr) {
+        *first = fd;
+      } else {
+        ::close(fd);
+      }
+      ++count;
+    }
+  }
+  return count;
+}
+
+}  // namespace
+
+std::pair<Fd, Fd> make_fd_channel(bool nonblocking) {
+  int type = SOCK_SEQPACKET | SOCK_CLOEXEC;
+  if (nonblocking) type |= SOCK_NONBLOCK;
+  int sv[2];
+  check_sys(::socketpair(AF_UNIX, type, 0, sv), "socketpair");
+  return {Fd(sv[0]), Fd(sv[1])};
+}
+
+IoResult send_fd(int channel, int fd, std::string_view payload) {
+  const int fds[1] = {fd};
+  return send_fds(channel, fds, payload);
+}
+
+IoResult send_fds(int channel, std::span<const int> fds, std::string_view payload) {
+  // [lab16:send-fd:begin]
+  if (fds.empty() || fds.size() > kMaxFdsPerMessage) return IoResult::fail(EINVAL);
+  for (int fd : fds) {
+    if (fd < 0) return IoResult::fail(EBADF);
+  }
+
+  // Never send a message with only ancillary data: one NUL byte stands in for "no payload".
+  char nul = '\0';
+  iovec iov{};
+  iov.iov_base = payload.empty() ? &nul : const_cast<char*>(payload.data());
+  iov.iov_len = payload.empty() ? 1 : payload.size();
+
+  ControlBuffer control;
+  std::memset(&control, 0, sizeof control);
+  const std::size_t data_len = sizeof(int) * fds.size();
+
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.bytes;
+  msg.msg_controllen = CMSG_SPACE(data_len);
+
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(data_len);
+  std::memcpy(CMSG_DATA(c), fds.data(), data_len);
+
+  for (;;) {
+    const ssize_t n = ::sendmsg(channel, &msg, MSG_NOSIGNAL);
+    if (n >= 0) {
+      // The stand-in byte is not the caller's payload: report what the caller asked for.
+      return IoResult::ok(payload.empty() ? 0 : static_cast<std::size_t>(n));
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return IoResult::would_block(0);
+    return IoResult::fail(errno);
+  }
+  // [lab16:send-fd:end]
+}
+
+std::size_t recv_fd_default_control_space() { return CMSG_SPACE(sizeof(int)); }
+
+RecvFdResult recv_fd(int channel, std::span<char> payload, std::size_t control_space) {
+  RecvFdResult result;
+  // [lab16:recv-fd:begin]
+  char scratch = '\0';
+  iovec iov{};
+  iov.iov_base = payload.empty() ? &scratch : payload.data();
+  iov.iov_len = payload.empty() ? 1 : payload.size();
+
+  ControlBuffer control;
+  std::memset(&control, 0, sizeof control);
+
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.bytes;
+  msg.msg_controllen = std::min(control_space, sizeof control.bytes);
+
+  ssize_t n;
+  do {
+    n = ::recvmsg(channel, &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      result.status = RecvFdResult::Status::WouldBlock;
+    } else {
+      result.status = RecvFdResult::Status::Error;
+      result.error = errno;
+    }
+    return result;
+  }
+  if (n == 0) {
+    // Our senders never send zero bytes, so zero means the peer is gone. A descriptor cannot
+    // ride on EOF, but close anything the kernel handed over all the same.
+    take_rights(msg, nullptr);
+    result.status = RecvFdResult::Status::Eof;
+    return result;
+  }
+
+  result.bytes = payload.empty() ? 0 : static_cast<std::size_t>(n);
+  result.payload_truncated = (msg.msg_flags & MSG_TRUNC) != 0;
+
+  if ((msg.msg_flags & MSG_CTRUNC) != 0) {
+    take_rights(msg, nullptr);  // the ones that fit are ours: close them
+    result.status = RecvFdResult::Status::Truncated;
+    return result;
+  }
+
+  int fd = -1;
+  const std::size_t count = take_rights(msg, &fd);
+  if (count == 0) {
+    result.status = RecvFdResult::Status::NoFd;
+  } else if (count == 1) {
+    result.status = RecvFdResult::Status::Ok;
+    result.fd.reset(fd);
+  } else {
+    ::close(fd);  // take_rights closed the others
+    result.status = RecvFdResult::Status::TooManyFds;
+  }
+  // [lab16:recv-fd:end]
+  return result;
+}
+
+}  // namespace serverlab
