@@ -6,6 +6,9 @@
 #   make test             build (debug) and run every test
 #   make test PRESET=asan the same under AddressSanitizer + UBSan (also: tsan)
 #   make check LABEL=stage3   one stage's tests (what graders run)
+#   make bench            release build, then every built server vs nginx/lighttpd/h2o
+#   make bench-quick      a ~1 minute smoke run that fails on errors (CI runs it)
+#   make bench BENCH_ARGS="--server 'http-epoll,nginx*' --scenario '4k-*'"
 
 PRESET  ?= debug
 LABEL   ?=
@@ -13,13 +16,14 @@ JOBS    ?= $(shell nproc)
 RUN_PRESET ?= release
 STAGE   ?= 1
 ARGS    ?=
+BENCH_ARGS ?=
 
-.PHONY: all deps configure build run test check format tidy clean help
+.PHONY: all deps configure build run test check format tidy clean help bench bench-quick
 
 all: build
 
 help:
-	@sed -n '1,12p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,15p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@tools/deps.sh build
@@ -46,6 +50,18 @@ format: configure
 
 tidy: configure
 	@cmake --build --preset $(PRESET) --target tidy
+
+# The bench measures the release build; bench-quick checks whatever PRESET built (CI: debug),
+# since it asserts well-formed results and no errors, never speed.
+bench: deps
+	@tools/deps.sh bench
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS)
+	@bench/bench.py --build build/release $(BENCH_ARGS)
+
+bench-quick: build
+	@tools/deps.sh bench
+	@bench/bench.py --build build/$(PRESET) --quick --check $(BENCH_ARGS)
 
 clean:
 	rm -rf build
