@@ -1,0 +1,62 @@
+// http/config.hpp: HttpConfig, every setting an HTTP server of any stage shares,
+// and add_http_flags(), which registers them under the names in the contract.
+//
+//   HttpConfig config;
+//   Flags flags("http-seq", "...");
+//   add_http_flags(flags, config, 8080);
+//   flags.parse_or_exit(argc, argv);
+//   configure_logging(config.server);
+//
+// Why one struct: stages 2-5 must accept the same flags with the same defaults
+// (the conformance suite and the bench start them all alike). A stage registers
+// its own extra flags (--keep-alive, --threads, ...) next to these.
+//
+// Who may call: main() before any thread starts; afterwards the config is
+// read-only and may be read from any thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "serverlab/flags.hpp"
+#include "serverlab/http/parser.hpp"
+
+namespace serverlab::http {
+
+struct HttpConfig {
+  ServerOptions server;  // --port --bind --log-level --log-format --shutdown-timeout
+
+  std::string root;                 // --root: the document root (default: the bundled www/)
+  std::string access_log = "off";   // --access-log PATH|-|off ('-' = stdout)
+  double header_timeout = 10.0;     // --header-timeout: a request head must arrive within this
+  double keepalive_timeout = 5.0;   // --keepalive-timeout: an idle persistent connection closes
+  double send_timeout = 60.0;       // (no flag) a peer that takes no bytes this long is dropped
+  int max_keepalive_requests = 1000;  // --max-keepalive-requests: then Connection: close
+  std::uint64_t max_request_line = 8 * 1024;   // --max-request-line (-> 414)
+  std::uint64_t max_header_bytes = 16 * 1024;  // --max-header-bytes (-> 431)
+  int max_headers = 100;                       // --max-headers (-> 431)
+  std::uint64_t max_body = 1024 * 1024;        // --max-body (-> 413)
+  std::string autoindex = "on";   // --autoindex on|off: directory listings
+  std::string error_pages;        // --error-pages DIR: DIR/404.html etc. replace the stock pages
+  std::string admin = "on";       // --admin on|off: the /-/health and /-/metrics routes
+
+  // Not a shared flag: stage 2 registers --keep-alive (default off); the other
+  // stages keep persistent connections on.
+  bool keep_alive = true;
+
+  // Open-file cache (no flags; see file_cache.hpp).
+  std::size_t file_cache_entries = 1024;
+  double file_cache_validity = 1.0;
+
+  bool autoindex_on() const { return autoindex == "on"; }
+  bool admin_on() const { return admin == "on"; }
+  ParseLimits parse_limits() const;
+};
+
+// The bundled document root (the repository's www/, an absolute path fixed at build time).
+std::string default_document_root();
+
+// Registers every flag of the HTTP contract (including add_server_flags' ones).
+void add_http_flags(Flags& flags, HttpConfig& config, std::uint16_t default_port = 8080);
+
+}  // namespace serverlab::http

@@ -1,0 +1,75 @@
+// http/static_files.hpp: StaticFiles, the handler that maps a GET/HEAD onto the
+// document root and returns a response plan (no sockets, no I/O model).
+//
+//   method? --not GET/HEAD--> 405 (Allow: GET, HEAD), or 501 for unknown methods
+//   path    --normalize_path fails (%00, %2F, backslash, climbs)--> 400
+//   lookup  --missing--> 404   --outside the root / not readable / not a file--> 403
+//   dir     --"/dir"--> 301 Location: /dir/?query
+//           --"/dir/"--> index.html, else a listing (--autoindex on), else 403
+//   file    --If-Match / If-Unmodified-Since fail--> 412
+//           --If-None-Match / If-Modified-Since match--> 304
+//           --Range (GET; If-Range agrees)--> 206 | multipart/byteranges 206 | 416
+//           --> 200
+//
+// Symlinks: followed while they stay inside the root; a file whose real path is
+// outside it is refused with 403 (see open_beneath in file_cache.hpp).
+// Bodies are never read into memory except for small files the cache inlines:
+// the plan names a file region for sendfile(2).
+//
+// Who may call: any thread, concurrently (const, and FileCache is thread-safe).
+// handle() blocks on file-system calls (open/stat) on a cache miss.
+#pragma once
+
+#include <array>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "serverlab/http/config.hpp"
+#include "serverlab/http/file_cache.hpp"
+#include "serverlab/http/request.hpp"
+#include "serverlab/http/response.hpp"
+
+namespace serverlab::http {
+
+inline constexpr std::string_view kHtmlType = "text/html; charset=utf-8";
+inline constexpr std::string_view kTextType = "text/plain; charset=utf-8";
+
+class StaticFiles {
+ public:
+  // Loads custom error pages from config.error_pages (NNN.html), if set.
+  StaticFiles(const HttpConfig& config, FileCache& cache);
+
+  // The whole decision for one request: method, path, then serve_path.
+  void handle(const Request& request, Response& response) const;
+
+  // 405/501 for methods other than GET and HEAD; true when the method is fine.
+  bool check_method(const Request& request, Response& response) const;
+  // Serves an already normalized path ("/a/b", as normalize_path returns it).
+  void serve_path(const Request& request, std::string_view normalized, Response& response) const;
+
+  // An error response: the custom page if one was loaded, else the stock page.
+  void error(int status, Response& response) const;
+
+  // Exposed for tests: "Index of" page for a directory under the root.
+  std::optional<std::string> listing(std::string_view relative, std::string_view shown) const;
+
+ private:
+  void serve_file(const Request& request, std::shared_ptr<const CachedFile> file,
+                  Response& response) const;
+  bool apply_ranges(const Request& request, const std::shared_ptr<const CachedFile>& file,
+                    Response& response) const;
+
+  const HttpConfig& config_;
+  FileCache& cache_;
+  std::string boundary_;       // multipart/byteranges boundary (random per process)
+  std::string multipart_type_;  // "multipart/byteranges; boundary=..."
+  std::array<std::string, 200> pages_;  // error bodies for 400..599
+};
+
+// Percent-encodes every byte outside unreserved characters and '/' (for Location, hrefs).
+std::string percent_encode_path(std::string_view path);
+// Escapes & < > " ' for HTML text and attributes.
+std::string html_escape(std::string_view text);
+
+}  // namespace serverlab::http

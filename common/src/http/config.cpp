@@ -1,0 +1,46 @@
+#include "serverlab/http/config.hpp"
+
+#ifndef SERVERLAB_DEFAULT_ROOT
+#define SERVERLAB_DEFAULT_ROOT "www"
+#endif
+
+namespace serverlab::http {
+
+ParseLimits HttpConfig::parse_limits() const {
+  ParseLimits limits;
+  limits.max_request_line = static_cast<std::size_t>(max_request_line);
+  limits.max_header_bytes = static_cast<std::size_t>(max_header_bytes);
+  limits.max_headers = static_cast<std::size_t>(max_headers);
+  limits.max_body = max_body;
+  return limits;
+}
+
+std::string default_document_root() { return SERVERLAB_DEFAULT_ROOT; }
+
+void add_http_flags(Flags& flags, HttpConfig& config, std::uint16_t default_port) {
+  add_server_flags(flags, config.server, default_port);
+  if (config.root.empty()) config.root = default_document_root();
+  flags.add("root", config.root, "document root: the directory whose files are served");
+  flags.add("access-log", config.access_log,
+            "access log in Combined Log Format: a file PATH, '-' for stdout, or off");
+  flags.add_seconds("header-timeout", config.header_timeout,
+                    "a request head not complete within SEC gets 408 and the connection closes");
+  flags.add_seconds("keepalive-timeout", config.keepalive_timeout,
+                    "an idle persistent connection is closed after SEC");
+  flags.add("max-keepalive-requests", config.max_keepalive_requests,
+            "requests served on one connection before it is closed", 1);
+  flags.add_size("max-request-line", config.max_request_line,
+                 "longest request line (longer: 414)");
+  flags.add_size("max-header-bytes", config.max_header_bytes,
+                 "largest header section (larger: 431)");
+  flags.add("max-headers", config.max_headers, "most header fields in a request (more: 431)", 1);
+  flags.add_size("max-body", config.max_body, "largest request body (larger: 413)");
+  flags.add_choice("autoindex", config.autoindex, {"on", "off"},
+                   "list directories that have no index.html (off: 403)");
+  flags.add("error-pages", config.error_pages,
+            "directory of custom error pages named NNN.html (e.g. 404.html)");
+  flags.add_choice("admin", config.admin, {"on", "off"},
+                   "serve /-/health and /-/metrics (off: /-/ paths are ordinary files)");
+}
+
+}  // namespace serverlab::http

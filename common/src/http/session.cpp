@@ -1,0 +1,280 @@
+#include "serverlab/http/session.hpp"
+
+#include <algorithm>
+
+#include "serverlab/http/date.hpp"
+#include "serverlab/log.hpp"
+
+namespace serverlab::http {
+namespace {
+
+std::string_view error_kind(int status) {
+  return (status == 413 || status == 414 || status == 431) ? "limit" : "parse";
+}
+
+}  // namespace
+
+HttpSession::HttpSession(const HttpService& service, std::string_view peer)
+    : service_(service), limits_(service.config().parse_limits()), peer_(peer) {
+  if (Metrics* m = service_.metrics()) m->connection_opened();
+  arm(Timer::Header);
+}
+
+HttpSession::~HttpSession() {
+  if (Metrics* m = service_.metrics()) m->connection_closed();
+}
+
+void HttpSession::arm(Timer timer) {
+  const HttpConfig& c = service_.config();
+  double seconds = c.header_timeout;
+  if (timer == Timer::KeepAlive) seconds = c.keepalive_timeout;
+  if (timer == Timer::Send) seconds = c.send_timeout;
+  timer_ = timer;
+  deadline_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                 std::chrono::duration<double>(seconds));
+}
+
+HttpSession::Want HttpSession::want() const {
+  if (state_ == State::Closed) return Want::Close;
+  if (has_output()) return Want::Write;
+  if (state_ == State::Closing || peer_eof_) return Want::Close;
+  return Want::Read;
+}
+
+bool HttpSession::idle() const {
+  return state_ == State::ReadHead && in_.empty() && !has_output();
+}
+
+void HttpSession::on_input() {
+  if (state_ == State::ReadHead && timer_ == Timer::KeepAlive && !in_.empty())
+    arm(Timer::Header);  // the next request has started
+  else if (state_ == State::ReadBody)
+    arm(Timer::Body);  // body bytes keep a slow upload alive
+  process();
+}
+
+void HttpSession::on_eof() {
+  peer_eof_ = true;
+  process();
+}
+
+void HttpSession::shutdown() {
+  stopping_ = true;
+  if (idle()) state_ = State::Closed;
+}
+
+void HttpSession::on_timeout() {
+  if (state_ == State::Closed) return;
+  if (has_output() || state_ == State::Closing) {  // the peer stopped reading
+    if (Metrics* m = service_.metrics()) m->error("timeout");
+    state_ = State::Closed;
+    return;
+  }
+  if (state_ == State::ReadBody || (state_ == State::ReadHead && !in_.empty())) {
+    if (state_ == State::ReadHead) capture_request_line(in_.view());
+    method_ = Method::Unknown;
+    fail(408, "timeout");
+    return;
+  }
+  state_ = State::Closed;  // idle keep-alive (or a connection that never spoke): quiet close
+}
+
+// ---------------------------------------------------------------- parsing
+
+void HttpSession::process() {
+  while ((state_ == State::ReadHead || state_ == State::ReadBody) &&
+         out_.readable_bytes() < kOutputHighWater) {
+    if (state_ == State::ReadBody) {
+      BodyDecoder::Step step = body_.feed(in_.view());
+      in_.retrieve(step.consumed);
+      if (step.state == BodyDecoder::State::Error) return fail(step.status, error_kind(step.status));
+      if (step.state == BodyDecoder::State::More) return;
+      state_ = State::ReadHead;  // the body is discarded; now answer
+      queue_response();
+      continue;
+    }
+    if (in_.empty()) return;
+    ParseResult r = parse_request(in_.view(), request_, limits_);
+    if (r.kind == ParseResult::Incomplete) return;
+    if (r.kind == ParseResult::Error) {
+      capture_request_line(in_.view());
+      method_ = request_.method;
+      return fail(r.status, error_kind(r.status));
+    }
+    on_head(r.consumed);
+  }
+}
+
+void HttpSession::capture_request_line(std::string_view raw) {
+  std::size_t end = std::min(raw.find_first_of("\r\n"), std::min<std::size_t>(raw.size(), 1024));
+  request_line_.assign(raw.substr(0, end));
+  referer_.clear();
+  user_agent_.clear();
+}
+
+void HttpSession::on_head(std::size_t consumed) {
+  started_ = Clock::now();
+  method_ = request_.method;
+  keep_alive_request_ = request_.keep_alive;
+  capture_request_line(in_.view());
+  referer_.assign(request_.header("Referer").value_or(std::string_view{}));
+  user_agent_.assign(request_.header("User-Agent").value_or(std::string_view{}));
+
+  response_.reset();
+  service_.handle(request_, response_);
+  if (method_ == Method::Head) response_.send_body = false;
+
+  bool has_body = request_.chunked || request_.content_length.value_or(0) > 0;
+  if (has_body) body_.start(request_, limits_.max_body);
+  bool expect = request_.expect_continue && request_.version_minor >= 1;
+  in_.retrieve(consumed);  // request_'s views are dead from here on
+  if (!has_body) return queue_response();
+
+  if (expect && response_.status >= 400) {
+    // Refused before the body was sent: answer now, never read it, close.
+    response_.close = true;
+    linger_ = true;
+    return queue_response();
+  }
+  if (expect) queue_bytes(kContinueResponse);
+  state_ = State::ReadBody;
+  arm(Timer::Body);
+}
+
+void HttpSession::fail(int status, std::string_view kind) {
+  if (Metrics* m = service_.metrics()) m->error(kind);
+  started_ = Clock::now();
+  keep_alive_request_ = false;
+  response_.reset();
+  service_.error(status, response_);
+  response_.close = true;
+  linger_ = true;  // unread request bytes may follow
+  state_ = State::ReadHead;
+  queue_response();
+}
+
+// ---------------------------------------------------------------- output
+
+void HttpSession::queue_response() {
+  Response& r = response_;
+  ++requests_;
+  const HttpConfig& c = service_.config();
+  bool keep_alive = keep_alive_request_ && c.keep_alive && !r.close && !stopping_ &&
+                    requests_ < static_cast<std::uint64_t>(c.max_keepalive_requests);
+
+  std::size_t before = out_.readable_bytes();
+  append_response_head(out_, r, keep_alive, current_http_date());
+  std::size_t head_bytes = out_.readable_bytes() - before;
+  account_bytes(head_bytes);
+  std::uint64_t body_bytes = 0;
+  if (r.send_body) {
+    body_bytes = r.content_length;
+    if (!r.text.empty()) queue_bytes(r.text);
+    if (r.file.file && r.file.length > 0) queue_file(r.file.file, r.file.offset, r.file.length);
+    for (const Response::Part& part : r.parts) {
+      queue_bytes(std::string_view(r.owned_text).substr(part.text_offset, part.text_length));
+      queue_file(r.file.file, part.file_offset, part.file_length);
+    }
+  }
+
+  const AccessLog& log = service_.access_log();
+  if (log.enabled()) {
+    log.write({peer_, request_line_, r.status, body_bytes, referer_, user_agent_});
+  }
+  if (Metrics* m = service_.metrics()) {
+    double seconds = std::chrono::duration<double>(Clock::now() - started_).count();
+    m->request_done(method_, r.status, head_bytes + body_bytes, seconds);
+  }
+  r.file = {};  // the segments hold their own references
+  r.parts.clear();
+  if (!keep_alive) {
+    state_ = State::Closing;
+    if (!in_.empty()) linger_ = true;
+  }
+}
+
+void HttpSession::account_bytes(std::size_t n) {
+  if (n == 0) return;
+  if (!has_output()) arm(Timer::Send);
+  if (has_output() && !segments_.back().file) {
+    segments_.back().bytes += n;
+  } else {
+    segments_.push_back(Segment{n, nullptr, 0, 0});
+  }
+}
+
+void HttpSession::queue_bytes(std::string_view bytes) {
+  out_.append(bytes);
+  account_bytes(bytes.size());
+}
+
+void HttpSession::queue_file(const std::shared_ptr<const CachedFile>& file, std::uint64_t offset,
+                             std::uint64_t length) {
+  if (!file || length == 0) return;
+  if (file->inlined) {  // small file: its bytes ride along with the head in one write
+    return queue_bytes(std::string_view(file->bytes).substr(offset, length));
+  }
+  if (!has_output()) arm(Timer::Send);
+  if (has_output() && !segments_.back().file) {
+    Segment& last = segments_.back();
+    last.file = file;
+    last.offset = offset;
+    last.length = length;
+  } else {
+    segments_.push_back(Segment{0, file, offset, length});
+  }
+}
+
+HttpSession::Output HttpSession::output() const {
+  Output out;
+  if (!has_output()) return out;
+  const Segment& s = segments_[head_];
+  out.bytes = std::string_view(out_.peek(), s.bytes);
+  if (s.file) {
+    out.file_fd = s.file->fd.get();
+    out.file_offset = s.offset;
+    out.file_length = s.length;
+  }
+  return out;
+}
+
+void HttpSession::wrote(std::size_t n) {
+  if (!has_output()) return;
+  Segment& s = segments_[head_];
+  n = std::min(n, s.bytes);
+  out_.retrieve(n);
+  s.bytes -= n;
+  if (n > 0) arm(Timer::Send);
+  advance_output();
+}
+
+void HttpSession::sent_file(std::uint64_t n) {
+  if (!has_output()) return;
+  Segment& s = segments_[head_];
+  n = std::min(n, s.length);
+  s.offset += n;
+  s.length -= n;
+  if (n > 0) arm(Timer::Send);
+  advance_output();
+}
+
+void HttpSession::advance_output() {
+  while (has_output() && segments_[head_].bytes == 0 && segments_[head_].length == 0) {
+    segments_[head_].file.reset();
+    ++head_;
+  }
+  if (has_output()) return;
+  segments_.clear();  // keeps capacity: no allocation on the next response
+  head_ = 0;
+  if (state_ == State::Closing) {
+    state_ = State::Closed;
+    return;
+  }
+  if (state_ == State::Closed) return;
+  if (state_ == State::ReadHead) arm(in_.empty() ? Timer::KeepAlive : Timer::Header);
+  if (state_ == State::ReadBody) arm(Timer::Body);
+  if (out_.empty()) out_.retrieve_all();
+  process();  // pipelined requests waiting behind the high-water mark
+}
+
+}  // namespace serverlab::http
