@@ -1,0 +1,106 @@
+// http_client.hpp: a small, strict HTTP/1.1 client for the conformance suite.
+//
+// Why: the suite judges servers by the bytes they put on the wire, so it reads
+// responses itself instead of trusting a library that would paper over framing
+// mistakes. A Client wraps one connection and keeps bytes that arrived after a
+// response (pipelining), so several responses can be read back in order:
+//
+//   Client c = Client::connect(server);
+//   c.send("GET /a HTTP/1.1\r\nHost: t\r\n\r\nGET /b HTTP/1.1\r\nHost: t\r\n\r\n");
+//   auto a = c.read_response();      // status line, headers, body by Content-Length
+//   auto b = c.read_response();
+//
+// Framing rules, as a client must apply them: no body for 1xx, 204, 304 or a
+// response to HEAD; otherwise a chunked body, else Content-Length bytes, else
+// everything until the peer closes. Every read is bounded by a deadline.
+//
+// Who may call: test threads; a Client is not shared between threads. All
+// functions block (up to their deadline).
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "serverlab/fd.hpp"
+#include "server_process.hpp"
+
+namespace serverlab::conformance {
+
+using namespace std::chrono_literals;
+
+struct Response {
+  std::string version;  // "HTTP/1.1"
+  int status = 0;       // 0: no response could be read (see Client::error())
+  std::string reason;
+  std::vector<std::pair<std::string, std::string>> headers;  // in wire order, values trimmed
+  std::string body;
+  std::string raw;  // the exact bytes of this response (head + body)
+
+  // First value of a header (names compare case-insensitively).
+  std::optional<std::string> header(std::string_view name) const;
+  std::size_t header_count(std::string_view name) const;
+  bool has(std::string_view name) const { return header_count(name) > 0; }
+  // True when the Connection header lists the token `close`.
+  bool closes() const;
+  // The raw bytes escaped for a failure message (long bodies shortened).
+  std::string wire() const;
+};
+
+class Client {
+ public:
+  explicit Client(Fd fd);
+  static Client connect(const testing::ServerProcess& server);
+
+  int fd() const { return fd_.get(); }
+  // Sends everything (false if the peer is gone).
+  bool send(std::string_view bytes);
+  // Sends `bytes` in pieces of `piece` bytes with `gap` between them (TCP_NODELAY
+  // is set so each piece leaves as its own segment).
+  bool send_slowly(std::string_view bytes, std::size_t piece, std::chrono::milliseconds gap);
+  // Half-closes the sending side (the server sees EOF after what was sent).
+  void shutdown_write();
+
+  // Reads one response. `head_request`: it answers a HEAD (so it has no body).
+  // Interim 1xx responses are returned like any other; call again for the final one.
+  std::optional<Response> read_response(bool head_request = false,
+                                        std::chrono::milliseconds deadline = 5s);
+  // True when the peer closes (EOF or RST) within the deadline; bytes that arrive
+  // before that are kept in extra_bytes().
+  bool closed_by_peer(std::chrono::milliseconds deadline = 5s);
+  // Bytes received but not consumed by any read_response (e.g. after a close).
+  const std::string& extra_bytes() const { return buffer_; }
+  // Why the last read_response failed.
+  const std::string& error() const { return error_; }
+  bool saw_eof() const { return eof_; }
+
+ private:
+  // Reads more bytes into buffer_; false on EOF, error or deadline.
+  bool fill(std::chrono::steady_clock::time_point until);
+
+  Fd fd_;
+  std::string buffer_;
+  bool eof_ = false;
+  std::string error_;
+};
+
+// One part of a multipart/byteranges body.
+struct BodyPart {
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string data;
+  std::optional<std::string> header(std::string_view name) const;
+};
+
+// Splits a multipart body using the boundary from its Content-Type; nullopt when
+// the body does not follow RFC 2046's shape.
+std::optional<std::vector<BodyPart>> parse_multipart(std::string_view content_type,
+                                                     std::string_view body);
+
+bool iequals(std::string_view a, std::string_view b);
+// Splits a comma-separated header value into trimmed tokens.
+std::vector<std::string> split_list(std::string_view value);
+
+}  // namespace serverlab::conformance
