@@ -14,7 +14,7 @@ PRESET  ?= debug
 LABEL   ?=
 JOBS    ?= $(shell nproc)
 RUN_PRESET ?= release
-STAGE   ?= 1
+STAGE   ?= 2
 ARGS    ?=
 BENCH_ARGS ?=
 

@@ -5,5 +5,6 @@ build=$1; stage=$2; shift 2
 root="$(cd "$(dirname "$0")/.." && pwd)"
 case "$stage" in
   1) exec "$build/stage1-echo/echo-server" --port 4000 "$@" ;;
+  2) exec "$build/stage2-http-seq/http-seq" --port 8080 --root "$root/www" "$@" ;;
   *) echo "run-stage.sh: stage $stage is not built yet" >&2; exit 2 ;;
 esac
