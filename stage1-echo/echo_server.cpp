@@ -336,14 +336,14 @@ void stop_gracefully(Clients& clients, int stop_fd, double shutdown_timeout) {
 
 int run_tcp(const EchoConfig& cfg, int signal_fd) {
   Fd listener = listen_tcp(cfg.server.bind, cfg.server.port);
-  announce_listening(listener.get());
+  Fd stop(check_sys(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd"));
+  Clients clients;
+  const std::size_t limit =
+      cfg.concurrency == "iterative" ? 1 : static_cast<std::size_t>(cfg.max_clients);
+  announce_listening(listener.get());  // only once every set-up step has succeeded
   log::event(log::Level::Info, "echo-server ready",
              {{"framing", cfg.framing}, {"concurrency", cfg.concurrency}});
 
-  const std::size_t limit =
-      cfg.concurrency == "iterative" ? 1 : static_cast<std::size_t>(cfg.max_clients);
-  Fd stop(check_sys(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd"));
-  Clients clients;
   bool was_full = false;
   for (;;) {
     clients.join_finished();
