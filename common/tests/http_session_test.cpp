@@ -1,0 +1,305 @@
+// HttpSession, driven by hand: bytes in through input()/on_input(), bytes out
+// through output()/wrote()/sent_file(), time through on_timeout(). No sockets.
+#include "serverlab/http/session.hpp"
+
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "http_test_support.hpp"
+
+namespace serverlab::http {
+namespace {
+
+using test::read_region;
+using test::TempDir;
+
+class SessionTest : public ::testing::Test {
+ protected:
+  SessionTest() {
+    root_.write("a.txt", "alpha\n");
+    root_.write("b.txt", "bravo\n");
+    root_.write("big.bin", std::string(200 * 1024, 'b'));
+    config_.root = root_.path();
+  }
+  HttpService& service() {
+    if (!service_) service_ = std::make_unique<HttpService>(config_, &metrics_);
+    return *service_;
+  }
+  static void feed(HttpSession& s, std::string_view bytes) {
+    s.input().append(bytes);
+    s.on_input();
+  }
+  // Takes everything the session has to send, `chunk` bytes at a time.
+  static std::string drain(HttpSession& s, std::size_t chunk = 1 << 20) {
+    std::string wire;
+    for (int guard = 0; guard < 1'000'000 && s.want() == HttpSession::Want::Write; ++guard) {
+      HttpSession::Output out = s.output();
+      if (!out.bytes.empty()) {
+        std::size_t n = std::min(chunk, out.bytes.size());
+        wire.append(out.bytes.substr(0, n));
+        s.wrote(n);
+      } else {
+        std::uint64_t n = std::min<std::uint64_t>(chunk, out.file_length);
+        wire += read_region(out.file_fd, out.file_offset, n);
+        s.sent_file(n);
+      }
+    }
+    return wire;
+  }
+  static std::vector<int> statuses(const std::string& wire) {
+    std::vector<int> out;
+    std::regex re("HTTP/1\\.1 (\\d{3}) ");
+    for (auto it = std::sregex_iterator(wire.begin(), wire.end(), re); it != std::sregex_iterator();
+         ++it)
+      out.push_back(std::stoi((*it)[1]));
+    return out;
+  }
+
+  TempDir root_;
+  HttpConfig config_;
+  Metrics metrics_;
+  std::unique_ptr<HttpService> service_;
+};
+
+const std::string kGetA = "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n";
+const std::string kGetB = "GET /b.txt HTTP/1.1\r\nHost: t\r\n\r\n";
+
+TEST_F(SessionTest, AnswersOneRequestAndWaitsForTheNext) {
+  HttpSession s(service(), "127.0.0.1");
+  EXPECT_EQ(s.want(), HttpSession::Want::Read);
+  feed(s, kGetA);
+  ASSERT_EQ(s.want(), HttpSession::Want::Write);
+  std::string wire = drain(s);
+  EXPECT_TRUE(wire.starts_with("HTTP/1.1 200 OK\r\n")) << wire;
+  EXPECT_NE(wire.find("\r\nConnection: keep-alive\r\n"), std::string::npos) << wire;
+  EXPECT_TRUE(wire.ends_with("\r\n\r\nalpha\n")) << wire;
+  EXPECT_EQ(s.want(), HttpSession::Want::Read);
+  EXPECT_EQ(s.timer(), HttpSession::Timer::KeepAlive);
+  EXPECT_EQ(metrics_.requests(Method::Get, 200), 1u);
+}
+
+TEST_F(SessionTest, ByteByByteFeedingGivesTheSameResponse) {
+  HttpSession whole(service(), "p");
+  feed(whole, kGetA);
+  std::string expected = drain(whole);
+
+  HttpSession s(service(), "p");
+  for (std::size_t i = 0; i + 1 < kGetA.size(); ++i) {
+    feed(s, kGetA.substr(i, 1));
+    ASSERT_EQ(s.want(), HttpSession::Want::Read) << "answered before byte " << i + 1;
+  }
+  feed(s, kGetA.substr(kGetA.size() - 1));
+  std::string wire = drain(s);
+  // The Date may tick between the two; compare everything else.
+  std::regex date("Date: [^\r]*");
+  EXPECT_EQ(std::regex_replace(wire, date, "Date: X"), std::regex_replace(expected, date, "Date: X"));
+}
+
+TEST_F(SessionTest, PipelinedRequestsAreAnsweredInOrder) {
+  HttpSession s(service(), "p");
+  feed(s, kGetB + kGetA + "GET /missing HTTP/1.1\r\nHost: t\r\n\r\n" + kGetB);
+  std::string wire = drain(s, 7);  // odd-sized writes, to cross response boundaries
+  EXPECT_EQ(statuses(wire), (std::vector<int>{200, 200, 404, 200})) << wire;
+  EXPECT_LT(wire.find("bravo"), wire.find("alpha"));
+  EXPECT_EQ(s.requests(), 4u);
+}
+
+TEST_F(SessionTest, ManyPipelinedRequestsOfLargeFilesStayBoundedAndInOrder) {
+  HttpSession s(service(), "p");
+  std::string big = "GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n";
+  std::string batch;
+  for (int i = 0; i < 5; ++i) batch += big + kGetA;
+  feed(s, batch);
+  std::string wire = drain(s);
+  EXPECT_EQ(statuses(wire).size(), 10u);
+  EXPECT_EQ(wire.size() > 5u * 200 * 1024, true);
+  EXPECT_EQ(s.want(), HttpSession::Want::Read);
+}
+
+TEST_F(SessionTest, ParseErrorAnswersTheStatusThenCloses) {
+  HttpSession s(service(), "p");
+  feed(s, "GET /a.txt HTTP/1.1\r\nHost: t\r\nBad Header: x\r\n\r\n" + kGetB);
+  std::string wire = drain(s);
+  EXPECT_EQ(statuses(wire), (std::vector<int>{400})) << wire;
+  EXPECT_NE(wire.find("Connection: close"), std::string::npos);
+  EXPECT_EQ(s.want(), HttpSession::Want::Close);
+  EXPECT_TRUE(s.linger());
+  EXPECT_EQ(metrics_.errors("parse"), 1u);
+}
+
+TEST_F(SessionTest, ChunkedBodyIsDiscardedAndTheNextRequestServed) {
+  HttpSession s(service(), "p");
+  feed(s,
+       "POST /a.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "5\r\nhello\r\n0\r\n\r\n" +
+           kGetB);
+  std::string wire = drain(s);
+  EXPECT_EQ(statuses(wire), (std::vector<int>{405, 200})) << wire;
+  EXPECT_TRUE(wire.ends_with("bravo\n"));
+  EXPECT_EQ(s.want(), HttpSession::Want::Read);
+}
+
+TEST_F(SessionTest, BodyOverTheLimitIs413AndClose) {
+  config_.max_body = 8;
+  HttpSession s(service(), "p");
+  feed(s, "POST /a.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "20\r\n0123456789abcdef0123456789abcdef\r\n0\r\n\r\n");
+  std::string wire = drain(s);
+  EXPECT_EQ(statuses(wire), (std::vector<int>{413})) << wire;
+  EXPECT_EQ(s.want(), HttpSession::Want::Close);
+}
+
+TEST_F(SessionTest, ExpectContinueGets100BeforeTheBodyIsRead) {
+  HttpSession s(service(), "p");
+  feed(s, "GET /a.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
+  std::string interim = drain(s);
+  EXPECT_EQ(interim, "HTTP/1.1 100 Continue\r\n\r\n");
+  EXPECT_EQ(s.want(), HttpSession::Want::Read);
+  feed(s, "body");
+  std::string wire = drain(s);
+  EXPECT_EQ(statuses(wire), (std::vector<int>{200})) << wire;
+  EXPECT_TRUE(wire.ends_with("alpha\n"));
+}
+
+TEST_F(SessionTest, RefusedExpectContinueIsAnsweredWithoutReadingTheBody) {
+  HttpSession s(service(), "p");
+  feed(s, "PUT /a.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n");
+  std::string wire = drain(s);
+  EXPECT_EQ(statuses(wire), (std::vector<int>{405})) << wire;
+  EXPECT_EQ(wire.find("100 Continue"), std::string::npos);
+  EXPECT_EQ(s.want(), HttpSession::Want::Close);
+}
+
+TEST_F(SessionTest, HeaderTimeoutWithAPartialHeadIs408ThenClose) {
+  HttpSession s(service(), "p");
+  feed(s, "GET /a.txt HTTP/1.1\r\nHo");
+  EXPECT_EQ(s.timer(), HttpSession::Timer::Header);
+  s.on_timeout();
+  std::string wire = drain(s);
+  EXPECT_EQ(statuses(wire), (std::vector<int>{408})) << wire;
+  EXPECT_NE(wire.find("Connection: close"), std::string::npos);
+  EXPECT_EQ(s.want(), HttpSession::Want::Close);
+}
+
+TEST_F(SessionTest, IdleKeepAliveTimeoutClosesQuietly) {
+  HttpSession s(service(), "p");
+  feed(s, kGetA);
+  drain(s);
+  EXPECT_EQ(s.timer(), HttpSession::Timer::KeepAlive);
+  s.on_timeout();
+  EXPECT_EQ(s.want(), HttpSession::Want::Close);
+  EXPECT_TRUE(s.output().empty());
+}
+
+TEST_F(SessionTest, DeadlinesFollowTheConfiguredTimeouts) {
+  config_.header_timeout = 100;
+  config_.keepalive_timeout = 1;
+  HttpSession s(service(), "p");
+  auto now = HttpSession::Clock::now();
+  EXPECT_GT(s.deadline(), now + std::chrono::seconds(50));
+  feed(s, kGetA);
+  drain(s);
+  EXPECT_LT(s.deadline(), HttpSession::Clock::now() + std::chrono::seconds(2));
+}
+
+TEST_F(SessionTest, MaxKeepaliveRequestsEndsTheConnection) {
+  config_.max_keepalive_requests = 2;
+  HttpSession s(service(), "p");
+  feed(s, kGetA + kGetA + kGetA);
+  std::string wire = drain(s);
+  EXPECT_EQ(statuses(wire), (std::vector<int>{200, 200})) << wire;
+  EXPECT_NE(wire.rfind("Connection: close"), std::string::npos);
+  EXPECT_EQ(s.want(), HttpSession::Want::Close);
+}
+
+TEST_F(SessionTest, KeepAliveOffAnswersConnectionClose) {
+  config_.keep_alive = false;
+  HttpSession s(service(), "p");
+  feed(s, kGetA + kGetB);
+  std::string wire = drain(s);
+  EXPECT_EQ(statuses(wire), (std::vector<int>{200})) << wire;
+  EXPECT_NE(wire.find("Connection: close"), std::string::npos);
+  EXPECT_EQ(s.want(), HttpSession::Want::Close);
+}
+
+TEST_F(SessionTest, Http10ClosesUnlessAskedToKeepAlive) {
+  HttpSession s(service(), "p");
+  feed(s, "GET /a.txt HTTP/1.0\r\n\r\n");
+  EXPECT_NE(drain(s).find("Connection: close"), std::string::npos);
+  EXPECT_EQ(s.want(), HttpSession::Want::Close);
+
+  HttpSession k(service(), "p");
+  feed(k, "GET /a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  EXPECT_NE(drain(k).find("Connection: keep-alive"), std::string::npos);
+  EXPECT_EQ(k.want(), HttpSession::Want::Read);
+}
+
+TEST_F(SessionTest, PeerEofStillAnswersBufferedRequests) {
+  HttpSession s(service(), "p");
+  s.input().append(kGetA + kGetB);
+  s.on_eof();
+  std::string wire = drain(s);
+  EXPECT_EQ(statuses(wire), (std::vector<int>{200, 200}));
+  EXPECT_EQ(s.want(), HttpSession::Want::Close);
+}
+
+TEST_F(SessionTest, ShutdownClosesAnIdleConnectionAtOnce) {
+  HttpSession s(service(), "p");
+  feed(s, kGetA);
+  drain(s);
+  s.shutdown();
+  EXPECT_EQ(s.want(), HttpSession::Want::Close);
+}
+
+TEST_F(SessionTest, ShutdownMidRequestFinishesItWithConnectionClose) {
+  HttpSession s(service(), "p");
+  feed(s, "GET /a.txt HTTP/1.1\r\n");
+  s.shutdown();
+  EXPECT_EQ(s.want(), HttpSession::Want::Read);
+  feed(s, "Host: t\r\n\r\n");
+  std::string wire = drain(s);
+  EXPECT_EQ(statuses(wire), (std::vector<int>{200}));
+  EXPECT_NE(wire.find("Connection: close"), std::string::npos);
+  EXPECT_EQ(s.want(), HttpSession::Want::Close);
+}
+
+TEST_F(SessionTest, LargeFileBodyComesAsAFileRegionAfterTheHead) {
+  HttpSession s(service(), "p");
+  feed(s, "GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+  HttpSession::Output head = s.output();
+  ASSERT_FALSE(head.bytes.empty());
+  EXPECT_TRUE(head.bytes.ends_with("\r\n\r\n")) << "the head is sent alone, then sendfile";
+  EXPECT_GE(head.file_fd, 0);
+  EXPECT_EQ(head.file_length, 200u * 1024);
+  std::string wire = drain(s, 4096);
+  EXPECT_EQ(wire.size(), head.bytes.size() + 200u * 1024);
+}
+
+TEST_F(SessionTest, HeadRequestSendsNoBody) {
+  HttpSession s(service(), "p");
+  feed(s, "HEAD /big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+  std::string wire = drain(s);
+  EXPECT_NE(wire.find("Content-Length: 204800\r\n"), std::string::npos) << wire;
+  EXPECT_TRUE(wire.ends_with("\r\n\r\n")) << wire;
+}
+
+TEST_F(SessionTest, AdminHealthAndMetricsRoutes) {
+  HttpSession s(service(), "p");
+  feed(s, "GET /-/health HTTP/1.1\r\nHost: t\r\n\r\nGET /-/metrics HTTP/1.1\r\nHost: t\r\n\r\n");
+  std::string wire = drain(s);
+  EXPECT_EQ(statuses(wire), (std::vector<int>{200, 200})) << wire;
+  EXPECT_NE(wire.find("\r\n\r\nok\n"), std::string::npos);
+  EXPECT_NE(wire.find("# TYPE serverlab_requests_total counter"), std::string::npos);
+}
+
+TEST_F(SessionTest, AdminOffMakesDashPathsOrdinaryFiles) {
+  root_.write("-/health", "a file");
+  config_.admin = "off";
+  HttpSession s(service(), "p");
+  feed(s, "GET /-/health HTTP/1.1\r\nHost: t\r\n\r\n");
+  EXPECT_TRUE(drain(s).ends_with("\r\n\r\na file"));
+}
+
+}  // namespace
+}  // namespace serverlab::http
