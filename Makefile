@@ -9,6 +9,7 @@
 #   make bench            release build, then every built server vs nginx/lighttpd/h2o
 #   make bench-quick      a ~1 minute smoke run that fails on errors (CI runs it)
 #   make bench BENCH_ARGS="--server 'http-epoll,nginx*' --scenario '4k-*'"
+#   make fuzz FUZZ_SECONDS=300   fuzz the HTTP parser (clang + libFuzzer + ASan/UBSan)
 
 PRESET  ?= debug
 LABEL   ?=
@@ -17,13 +18,14 @@ RUN_PRESET ?= release
 STAGE   ?= 2
 ARGS    ?=
 BENCH_ARGS ?=
+FUZZ_SECONDS ?= 60
 
-.PHONY: all deps configure build run test check format tidy clean help bench bench-quick
+.PHONY: all deps configure build run test check format tidy clean help bench bench-quick fuzz
 
 all: build
 
 help:
-	@sed -n '1,15p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,12p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@tools/deps.sh build
@@ -62,6 +64,9 @@ bench: deps
 bench-quick: build
 	@tools/deps.sh bench
 	@bench/bench.py --build build/$(PRESET) --quick --check $(BENCH_ARGS)
+
+fuzz:
+	@tools/fuzz.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf build
