@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <ctime>
+#include <ostream>
 #include <set>
 
 #include "conformance.hpp"
@@ -113,6 +114,9 @@ struct MimeCase {
   const char* path;
   std::set<std::string> accepted;  // Content-Type values (lower-cased, spaces removed)
 };
+// gtest prints the case by name, not as bytes.
+void PrintTo(const MimeCase& c, std::ostream* os) { *os << c.name; }
+
 
 std::string normalize_type(std::string s) {
   std::string out;
@@ -244,6 +248,9 @@ struct CoreCase {
   int status;
   bool head = false;
 };
+// gtest prints the case by name, not as bytes.
+void PrintTo(const CoreCase& c, std::ostream* os) { *os << c.name; }
+
 
 class EveryResponse : public HttpTest, public ::testing::WithParamInterface<CoreCase> {};
 

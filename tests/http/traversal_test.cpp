@@ -3,6 +3,8 @@
 // absolute-form targets, symlinks that point out). Each attempt must be refused
 // with 400, 403 or 404, and the outside file's content must appear in no
 // response at all (HttpTest::exchange checks every response for it).
+#include <ostream>
+
 #include "conformance.hpp"
 
 namespace serverlab::conformance {
@@ -12,6 +14,9 @@ struct Attempt {
   const char* name;
   std::string raw;  // the full request
 };
+// gtest prints the case by name, not as bytes.
+void PrintTo(const Attempt& c, std::ostream* os) { *os << c.name; }
+
 
 Attempt target(const char* name, std::string_view t) { return {name, request("GET", t)}; }
 
