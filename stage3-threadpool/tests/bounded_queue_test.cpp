@@ -95,7 +95,8 @@ TEST(BoundedQueue, CloseWakesEveryBlockedConsumer) {
   std::this_thread::sleep_for(kStaysBlocked);
   EXPECT_EQ(woke.load(), 0);
   q.close();
-  EXPECT_TRUE(eventually([&] { return woke.load() == kConsumers; }))
+  // ASSERT: a waiter left asleep could never be joined; failing here ends the test.
+  ASSERT_TRUE(eventually([&] { return woke.load() == kConsumers; }))
       << "close() woke only " << woke.load() << " of " << kConsumers << " consumers";
   for (auto& t : consumers) t.join();
   EXPECT_EQ(got_item.load(), 0);
@@ -117,7 +118,8 @@ TEST(BoundedQueue, CloseWakesEveryBlockedProducer) {
   std::this_thread::sleep_for(kStaysBlocked);
   EXPECT_EQ(woke.load(), 0);
   q.close();
-  EXPECT_TRUE(eventually([&] { return woke.load() == kProducers; }))
+  // ASSERT: a waiter left asleep could never be joined; failing here ends the test.
+  ASSERT_TRUE(eventually([&] { return woke.load() == kProducers; }))
       << "close() woke only " << woke.load() << " of " << kProducers << " producers";
   for (auto& t : producers) t.join();
   EXPECT_EQ(accepted.load(), 0);
