@@ -212,7 +212,10 @@ std::optional<std::string> Flags::parse(int argc, const char* const* argv) {
       bool is_bool = it != index_.end() && flags_[it->second].is_bool;
       if (!is_bool && i + 1 < argc) value = argv[++i];
     }
-    if (name == "config") continue;  // already applied above
+    if (name == "config") {  // already applied above
+      if (!value) return std::string("--config needs a value (FILE)");
+      continue;
+    }
     if (auto err = apply(name, value, false)) return err;
   }
   return std::nullopt;

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <ctime>
@@ -32,6 +33,35 @@ std::string timestamp() {
 }
 
 constexpr std::string_view kUpperNames[] = {"DEBUG", "INFO", "WARN", "ERROR", "OFF"};
+
+// Text records must stay one line each, whatever bytes a peer put in a value:
+// control characters are escaped (\n, \r, \t, \xNN), so a value can never
+// forge a second log line. Quoting (and escaping of '"' and '\\') applies when
+// the value is empty or holds a space, tab, quote, '=' or control character.
+bool is_control(char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }
+
+void append_escaped(std::string& out, std::string_view s, bool escape_quotes) {
+  for (char c : s) {
+    if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+    else if (c == '\t') out += "\\t";
+    else if (is_control(c)) out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+    else if (escape_quotes && (c == '"' || c == '\\')) (out += '\\') += c;
+    else out += c;
+  }
+}
+
+void append_text_value(std::string& out, std::string_view v) {
+  bool quote = v.empty() || v.find_first_of(" \t\"=") != std::string_view::npos ||
+               std::any_of(v.begin(), v.end(), is_control);
+  if (!quote) {
+    append_escaped(out, v, false);
+    return;
+  }
+  out += '"';
+  append_escaped(out, v, true);
+  out += '"';
+}
 
 }  // namespace
 
@@ -79,15 +109,15 @@ std::string format_record(Level level, Format fmt_, std::string_view message, Fi
     // Invalid UTF-8 (a peer's bytes) is replaced rather than thrown on.
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   }
-  std::string line = fmt::format("{} {} {}", timestamp(), kUpperNames[static_cast<int>(level)],
-                                 message);
+  std::string line = fmt::format("{} {} ", timestamp(), kUpperNames[static_cast<int>(level)]);
+  append_escaped(line, message, false);
   for (const auto& [key, value] : fields) {
     std::visit(
         [&](const auto& v) {
           using T = std::decay_t<decltype(v)>;
           if constexpr (std::is_same_v<T, std::string>) {
-            bool quote = v.empty() || v.find_first_of(" \t\"=") != std::string::npos;
-            line += quote ? fmt::format(" {}=\"{}\"", key, v) : fmt::format(" {}={}", key, v);
+            line += fmt::format(" {}=", key);
+            append_text_value(line, v);
           } else {
             line += fmt::format(" {}={}", key, v);
           }

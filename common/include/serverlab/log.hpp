@@ -7,6 +7,8 @@
 // Text:  2026-11-23T19:21:00.123Z INFO conn close peer=127.0.0.1:5000 bytes_in=12 ms=1.5
 // JSON:  {"ts":"2026-11-23T19:21:00.123Z","level":"info","msg":"conn close","peer":"127.0.0.1:5000",...}
 //
+// A text record is always one line: control characters in the message or a
+// value are escaped (\n, \xNN), so bytes from a peer cannot forge log lines.
 // Every record is formatted first and then written with ONE write(2) under a
 // mutex, so lines from different threads never tear or interleave (lab 07).
 // Thread-safe. Not async-signal-safe: never log from a signal handler.

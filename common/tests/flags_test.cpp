@@ -1,0 +1,227 @@
+// Flags: one parser for every program: forms, --help, errors, config files,
+// sizes and seconds.
+#include "serverlab/flags.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+
+namespace serverlab {
+namespace {
+
+// argv from a list of words; argv[0] is the program name.
+class Args {
+ public:
+  Args(std::initializer_list<const char*> words) : words_(words) { words_.insert(words_.begin(), "prog"); }
+  int argc() const { return static_cast<int>(words_.size()); }
+  const char* const* argv() const { return words_.data(); }
+
+ private:
+  std::vector<const char*> words_;
+};
+
+// A config file that is deleted when the test ends.
+class TempFile {
+ public:
+  explicit TempFile(const std::string& text) {
+    char tmpl[] = "/tmp/serverlab-flags-XXXXXX";
+    int fd = ::mkstemp(tmpl);
+    path_ = tmpl;
+    ::close(fd);
+    std::ofstream(path_) << text;
+  }
+  ~TempFile() { ::unlink(path_.c_str()); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+struct Demo {
+  std::uint16_t port = 4000;
+  std::string name = "anon";
+  bool verbose = false;
+  int workers = 4;
+  std::uint64_t max_body = 1024;
+  double timeout = 5;
+  std::string mode = "fast";
+  Flags flags{"demo", "a demo program"};
+  Demo() {
+    flags.add("port", port, "port");
+    flags.add("name", name, "a name");
+    flags.add("verbose", verbose, "talk more");
+    flags.add("workers", workers, "worker count", 1, 64);
+    flags.add_size("max-body", max_body, "largest body");
+    flags.add_seconds("timeout", timeout, "seconds to wait");
+    flags.add_choice("mode", mode, {"fast", "safe"}, "how to run");
+  }
+  std::optional<std::string> parse(std::initializer_list<const char*> words) {
+    Args a(words);
+    return flags.parse(a.argc(), a.argv());
+  }
+};
+
+TEST(Flags, DefaultsStandWhenNothingIsGiven) {
+  Demo d;
+  EXPECT_EQ(d.parse({}), std::nullopt);
+  EXPECT_EQ(d.port, 4000);
+  EXPECT_EQ(d.name, "anon");
+  EXPECT_FALSE(d.flags.was_set("port"));
+}
+
+TEST(Flags, AcceptsSpaceAndEqualsForms) {
+  Demo d;
+  EXPECT_EQ(d.parse({"--port", "8080", "--name=bob", "--workers=8", "--mode", "safe"}),
+            std::nullopt);
+  EXPECT_EQ(d.port, 8080);
+  EXPECT_EQ(d.name, "bob");
+  EXPECT_EQ(d.workers, 8);
+  EXPECT_EQ(d.mode, "safe");
+  EXPECT_TRUE(d.flags.was_set("port"));
+  EXPECT_FALSE(d.flags.was_set("timeout"));
+}
+
+TEST(Flags, BooleanFlagNeedsNoValueAndNeverSwallowsTheNextArgument) {
+  Demo d;
+  EXPECT_EQ(d.parse({"--verbose", "--port", "1"}), std::nullopt);
+  EXPECT_TRUE(d.verbose);
+  EXPECT_EQ(d.port, 1);
+  EXPECT_EQ(d.parse({"--verbose=false"}), std::nullopt);
+  EXPECT_FALSE(d.verbose);
+  EXPECT_NE(d.parse({"--verbose=maybe"}), std::nullopt);
+}
+
+TEST(Flags, RejectsUnknownMissingAndOutOfRangeValues) {
+  const std::vector<std::vector<const char*>> cases = {
+      {"--nope"},         {"--port"},          {"--port", "65536"}, {"--port", "-1"},
+      {"--port", "80x"},  {"--workers", "0"},  {"--workers", "65"}, {"--mode", "slow"},
+      {"--max-body", "lots"}, {"--timeout", "-1"}, {"stray"},       {"--"},
+      {"--config"}};
+  for (const auto& words : cases) {
+    Demo d;
+    std::vector<const char*> argv{"prog"};
+    argv.insert(argv.end(), words.begin(), words.end());
+    auto err = d.flags.parse(static_cast<int>(argv.size()), argv.data());
+    EXPECT_TRUE(err.has_value()) << "accepted: " << (words.empty() ? "" : words[0]) << " ...";
+  }
+}
+
+TEST(Flags, ErrorMessageNamesTheFlag) {
+  Demo d;
+  auto err = d.parse({"--workers", "99"});
+  ASSERT_TRUE(err);
+  EXPECT_NE(err->find("--workers"), std::string::npos) << *err;
+  EXPECT_NE(err->find("64"), std::string::npos) << *err;
+}
+
+// The CLI entry as main() uses it; exits 3 if parse_or_exit returns.
+void run_cli(std::initializer_list<const char*> words) {
+  Demo d;
+  Args a(words);
+  d.flags.parse_or_exit(a.argc(), a.argv());
+  std::exit(3);
+}
+
+TEST(Flags, HelpPrintsUsageAndExitsZero) {
+  EXPECT_EXIT(run_cli({"--help"}),
+      ::testing::ExitedWithCode(0), "");
+}
+
+TEST(Flags, BadFlagPrintsErrorAndUsageOnStderrAndExitsTwo) {
+  EXPECT_EXIT(run_cli({"--bogus"}),
+      ::testing::ExitedWithCode(2), "unknown flag --bogus(.|\n)*Usage: demo");
+}
+
+TEST(Flags, UsageListsEveryFlagWithDefaults) {
+  Demo d;
+  std::string u = d.flags.usage();
+  for (const char* name : {"--help", "--config FILE", "--port PORT", "--max-body BYTES",
+                           "--timeout SEC", "--mode fast|safe", "--verbose"})
+    EXPECT_NE(u.find(name), std::string::npos) << name << " missing from:\n" << u;
+  EXPECT_NE(u.find("(default: 4000)"), std::string::npos) << u;
+}
+
+TEST(Flags, ConfigFileSetsValuesAndTheCommandLineWins) {
+  TempFile file(
+      "# a comment line\n"
+      "\n"
+      "port = 9000\n"
+      "  --name=from-file   # trailing comment\n"
+      "max-body = 2M\r\n"
+      "verbose = true\n");
+  Demo d;
+  // --port comes BEFORE --config and still wins over the file.
+  EXPECT_EQ(d.parse({"--port", "9100", "--config", file.path().c_str()}), std::nullopt);
+  EXPECT_EQ(d.port, 9100);
+  EXPECT_EQ(d.name, "from-file");
+  EXPECT_EQ(d.max_body, 2u << 20);
+  EXPECT_TRUE(d.verbose);
+  EXPECT_TRUE(d.flags.was_set("name"));
+}
+
+TEST(Flags, ConfigFileErrorsNameTheFileAndLine) {
+  TempFile file("port = 1\nthis line has no equals sign\n");
+  Demo d;
+  auto err = d.parse({"--config", file.path().c_str()});
+  ASSERT_TRUE(err);
+  EXPECT_NE(err->find(file.path() + ":2"), std::string::npos) << *err;
+
+  TempFile nested("config = /etc/passwd\n");
+  EXPECT_TRUE(d.parse({"--config", nested.path().c_str()}).has_value());
+  TempFile bad_value("\nworkers = 1000\n");
+  const std::string arg = "--config=" + bad_value.path();
+  err = d.parse({arg.c_str()});
+  ASSERT_TRUE(err);
+  EXPECT_NE(err->find(bad_value.path() + ":2"), std::string::npos) << *err;
+  EXPECT_NE(err->find("--workers"), std::string::npos) << *err;
+}
+
+TEST(Flags, MissingConfigFileIsAnError) {
+  Demo d;
+  auto err = d.parse({"--config=/nonexistent/serverlab.conf"});
+  ASSERT_TRUE(err);
+  EXPECT_NE(err->find("/nonexistent/serverlab.conf"), std::string::npos) << *err;
+}
+
+TEST(Flags, SizesTakeBinarySuffixes) {
+  EXPECT_EQ(Flags::parse_size("0"), 0u);
+  EXPECT_EQ(Flags::parse_size("4096"), 4096u);
+  EXPECT_EQ(Flags::parse_size("64K"), 65536u);
+  EXPECT_EQ(Flags::parse_size("64k"), 65536u);
+  EXPECT_EQ(Flags::parse_size("1M"), 1u << 20);
+  EXPECT_EQ(Flags::parse_size("2G"), 2ull << 30);
+  for (const char* bad : {"", "K", "1.5M", "-1", "1T", "12 K", "0x10", "18446744073709551615K"})
+    EXPECT_EQ(Flags::parse_size(bad), std::nullopt) << bad;
+}
+
+TEST(Flags, SecondsMayBeFractionalButNotNegative) {
+  EXPECT_EQ(Flags::parse_seconds("5"), 5.0);
+  EXPECT_EQ(Flags::parse_seconds("0.5"), 0.5);
+  EXPECT_EQ(Flags::parse_seconds("0"), 0.0);
+  for (const char* bad : {"", "-1", "abc", "5s", "nan", "inf", "1e12"})
+    EXPECT_EQ(Flags::parse_seconds(bad), std::nullopt) << bad;
+  Demo d;
+  EXPECT_EQ(d.parse({"--timeout", "0.25", "--max-body", "8K"}), std::nullopt);
+  EXPECT_EQ(d.timeout, 0.25);
+  EXPECT_EQ(d.max_body, 8192u);
+}
+
+TEST(ServerFlags, SharedNamesAndDefaults) {
+  Flags flags("server", "test");
+  ServerOptions opts;
+  add_server_flags(flags, opts, 8080);
+  Args a{"--log-level", "debug", "--shutdown-timeout", "1.5"};
+  EXPECT_EQ(flags.parse(a.argc(), a.argv()), std::nullopt);
+  EXPECT_EQ(opts.port, 8080);
+  EXPECT_EQ(opts.bind, "127.0.0.1");
+  EXPECT_EQ(opts.log_level, "debug");
+  EXPECT_EQ(opts.log_format, "text");
+  EXPECT_EQ(opts.shutdown_timeout, 1.5);
+  Args bad{"--log-format", "xml"};
+  EXPECT_TRUE(flags.parse(bad.argc(), bad.argv()).has_value());
+}
+
+}  // namespace
+}  // namespace serverlab
