@@ -4,7 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include <regex>
 
 #include "http_test_support.hpp"
 
@@ -47,13 +46,19 @@ class SessionTest : public ::testing::Test {
     }
     return wire;
   }
+  // The status of every response head on the wire, in order.
   static std::vector<int> statuses(const std::string& wire) {
     std::vector<int> out;
-    std::regex re("HTTP/1\\.1 (\\d{3}) ");
-    for (auto it = std::sregex_iterator(wire.begin(), wire.end(), re); it != std::sregex_iterator();
-         ++it)
-      out.push_back(std::stoi((*it)[1]));
+    for (std::size_t at = wire.find("HTTP/1.1 "); at != std::string::npos;
+         at = wire.find("HTTP/1.1 ", at + 1))
+      out.push_back(std::stoi(wire.substr(at + 9, 3)));
     return out;
+  }
+  // The wire with the Date header's value blanked (it may tick between two runs).
+  static std::string without_date(std::string wire) {
+    auto at = wire.find("Date: ");
+    if (at != std::string::npos) wire.replace(at + 6, wire.find("\r\n", at) - at - 6, "X");
+    return wire;
   }
 
   TempDir root_;
@@ -92,8 +97,7 @@ TEST_F(SessionTest, ByteByByteFeedingGivesTheSameResponse) {
   feed(s, kGetA.substr(kGetA.size() - 1));
   std::string wire = drain(s);
   // The Date may tick between the two; compare everything else.
-  std::regex date("Date: [^\r]*");
-  EXPECT_EQ(std::regex_replace(wire, date, "Date: X"), std::regex_replace(expected, date, "Date: X"));
+  EXPECT_EQ(without_date(wire), without_date(expected));
 }
 
 TEST_F(SessionTest, PipelinedRequestsAreAnsweredInOrder) {
