@@ -28,12 +28,14 @@ struct Request {
   Method method = Method::Unknown;
   std::string_view target;  // request-target as sent: "/a%20b?x=1" or "http://h/a"
   std::string_view path;    // target's path part, still percent-encoded: "/a%20b"
+                            // ("/" in static storage for "http://h"; "*" for OPTIONS *;
+                            // empty for CONNECT's authority-form)
   std::string_view query;   // after '?', without it ("" when absent)
   int version_minor = 1;    // HTTP/1.<minor>: 0 or 1 (1.2+ is treated as 1)
   std::vector<Header> headers;
 
   // Derived while parsing, so no handler re-scans the headers:
-  std::string_view host;
+  std::string_view host;  // Host field, or the authority of an absolute-form target
   std::optional<std::uint64_t> content_length;
   bool chunked = false;          // Transfer-Encoding: chunked
   bool keep_alive = true;        // after Connection and version rules
