@@ -271,6 +271,10 @@ void HttpSession::advance_output() {
     return;
   }
   if (state_ == State::Closed) return;
+  if (stopping_ && idle()) {  // shutdown() arrived mid-response: that response was the last
+    state_ = State::Closed;
+    return;
+  }
   if (state_ == State::ReadHead) arm(in_.empty() ? Timer::KeepAlive : Timer::Header);
   if (state_ == State::ReadBody) arm(Timer::Body);
   if (out_.empty()) out_.retrieve_all();
