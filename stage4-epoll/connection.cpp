@@ -1,0 +1,255 @@
+#include "connection.hpp"
+
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <utility>
+
+#include "http_server.hpp"
+#include "serverlab/sys_error.hpp"
+
+namespace serverlab {
+
+namespace {
+
+using Clock = http::HttpSession::Clock;
+using Want = http::HttpSession::Want;
+
+constexpr int kMaxRounds = 32;                             // steps per wake-up, for fairness
+constexpr std::uint64_t kSendfileChunk = 1ull << 30;       // sendfile moves < 2 GiB per call
+constexpr std::uint64_t kLingerMs = 2000;                  // lingering close: at most this long
+constexpr std::size_t kLingerBytes = std::size_t{1} << 20;  // ...and this many bytes drained
+
+}  // namespace
+
+Connection::Connection(EpollHttpServer& server, Fd fd, std::string_view peer)
+    : server_(server), loop_(server.loop()), fd_(std::move(fd)), session_(server.service(), peer) {
+  // Start parked: the session's own input buffer is replaced by an empty stub,
+  // and a pooled Buffer is lent when the first bytes arrive.
+  session_.input() = Buffer(0);
+  parked_ = true;
+}
+
+Connection::~Connection() {
+  if (phase_ != Phase::Closed) {
+    loop_.remove(fd_.get());
+    loop_.cancel(timer_);
+    loop_.cancel(resume_);
+  }
+}
+
+void Connection::start() {
+  const std::uint32_t events = loop_.edge_triggered() ? (kReadable | kWritable) : kReadable;
+  loop_.add(fd_.get(), events, *this);  // data already waiting is reported at once
+  update_timer();
+}
+
+void Connection::on_event(std::uint32_t events) {
+  if (phase_ == Phase::Lingering) return drain_linger();
+  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) can_read_ = true;
+  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) can_write_ = true;
+  drive();
+}
+
+void Connection::shutdown() {
+  if (phase_ != Phase::Open) return;
+  session_.shutdown();
+  drive();
+}
+
+void Connection::drive() {
+  for (int round = 0; round < kMaxRounds; ++round) {
+    Step step = Step::Progress;
+    switch (session_.want()) {
+      case Want::Close:
+        return finish();
+      case Want::Write:
+        if (!can_write_) {
+          set_interest(kWritable);  // EPOLLOUT only while output waits for room
+          return update_timer();
+        }
+        step = write_some();
+        break;
+      case Want::Read:
+        if (!can_read_) {
+          set_interest(kReadable);
+          park_input();
+          return update_timer();
+        }
+        step = read_some();
+        break;
+    }
+    if (step == Step::Failed) {
+      if (Metrics* m = server_.service().metrics()) m->error("io");
+      return close();
+    }
+  }
+  // Out of rounds with work left: yield to the other connections. Level-triggered,
+  // the kernel reports this fd again; edge-triggered, it would not, so come back
+  // through a 0 ms timer.
+  set_interest(session_.want() == Want::Write ? kWritable : kReadable);
+  if (loop_.edge_triggered() && !loop_.timer_pending(resume_))
+    resume_ = loop_.run_after(0, [this] { drive(); });
+  update_timer();
+}
+
+Connection::Step Connection::read_some() {
+  unpark_input();
+  IoResult r = session_.input().read_from(fd_.get());
+  switch (r.status) {
+    case IoResult::Status::Ok:
+      // Level-triggered: one read per wake-up is enough (the kernel says if more is
+      // there). Edge-triggered: keep reading until EAGAIN.
+      if (!loop_.edge_triggered()) can_read_ = false;
+      session_.on_input();
+      return Step::Progress;
+    case IoResult::Status::Eof:
+      can_read_ = false;
+      session_.on_eof();
+      return Step::Progress;
+    case IoResult::Status::WouldBlock:
+      can_read_ = false;
+      return Step::Blocked;
+    case IoResult::Status::Error:
+      break;
+  }
+  return Step::Failed;
+}
+
+Connection::Step Connection::write_some() {
+  const http::HttpSession::Output out = session_.output();
+  if (!out.bytes.empty()) {
+    // MSG_MORE: a file body follows, so let the head share its first segment.
+    const int flags = MSG_NOSIGNAL | (out.file_length > 0 ? MSG_MORE : 0);
+    for (;;) {
+      const ssize_t n = ::send(fd_.get(), out.bytes.data(), out.bytes.size(), flags);
+      if (n >= 0) {
+        session_.wrote(static_cast<std::size_t>(n));
+        return Step::Progress;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      return Step::Failed;
+    }
+  } else {
+    for (;;) {
+      off_t offset = static_cast<off_t>(out.file_offset);
+      const auto chunk = static_cast<std::size_t>(std::min(out.file_length, kSendfileChunk));
+      const ssize_t n = ::sendfile(fd_.get(), out.file_fd, &offset, chunk);
+      if (n > 0) {
+        session_.sent_file(static_cast<std::uint64_t>(n));
+        return Step::Progress;
+      }
+      if (n == 0) return Step::Failed;  // the file shrank under us: the length was a lie
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      return Step::Failed;
+    }
+  }
+  can_write_ = false;
+  return Step::Blocked;
+}
+
+void Connection::finish() {
+  bool pending = session_.linger() || !session_.input().empty();
+  if (!pending) {  // unread bytes still in the kernel count too
+    char byte;
+    pending = ::recv(fd_.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+  }
+  if (pending) return begin_linger();
+  close();
+}
+
+// Half-close and read (and drop) what the peer still sends, bounded in time and
+// bytes, so that close() does not turn unread input into a RST that could destroy
+// the response before the peer has read it (nginx's lingering close).
+void Connection::begin_linger() {
+  ::shutdown(fd_.get(), SHUT_WR);
+  phase_ = Phase::Lingering;
+  linger_left_ = kLingerBytes;
+  loop_.cancel(timer_);
+  loop_.cancel(resume_);
+  timer_ = loop_.run_after(kLingerMs, [this] {
+    timer_ = {};
+    close();
+  });
+  set_interest(kReadable);
+  drain_linger();
+}
+
+void Connection::drain_linger() {
+  char sink[16 * 1024];
+  for (;;) {
+    const ssize_t n = ::recv(fd_.get(), sink, sizeof sink, 0);
+    if (n > 0) {
+      const auto got = static_cast<std::size_t>(n);
+      if (got >= linger_left_) return close();
+      linger_left_ -= got;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;  // wait for more or EOF
+    return close();  // EOF or error: the peer has everything it will read
+  }
+}
+
+void Connection::close() {
+  if (phase_ == Phase::Closed) return;
+  phase_ = Phase::Closed;
+  loop_.remove(fd_.get());
+  loop_.cancel(timer_);
+  loop_.cancel(resume_);
+  fd_.reset();
+  server_.release(*this);  // deleted later, in the server's before_sleep()
+}
+
+void Connection::set_interest(std::uint32_t events) {
+  if (phase_ == Phase::Closed) return;
+  if (loop_.edge_triggered() && phase_ == Phase::Open) return;  // registered for both, once
+  try {
+    loop_.modify(fd_.get(), events);  // a no-op when unchanged
+  } catch (const SysError&) {
+    close();
+  }
+}
+
+void Connection::update_timer() {
+  if (phase_ != Phase::Open) return;
+  const Clock::time_point deadline = session_.deadline();
+  if (loop_.timer_pending(timer_)) {
+    if (timer_at_ <= deadline) return;  // fires first; on_timer() looks at the real deadline
+    loop_.cancel(timer_);
+  }
+  const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  timer_ = loop_.run_after(static_cast<std::uint64_t>(std::max<std::int64_t>(left, 0)),
+                           [this] { on_timer(); });
+  timer_at_ = deadline;
+}
+
+void Connection::on_timer() {
+  timer_ = {};
+  if (phase_ != Phase::Open) return;
+  if (Clock::now() < session_.deadline()) return update_timer();  // moved later meanwhile
+  session_.on_timeout();
+  drive();
+}
+
+void Connection::park_input() {
+  if (parked_ || !session_.idle()) return;
+  // Give the real buffer back: the session keeps the stub that lent_ held.
+  std::swap(session_.input(), *lent_);
+  lent_.reset();
+  parked_ = true;
+}
+
+void Connection::unpark_input() {
+  if (!parked_) return;
+  lent_ = server_.buffers().acquire();
+  std::swap(session_.input(), *lent_);
+  parked_ = false;
+}
+
+}  // namespace serverlab

@@ -1,0 +1,100 @@
+// connection.hpp: Connection, the non-blocking driver of one HttpSession on an EventLoop.
+//
+// Why: the HTTP logic (parsing, responses, keep-alive, timeouts) lives in the
+// sans-I/O http::HttpSession shared by every stage. This class only moves bytes:
+// it reads when the session wants input, writes (send, then sendfile for file
+// bodies) when it has output, and closes when it is done.
+//
+//   EPOLLIN/EPOLLOUT --> on_event --> drive():  while there is something to do
+//                                       Read:  Buffer::read_from -> on_input()/on_eof()
+//                                       Write: send(head bytes) / sendfile(file region)
+//                                       Close: lingering close, or close now
+//   loop timer       --> on_timer --> session.on_timeout() when its deadline passed
+//
+// Readiness is remembered in two flags (can_read_, can_write_) that are set by
+// events and cleared by EAGAIN. Level-triggered: the interest mask follows what
+// the session wants (EPOLLIN while reading, EPOLLOUT only while output is pending
+// and the socket is full), changed with epoll_ctl only when it differs.
+// Edge-triggered: the fd is registered once for both and never modified; reads go
+// on until EAGAIN, so no edge is lost.
+//
+// Timer: one loop timer per connection. It is moved earlier when the session's
+// deadline moves earlier; when the deadline moves later (the common case, every
+// request) it is left alone and re-armed when it fires early. So a keep-alive
+// request normally costs no timer-heap work at all.
+//
+// Idle connections hold no read buffer: between requests the session's input
+// Buffer is swapped with a tiny stub and the real one goes back to the BufferPool.
+//
+// Owned by EpollHttpServer; runs on the loop thread only. Never throws out of a
+// handler: I/O errors close the connection.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "buffer_pool.hpp"
+#include "event_loop.hpp"
+#include "serverlab/fd.hpp"
+#include "serverlab/http/session.hpp"
+
+namespace serverlab {
+
+class EpollHttpServer;
+
+class Connection final : public EventHandler {
+ public:
+  Connection(EpollHttpServer& server, Fd fd, std::string_view peer);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Registers with the loop. Throws SysError if epoll refuses the fd.
+  void start();
+  void on_event(std::uint32_t events) override;
+  // Graceful stop: finish the response in progress (with Connection: close), then
+  // close; an idle connection closes now.
+  void shutdown();
+  // Closes at once (shutdown grace period over).
+  void close();
+
+  bool closed() const { return phase_ == Phase::Closed; }
+  int fd() const { return fd_.get(); }
+
+  // The server's index of this connection (for O(1) removal).
+  std::size_t index = 0;
+
+ private:
+  enum class Phase { Open, Lingering, Closed };
+  enum class Step { Progress, Blocked, Failed };
+
+  void drive();
+  Step read_some();
+  Step write_some();
+  void finish();  // the session wants Close
+  void begin_linger();
+  void drain_linger();
+  void set_interest(std::uint32_t events);
+  void update_timer();
+  void on_timer();
+  void park_input();
+  void unpark_input();
+
+  EpollHttpServer& server_;
+  EventLoop& loop_;
+  Fd fd_;
+  http::HttpSession session_;
+  Phase phase_ = Phase::Open;
+  bool can_read_ = false;
+  bool can_write_ = true;  // a new socket has room in its send buffer
+  bool parked_ = false;
+  PooledBuffer lent_;  // while active: holds the stub the session's input was swapped with
+  TimerId timer_;
+  http::HttpSession::Clock::time_point timer_at_{};
+  TimerId resume_;  // edge-triggered: continue after yielding to other connections
+  std::size_t linger_left_ = 0;
+};
+
+}  // namespace serverlab
