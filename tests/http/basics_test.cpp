@@ -209,6 +209,34 @@ TEST_F(Basics, Http10NeedsNoHostAndClosesByDefault) {
   EXPECT_TRUE(closes_after(c));
 }
 
+TEST_F(Basics, EmptyFileIs200WithContentLengthZero) {
+  Response r = get("/empty.txt");
+  EXPECT_EQ(r.status, 200) << r.wire();
+  EXPECT_EQ(r.header("Content-Length").value_or(""), "0") << r.wire();
+  EXPECT_EQ(r.body, "");
+}
+
+TEST_F(Basics, AbsoluteFormTargetServesItsPath) {
+  Response r = exchange("GET http://conformance.test/hello.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(r.status, 200) << r.wire();
+  EXPECT_EQ(r.body, kHello);
+}
+
+TEST_F(Basics, MethodNamesAreCaseSensitive) {
+  Response r = exchange(request("get", "/hello.txt"));
+  EXPECT_TRUE(r.status == 501 || r.status == 400) << "'get' is not GET\n" << r.wire();
+}
+
+TEST_F(Basics, HeadOfTheBigFileGivesItsLengthAndNoBody) {
+  Client c = connect();
+  ASSERT_TRUE(c.send(request("HEAD", "/big.bin", "Connection: close\r\n")));
+  auto h = c.read_response(true);
+  ASSERT_TRUE(h) << c.error();
+  EXPECT_EQ(h->status, 200) << h->wire();
+  EXPECT_EQ(h->header("Content-Length").value_or(""), std::to_string(kBigSize));
+  EXPECT_TRUE(closes_after(c)) << "HEAD must send no body";
+}
+
 TEST_F(Basics, QueryStringIsIgnoredForThePath) {
   Response r = get("/hello.txt?x=1&y=%2e%2e");
   EXPECT_EQ(r.status, 200) << r.wire();

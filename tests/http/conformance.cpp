@@ -76,6 +76,7 @@ std::unique_ptr<Docroot> build_docroot() {
   write_file(r + "/hello.txt", kHello);
   set_mtime(r + "/hello.txt", kHelloMtime);
   d->hello_mtime = kHelloMtime;
+  write_file(r + "/empty.txt", "");
   write_file(r + "/style.css", "body { color: #123456; }\n");
   write_file(r + "/app.js", "console.log('conformance');\n");
   write_file(r + "/image.png",
@@ -213,15 +214,17 @@ testing::ServerProcess& server(Variant v) {
                   << slot->stderr_text() << "\nrestarting it for the next tests";
     slot.reset();
   }
-  if (!slot) {
-    auto argv = server_argv(v);
-    try {
-      slot = std::make_unique<testing::ServerProcess>(argv);
-    } catch (const std::exception& e) {
-      throw std::runtime_error("cannot start '" + join(argv) + "': " + e.what());
-    }
-  }
+  if (!slot) slot = start_private_server(v);
   return *slot;
+}
+
+std::unique_ptr<testing::ServerProcess> start_private_server(Variant v) {
+  auto argv = server_argv(v);
+  try {
+    return std::make_unique<testing::ServerProcess>(argv);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("cannot start '" + join(argv) + "': " + e.what());
+  }
 }
 
 std::string http_date(long seconds) {

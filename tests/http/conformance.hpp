@@ -17,7 +17,7 @@
 //
 //   <tmp>/
 //     root/                 --root
-//       index.html hello.txt style.css app.js image.png logo.svg data.xyzzy SHOUT.TXT
+//       index.html hello.txt empty.txt style.css app.js image.png logo.svg data.xyzzy SHOUT.TXT
 //       big.bin             4 MiB, every byte value, position-dependent
 //       sub/                index.html, page.txt
 //       plain/              no index: zeta.txt mid.txt alpha.txt a&b<c>.txt sized.bin nested/
@@ -37,6 +37,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -83,6 +84,8 @@ inline constexpr int kSmallMaxHeaders = 20;
 
 // The running server for a variant (restarted, with a test failure, if it died).
 testing::ServerProcess& server(Variant v);
+// A server of the test's own (e.g. to stop it mid-test); the caller owns it.
+std::unique_ptr<testing::ServerProcess> start_private_server(Variant v);
 
 // HTTP-date of a time_t, e.g. "Thu, 02 Jan 2020 03:04:05 GMT".
 std::string http_date(long seconds);

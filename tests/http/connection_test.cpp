@@ -7,6 +7,8 @@
 // the first response and skip with a message saying so.
 #include <poll.h>
 
+#include <csignal>
+
 #include <thread>
 
 #include "conformance.hpp"
@@ -48,6 +50,55 @@ TEST_F(Connections, KeptAliveResponseSaysKeepAliveOrNothingAboutClosing) {
   if (r.closes()) GTEST_SKIP() << kNoKeepAlive;
   auto conn = r.header("Connection").value_or("");
   EXPECT_TRUE(iequals(conn, "keep-alive")) << "Connection: " << conn;
+}
+
+TEST_F(Connections, A404DoesNotEndAKeptAliveConnection) {
+  Client c = connect();
+  ASSERT_TRUE(c.send(request("GET", "/no-such-file")));
+  auto a = c.read_response();
+  ASSERT_TRUE(a) << c.error();
+  EXPECT_EQ(a->status, 404) << a->wire();
+  if (a->closes()) {
+    if (!keeps_alive()) GTEST_SKIP() << kNoKeepAlive;
+    FAIL() << "a 404 closed a persistent connection\n" << a->wire();
+  }
+  ASSERT_TRUE(c.send(request("GET", "/hello.txt")));
+  auto b = c.read_response();
+  ASSERT_TRUE(b) << c.error();
+  EXPECT_EQ(b->status, 200) << b->wire();
+}
+
+TEST_F(Connections, BodyOfARefusedMethodIsNotParsedAsTheNextRequest) {
+  // 405 with a body: the server either skips the body and goes on, or closes.
+  std::string body = "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n";
+  Client c = connect();
+  ASSERT_TRUE(c.send(request("POST", "/hello.txt",
+                             "Content-Length: " + std::to_string(body.size()) + "\r\n") +
+                     body + request("GET", "/sub/page.txt")));
+  auto a = c.read_response();
+  ASSERT_TRUE(a) << c.error();
+  EXPECT_EQ(a->status, 405) << a->wire();
+  if (a->closes()) {
+    EXPECT_TRUE(closes_after(c));
+    return;
+  }
+  auto b = c.read_response();
+  ASSERT_TRUE(b) << c.error();
+  EXPECT_EQ(b->status, 200) << "the POST body was answered as a request\n" << b->wire();
+  EXPECT_EQ(b->body, kSubPage);
+}
+
+TEST_F(Connections, StopsCleanlyOnSigtermWithAnIdleConnectionOpen) {
+  auto own = start_private_server(Variant::kDefault);
+  Client c(own->connect());
+  ASSERT_TRUE(c.send(request("GET", "/hello.txt")));
+  auto r = c.read_response();
+  ASSERT_TRUE(r) << c.error();
+  EXPECT_EQ(r->status, 200) << r->wire();
+  // The connection now idles (kept alive, or closing): SIGTERM must still end
+  // the server promptly and cleanly.
+  EXPECT_EQ(own->stop(SIGTERM, 5s), 0) << own->stderr_text();
+  EXPECT_TRUE(c.closed_by_peer(2s));
 }
 
 TEST_F(Connections, ConnectionCloseFromTheClientIsHonoured) {
@@ -250,6 +301,19 @@ TEST_F(Timeouts, SlowDripOfHeaderBytesStillTimesOut) {
   auto r = c.read_response(false, 1s);
   ASSERT_TRUE(r) << c.error();
   EXPECT_EQ(r->status, 408) << r->wire();
+}
+
+TEST_F(Timeouts, HalfASecondRequestOnAKeptAliveConnectionGets408) {
+  Client c = connect();
+  ASSERT_TRUE(c.send(request("GET", "/hello.txt")));
+  auto a = c.read_response();
+  ASSERT_TRUE(a) << c.error();
+  if (a->closes()) GTEST_SKIP() << kNoKeepAlive;
+  ASSERT_TRUE(c.send("GET /hello.txt HTTP/1.1\r\nHo"));
+  auto r = c.read_response(false, 5s);
+  ASSERT_TRUE(r) << "a started request head must time out with 408: " << c.error();
+  EXPECT_EQ(r->status, 408) << r->wire();
+  EXPECT_TRUE(closes_after(c));
 }
 
 TEST_F(Timeouts, IdleKeptAliveConnectionIsClosedQuietly) {

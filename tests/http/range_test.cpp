@@ -66,6 +66,12 @@ TEST_F(Ranges, UnsatisfiableRangeIs416WithStarContentRange) {
   EXPECT_EQ(r.header("Content-Range").value_or(""), "bytes */" + len()) << r.wire();
 }
 
+TEST_F(Ranges, AnyIntRangeOfAnEmptyFileIs416) {
+  Response r = range("bytes=0-0", "/empty.txt");
+  ASSERT_EQ(r.status, 416) << r.wire();
+  EXPECT_EQ(r.header("Content-Range").value_or(""), "bytes */0") << r.wire();
+}
+
 TEST_F(Ranges, UnknownRangeUnitIsIgnored) {
   Response r = range("items=0-4");
   EXPECT_EQ(r.status, 200) << r.wire();
