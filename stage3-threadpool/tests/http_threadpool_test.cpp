@@ -322,6 +322,7 @@ TEST_F(HttpThreadpool, RejectOverloadAnswers503WithRetryAfter) {
   auto ok = ra.next();
   ASSERT_TRUE(ok) << escape_bytes(ra.pending());
   EXPECT_EQ(ok->status, 200) << escape_bytes(ok->head);
+  m.reset();  // the other held worker sees EOF, so the stop below is quick
   EXPECT_EQ(server->stop(), 0);
 }
 
@@ -355,6 +356,7 @@ TEST_F(HttpThreadpool, ShutdownFinishesInFlightResponseAndClosesQueuedConnection
   EXPECT_TRUE(rb.closed(10s)) << "the queued connection was not closed";
   EXPECT_EQ(rb.pending(), "") << "a queued connection was served during shutdown";
   EXPECT_FALSE(rb.was_reset()) << "the queued connection was reset, not closed";
+  b.reset();  // ends the server's lingering close on it at once
   auto status = server->wait(15s);
   ASSERT_TRUE(status.has_value()) << "the server did not exit after SIGTERM";
   EXPECT_EQ(*status, 0);
