@@ -1,0 +1,292 @@
+// Black-box tests of http-epoll: the stage 4 behaviours the shared conformance
+// suite does not own. Responses bigger than the socket buffers (the EPOLLOUT
+// path), many interleaved connections, idle connections holding no read buffer,
+// --max-connections, running out of descriptors (EMFILE), graceful shutdown.
+// Most run level- and edge-triggered. Each starts the real binary on 127.0.0.1:0.
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "server_process.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using serverlab::Fd;
+using serverlab::testing::escape_bytes;
+using serverlab::testing::send_all;
+using serverlab::testing::ServerProcess;
+using serverlab::testing::wait_for_eof;
+namespace fs = std::filesystem;
+
+std::string server_binary() {
+  return serverlab::testing::binary_from_env("HTTP_EPOLL_BIN", HTTP_EPOLL_DEFAULT_BIN);
+}
+
+class DocRoot {
+ public:
+  DocRoot() {
+    char tmpl[] = "/tmp/http-epoll-test-XXXXXX";
+    path_ = ::mkdtemp(tmpl);
+    write("a.txt", "alpha\n");
+  }
+  ~DocRoot() { fs::remove_all(path_); }
+  void write(const std::string& name, const std::string& content) const {
+    std::ofstream(path_ + "/" + name, std::ios::binary) << content;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Bytes that differ from position to position, so a dropped or repeated chunk shows.
+std::string pattern(std::size_t n) {
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (i * 7 + i / 4096) % 26);
+  return s;
+}
+
+struct Reply {
+  std::string head;
+  std::string body;
+  bool ok = false;
+};
+
+// Reads responses (Content-Length bodies) off one connection, keeping bytes that
+// arrive past a response for the next one. Every wait is bounded.
+class Reader {
+ public:
+  explicit Reader(int fd) : fd_(fd) {}
+  Reply next(std::chrono::milliseconds deadline = 10s) {
+    const auto until = std::chrono::steady_clock::now() + deadline;
+    Reply r;
+    std::size_t end;
+    while ((end = pending_.find("\r\n\r\n")) == std::string::npos) {
+      if (!fill(until)) {
+        r.head = pending_;
+        return r;
+      }
+    }
+    r.head = pending_.substr(0, end + 4);
+    pending_.erase(0, end + 4);
+    const std::size_t at = r.head.find("Content-Length: ");
+    if (at == std::string::npos) return r;
+    const std::size_t length = std::stoull(r.head.substr(at + 16));
+    while (pending_.size() < length && fill(until)) {
+    }
+    r.body = pending_.substr(0, std::min(length, pending_.size()));
+    pending_.erase(0, r.body.size());
+    r.ok = r.body.size() == length;
+    return r;
+  }
+
+ private:
+  bool fill(std::chrono::steady_clock::time_point until) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+    char buf[65536];
+    const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) return false;
+    pending_.append(buf, static_cast<std::size_t>(n));
+    return true;
+  }
+  int fd_;
+  std::string pending_;
+};
+
+Reply read_reply(int fd, std::chrono::milliseconds deadline = 10s) {
+  return Reader(fd).next(deadline);  // for connections with one response in flight
+}
+
+std::string get(std::string_view path, bool close = false) {
+  std::string req = "GET ";
+  req += path;
+  req += " HTTP/1.1\r\nHost: test\r\n";
+  if (close) req += "Connection: close\r\n";
+  return req + "\r\n";
+}
+
+// Nothing arrives on fd within `wait` (used to show a client is not served yet).
+bool silent_for(int fd, std::chrono::milliseconds wait) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, static_cast<int>(wait.count())) == 0;
+}
+
+class HttpEpoll : public ::testing::TestWithParam<bool> {  // param: edge-triggered
+ protected:
+  std::vector<std::string> argv(std::vector<std::string> extra = {}) const {
+    std::vector<std::string> a = {server_binary(), "--port", "0", "--root", root_.path(),
+                                  "--log-level", "warn"};
+    if (GetParam()) a.push_back("--edge-triggered");
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+  DocRoot root_;
+};
+
+TEST_P(HttpEpoll, ServesAFileLargerThanTheSocketBuffersToASlowReader) {
+  const std::string big = pattern(8 << 20);
+  root_.write("big.bin", big);
+  ServerProcess server(argv());
+  Fd c = server.connect();
+  ASSERT_TRUE(send_all(c.get(), get("/big.bin")));
+  std::this_thread::sleep_for(200ms);  // let the server fill the socket and wait for EPOLLOUT
+  Reply r = read_reply(c.get());
+  ASSERT_TRUE(r.ok) << escape_bytes(r.head) << " body bytes: " << r.body.size();
+  EXPECT_TRUE(r.body == big) << "the 8 MiB body arrived changed";
+  // The connection is still usable afterwards.
+  ASSERT_TRUE(send_all(c.get(), get("/a.txt")));
+  Reply again = read_reply(c.get());
+  ASSERT_TRUE(again.ok) << escape_bytes(again.head);
+  EXPECT_EQ(again.body, "alpha\n");
+  EXPECT_EQ(server.stop(), 0);
+}
+
+TEST_P(HttpEpoll, ManyConnectionsWithPipelinedRequestsAreAllAnswered) {
+  ServerProcess server(argv());
+  std::vector<Fd> clients;
+  for (int i = 0; i < 40; ++i) clients.push_back(server.connect());
+  for (Fd& c : clients) ASSERT_TRUE(send_all(c.get(), get("/a.txt") + get("/-/health")));
+  for (std::size_t i = 0; i < clients.size(); ++i) {
+    Reader reader(clients[i].get());
+    Reply first = reader.next();
+    Reply second = reader.next();
+    ASSERT_TRUE(first.ok && second.ok) << "client " << i << ": " << escape_bytes(first.head)
+                                       << " / " << escape_bytes(second.head);
+    EXPECT_EQ(first.body, "alpha\n") << "client " << i;
+    EXPECT_EQ(second.body, "ok\n") << "client " << i;
+  }
+  EXPECT_EQ(server.stop(), 0);
+}
+
+TEST_P(HttpEpoll, IdleKeepAliveConnectionsHoldNoReadBuffer) {
+  ServerProcess server(argv());
+  std::vector<Fd> idle;
+  for (int i = 0; i < 10; ++i) {
+    idle.push_back(server.connect());
+    ASSERT_TRUE(send_all(idle.back().get(), get("/a.txt")));
+    ASSERT_TRUE(read_reply(idle.back().get()).ok);
+  }
+  Fd scraper = server.connect();
+  ASSERT_TRUE(send_all(scraper.get(), get("/-/metrics")));
+  Reply r = read_reply(scraper.get());
+  ASSERT_TRUE(r.ok) << escape_bytes(r.head);
+  const std::string key = "\nserverlab_epoll_buffers_in_use ";
+  std::size_t at = r.body.find(key);
+  ASSERT_NE(at, std::string::npos) << r.body;
+  // Only the scraping connection itself is mid-request.
+  EXPECT_EQ(std::atof(r.body.c_str() + at + key.size()), 1.0)
+      << r.body.substr(at, 80) << " (10 idle keep-alive connections are open)";
+  EXPECT_EQ(server.stop(), 0);
+}
+
+TEST_P(HttpEpoll, MaxConnectionsPausesAcceptingAndResumesWhenOneCloses) {
+  ServerProcess server(argv({"--max-connections", "2"}));
+  Fd a = server.connect();
+  Fd b = server.connect();
+  for (Fd* c : {&a, &b}) {
+    ASSERT_TRUE(send_all(c->get(), get("/-/health")));
+    ASSERT_TRUE(read_reply(c->get()).ok);
+  }
+  Fd waiting = server.connect();  // completes in the kernel's backlog
+  ASSERT_TRUE(send_all(waiting.get(), get("/a.txt")));
+  EXPECT_TRUE(silent_for(waiting.get(), 300ms)) << "a third client was served past the limit";
+  a.reset();
+  Reply r = read_reply(waiting.get());
+  ASSERT_TRUE(r.ok) << "not served after a slot freed: " << escape_bytes(r.head);
+  EXPECT_EQ(r.body, "alpha\n");
+  EXPECT_EQ(server.stop(), 0);
+}
+
+TEST_P(HttpEpoll, GracefulShutdownFinishesTheResponseInFlight) {
+  const std::string big = pattern(8 << 20);
+  root_.write("big.bin", big);
+  ServerProcess server(argv({"--shutdown-timeout", "10"}));
+  Fd idle = server.connect();
+  ASSERT_TRUE(send_all(idle.get(), get("/-/health")));
+  ASSERT_TRUE(read_reply(idle.get()).ok);
+  Fd slow = server.connect();
+  ASSERT_TRUE(send_all(slow.get(), get("/big.bin")));
+  std::this_thread::sleep_for(200ms);  // the response is now stuck in flight
+  server.signal(SIGTERM);
+  EXPECT_TRUE(wait_for_eof(idle.get(), 5s)) << "the idle keep-alive connection was not closed";
+  Reply r = read_reply(slow.get());
+  ASSERT_TRUE(r.ok) << escape_bytes(r.head) << " body bytes: " << r.body.size();
+  EXPECT_TRUE(r.body == big);
+  EXPECT_TRUE(wait_for_eof(slow.get(), 5s));
+  EXPECT_EQ(server.wait(10s), std::optional<int>(0));
+}
+
+TEST_P(HttpEpoll, ShutdownTimeoutClosesAClientThatStopsReading) {
+  root_.write("big.bin", pattern(32 << 20));
+  ServerProcess server(argv({"--shutdown-timeout", "0.5"}));
+  Fd stuck = server.connect();
+  ASSERT_TRUE(send_all(stuck.get(), get("/big.bin")));
+  std::this_thread::sleep_for(200ms);
+  server.signal(SIGTERM);
+  EXPECT_EQ(server.wait(5s), std::optional<int>(0)) << "a client that never reads held the server";
+}
+
+INSTANTIATE_TEST_SUITE_P(Triggering, HttpEpoll, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& param_info) {
+                           return param_info.param ? "EdgeTriggered" : "LevelTriggered";
+                         });
+
+TEST(HttpEpollLimits, SurvivesRunningOutOfFileDescriptors) {
+  DocRoot root;
+  ServerProcess server({server_binary(), "--port", "0", "--root", root.path(), "--log-level",
+                        "error"});
+  // Leave room for two connections only.
+  rlimit old{};
+  ASSERT_EQ(::prlimit(server.pid(), RLIMIT_NOFILE, nullptr, &old), 0);
+  rlimit tight = old;
+  tight.rlim_cur = static_cast<rlim_t>(server.fd_count() + 2);
+  ASSERT_EQ(::prlimit(server.pid(), RLIMIT_NOFILE, &tight, nullptr), 0);
+
+  std::vector<Fd> clients;
+  for (int i = 0; i < 8; ++i) clients.push_back(server.connect());
+  for (Fd& c : clients) ASSERT_TRUE(send_all(c.get(), get("/-/health", true)));
+  // Every client either gets its answer or a clean close; none is left hanging.
+  int served = 0, refused = 0;
+  for (std::size_t i = 0; i < clients.size(); ++i) {
+    Reply r = read_reply(clients[i].get(), 5s);
+    if (r.ok) {
+      ++served;
+    } else {
+      EXPECT_TRUE(r.head.empty()) << "client " << i << ": " << escape_bytes(r.head);
+      EXPECT_TRUE(wait_for_eof(clients[i].get(), 1s)) << "client " << i << " was left hanging";
+      ++refused;
+    }
+  }
+  EXPECT_GE(served, 1);
+  EXPECT_GE(refused, 1) << "precondition: the server ran out of descriptors";
+  clients.clear();
+
+  ASSERT_EQ(::prlimit(server.pid(), RLIMIT_NOFILE, &old, nullptr), 0);
+  Fd after = server.connect();
+  ASSERT_TRUE(send_all(after.get(), get("/a.txt")));
+  Reply r = read_reply(after.get());
+  ASSERT_TRUE(r.ok) << "not serving after descriptors were available again: "
+                    << escape_bytes(r.head);
+  EXPECT_EQ(server.stop(), 0);
+}
+
+}  // namespace
