@@ -54,6 +54,8 @@ class BoundedQueue {
   // is or becomes closed before there is room.
   bool push(T item) {
     // [lab08:bounded-queue-push:begin]
+    // [lab08:bounded-queue-push:stub] (void)item;
+    // [lab08:bounded-queue-push:stub] return false;
     std::unique_lock lock(mutex_);
     // A while loop, never an if: a wait can return without a notify (a spurious
     // wakeup), and even after a real notify another producer may take the free
@@ -86,6 +88,7 @@ class BoundedQueue {
   // only when the queue is closed and drained.
   std::optional<T> pop() {
     // [lab08:bounded-queue-pop:begin]
+    // [lab08:bounded-queue-pop:stub] return std::nullopt;
     std::unique_lock lock(mutex_);
     // Same reason for the while loop as in push(): re-check after every wakeup.
     while (items_.empty() && !closed_) not_empty_.wait(lock);

@@ -131,6 +131,8 @@ std::size_t EventLoop::run_once(int max_wait_ms) {
 
 std::size_t EventLoop::dispatch(int ready) {
   std::size_t called = 0;
+  // [lab11:event-loop-dispatch:begin]
+  // [lab11:event-loop-dispatch:stub] (void)ready;  // no handler is called yet
   for (int i = 0; i < ready; ++i) {
     const epoll_event& ev = ready_[static_cast<std::size_t>(i)];
     const auto fd = static_cast<std::uint32_t>(ev.data.u64);
@@ -146,6 +148,7 @@ std::size_t EventLoop::dispatch(int ready) {
     slot.handler->on_event(events);
     ++called;
   }
+  // [lab11:event-loop-dispatch:end]
   // A full batch suggests more were ready: take more next time (up to a cap).
   if (static_cast<std::size_t>(ready) == ready_.size() && ready_.size() < kMaxBatch)
     ready_.resize(ready_.size() * 2);

@@ -58,7 +58,11 @@ IoResult send_fd(int channel, int fd, std::string_view payload) {
 }
 
 IoResult send_fds(int channel, std::span<const int> fds, std::string_view payload) {
-  // [lab16:send-fd:begin]
+  // [lab14:send-fd:begin]
+  // [lab14:send-fd:stub] (void)channel;
+  // [lab14:send-fd:stub] (void)fds;
+  // [lab14:send-fd:stub] (void)payload;
+  // [lab14:send-fd:stub] return IoResult::fail(ENOSYS);
   if (fds.empty() || fds.size() > kMaxFdsPerMessage) return IoResult::fail(EINVAL);
   for (int fd : fds) {
     if (fd < 0) return IoResult::fail(EBADF);
@@ -96,14 +100,20 @@ IoResult send_fds(int channel, std::span<const int> fds, std::string_view payloa
     if (errno == EAGAIN || errno == EWOULDBLOCK) return IoResult::would_block(0);
     return IoResult::fail(errno);
   }
-  // [lab16:send-fd:end]
+  // [lab14:send-fd:end]
 }
 
 std::size_t recv_fd_default_control_space() { return CMSG_SPACE(sizeof(int)); }
 
 RecvFdResult recv_fd(int channel, std::span<char> payload, std::size_t control_space) {
   RecvFdResult result;
-  // [lab16:recv-fd:begin]
+  // [lab14:recv-fd:begin]
+  // [lab14:recv-fd:stub] (void)channel;
+  // [lab14:recv-fd:stub] (void)payload;
+  // [lab14:recv-fd:stub] (void)control_space;
+  // [lab14:recv-fd:stub] (void)take_rights;
+  // [lab14:recv-fd:stub] result.status = RecvFdResult::Status::Error;
+  // [lab14:recv-fd:stub] result.error = ENOSYS;
   char scratch = '\0';
   iovec iov{};
   iov.iov_base = payload.empty() ? &scratch : payload.data();
@@ -160,7 +170,7 @@ RecvFdResult recv_fd(int channel, std::span<char> payload, std::size_t control_s
     ::close(fd);  // take_rights closed the others
     result.status = RecvFdResult::Status::TooManyFds;
   }
-  // [lab16:recv-fd:end]
+  // [lab14:recv-fd:end]
   return result;
 }
 

@@ -70,7 +70,12 @@ struct alignas(64) ScoreboardSlot {
   std::atomic<std::uint32_t> active{0};            // connections the worker holds now
   std::atomic<char> state{worker_state::kOpenSlot};
 
-  // [lab16:slot-update:begin]
+  // [lab15:slot-update:begin]
+  // [lab15:slot-update:stub] void set_state(char s) { (void)s; }
+  // [lab15:slot-update:stub] void connection_opened() {}
+  // [lab15:slot-update:stub] void connection_closed() {}
+  // [lab15:slot-update:stub] void request_done(std::uint64_t bytes_sent) { (void)bytes_sent; }
+  // [lab15:slot-update:stub] void heartbeat() {}
   // The worker's own updates. Relaxed ordering: each field has one writer, and readers want a
   // recent value, not an ordering between fields.
   void set_state(char s) { state.store(s, std::memory_order_relaxed); }
@@ -87,7 +92,7 @@ struct alignas(64) ScoreboardSlot {
   void heartbeat() {
     last_heartbeat_ms.store(scoreboard_monotonic_ms(), std::memory_order_relaxed);
   }
-  // [lab16:slot-update:end]
+  // [lab15:slot-update:end]
 
   // A process owns the slot (spawned and not yet reaped).
   bool live() const {

@@ -37,8 +37,10 @@ void Buffer::prepend(const void* data, std::size_t n) {
   std::memcpy(data_.data() + reader_, data, n);
 }
 
-// [lab12:buffer-make-space:begin]
 void Buffer::ensure_writable(std::size_t n) {
+  // [lab12:buffer-make-space:begin]
+  // [lab12:buffer-make-space:stub] // Always grows; never reuses the space in front.
+  // [lab12:buffer-make-space:stub] if (writable_bytes() < n) data_.resize(writer_ + n);
   if (writable_bytes() >= n) return;
   if (writable_bytes() + prependable_bytes() >= n + kPrepend) {
     // Enough room overall: slide the readable bytes back to the front.
@@ -49,8 +51,8 @@ void Buffer::ensure_writable(std::size_t n) {
   } else {
     data_.resize(writer_ + n);
   }
+  // [lab12:buffer-make-space:end]
 }
-// [lab12:buffer-make-space:end]
 
 void Buffer::shrink_to_fit() {
   std::vector<char> fresh(kPrepend + std::max(readable_bytes(), kInitialSize));

@@ -223,8 +223,15 @@ int note_header(Request& r, Framing& f, const Header& h) {
 //   EOL = CRLF, or a bare LF (RFC 9112 2.2 lets a recipient accept one; we do,
 //   as most servers do). A CR not followed by LF is always an error (400).
 //
-// [lab04:parse-request:begin]
 ParseResult parse_request(std::string_view bytes, Request& request, const ParseLimits& limits) {
+  // [lab03:parse-request:begin]
+  // [lab03:parse-request:stub] (void)bytes;
+  // [lab03:parse-request:stub] (void)request;
+  // [lab03:parse-request:stub] (void)limits;
+  // [lab03:parse-request:stub] (void)split_target;
+  // [lab03:parse-request:stub] (void)note_header;
+  // [lab03:parse-request:stub] (void)parse_content_length;
+  // [lab03:parse-request:stub] return error(501);
   request.clear();
   if (request.headers.capacity() == 0) {
     request.headers.reserve(std::min(limits.max_headers, kInitialHeaderCapacity));
@@ -366,8 +373,8 @@ ParseResult parse_request(std::string_view bytes, Request& request, const ParseL
   request.keep_alive = request.version_minor >= 1 ? !framing.conn_close
                                                   : framing.conn_keep_alive && !framing.conn_close;
   return {ParseResult::Done, consumed, 0};
+  // [lab03:parse-request:end]
 }
-// [lab04:parse-request:end]
 
 // ---------------------------------------------------------------------------
 // BodyDecoder: Content-Length is a countdown; chunked is this byte machine

@@ -218,7 +218,10 @@ void StaticFiles::handle(const Request& request, Response& response) const {
 void StaticFiles::serve_path(const Request& request, std::string_view normalized,
                              Response& response) const {
   if (request.method == Method::Head) response.send_body = false;
-  // [lab05:serve-static:begin]
+  // [lab04:serve-static:begin]
+  // [lab04:serve-static:stub] std::string_view relative;  // below the root, no leading '/'
+  // [lab04:serve-static:stub] (void)normalized;
+  // [lab04:serve-static:stub] return error(501, response);
   bool wants_directory = normalized.ends_with('/');
   std::string_view relative = normalized.substr(1);
   if (wants_directory && !relative.empty()) relative.remove_suffix(1);
@@ -236,7 +239,7 @@ void StaticFiles::serve_path(const Request& request, std::string_view normalized
     response.add_header("Location", location);
     return;
   }
-  // [lab05:serve-static:end]
+  // [lab04:serve-static:end]
   std::string index = relative.empty() ? std::string("index.html")
                                        : fmt::format("{}/index.html", relative);
   FileCache::Result index_file = cache_.lookup(index);

@@ -53,7 +53,9 @@ std::optional<std::string> percent_decode(std::string_view s) {
 }
 
 std::optional<std::string> normalize_path(std::string_view raw_path) {
-  // [lab05:safe-path:begin]
+  // [lab04:safe-path:begin]
+  // [lab04:safe-path:stub] (void)raw_path;
+  // [lab04:safe-path:stub] return std::nullopt;
   if (raw_path.empty() || raw_path.front() != '/') return std::nullopt;
 
   // The result is built in place: `out` always starts with '/' and holds the
@@ -102,7 +104,7 @@ std::optional<std::string> normalize_path(std::string_view raw_path) {
   // Every kept segment ends in '/'; drop the last one unless the path asked for it.
   if (!trailing_slash && out.size() > 1) out.pop_back();
   return out;
-  // [lab05:safe-path:end]
+  // [lab04:safe-path:end]
 }
 
 std::vector<std::pair<std::string, std::string>> parse_query(std::string_view query) {

@@ -51,7 +51,7 @@ struct ParseResult {
   int status = 0;            // Error: the status to answer with
 };
 
-// [lab04:parse-request]
+// [lab03:parse-request]
 ParseResult parse_request(std::string_view bytes, Request& request, const ParseLimits& limits = {});
 
 // Decodes (and discards) a request body: Content-Length or chunked. Feed it the
