@@ -49,8 +49,8 @@ TEST_F(Basics, DateHeaderIsAnImfFixdateNearNow) {
   auto t = parse_http_date(*date);
   ASSERT_TRUE(t) << "Date is not an IMF-fixdate: '" << *date << "'";
   long now = static_cast<long>(std::time(nullptr));
-  EXPECT_LE(std::labs(*t - now), 120) << "Date '" << *date << "' is far from now ("
-                                      << http_date(now) << ")";
+  EXPECT_LE(std::labs(*t - now), 120)
+      << "Date '" << *date << "' is far from now (" << http_date(now) << ")";
 }
 
 TEST_F(Basics, FileCarriesLastModifiedFromItsMtime) {
@@ -78,8 +78,8 @@ TEST_F(Basics, FileCarriesAcceptRangesBytes) {
 
 TEST_F(Basics, KeepsOneValueForEachCoreHeader) {
   Response r = get("/hello.txt");
-  for (const char* name : {"Date", "Server", "Content-Length", "Connection", "Content-Type",
-                           "ETag", "Last-Modified"}) {
+  for (const char* name : {"Date", "Server", "Content-Length", "Connection", "Content-Type", "ETag",
+                           "Last-Modified"}) {
     EXPECT_EQ(r.header_count(name), 1u) << name << "\n" << r.wire();
   }
 }
@@ -95,8 +95,8 @@ TEST_F(Basics, HeadHasTheSameHeadersAsGetAndNoBody) {
   EXPECT_TRUE(closes_after(c)) << "HEAD must send no body";
   for (const char* name :
        {"Content-Length", "Content-Type", "ETag", "Last-Modified", "Accept-Ranges", "Server"}) {
-    EXPECT_EQ(h->header(name), g.header(name)) << name << "\nGET: " << g.wire()
-                                               << "\nHEAD: " << h->wire();
+    EXPECT_EQ(h->header(name), g.header(name))
+        << name << "\nGET: " << g.wire() << "\nHEAD: " << h->wire();
   }
 }
 
@@ -116,7 +116,6 @@ struct MimeCase {
 };
 // gtest prints the case by name, not as bytes.
 void PrintTo(const MimeCase& c, std::ostream* os) { *os << c.name; }
-
 
 std::string normalize_type(std::string s) {
   std::string out;
@@ -279,7 +278,6 @@ struct CoreCase {
 // gtest prints the case by name, not as bytes.
 void PrintTo(const CoreCase& c, std::ostream* os) { *os << c.name; }
 
-
 class EveryResponse : public HttpTest, public ::testing::WithParamInterface<CoreCase> {};
 
 TEST_P(EveryResponse, CarriesDateServerContentLengthAndConnection) {
@@ -293,26 +291,26 @@ TEST_P(EveryResponse, CarriesDateServerContentLengthAndConnection) {
 
 INSTANTIATE_TEST_SUITE_P(
     Statuses, EveryResponse,
-    ::testing::Values(
-        CoreCase{"Ok200", request("GET", "/hello.txt"), 200},
-        CoreCase{"Head200", request("HEAD", "/hello.txt"), 200, true},
-        CoreCase{"Partial206", request("GET", "/hello.txt", "Range: bytes=0-1\r\n"), 206},
-        CoreCase{"Moved301", request("GET", "/sub"), 301},
-        CoreCase{"NotModified304",
-                 request("GET", "/hello.txt",
-                         "If-Modified-Since: Thu, 02 Jan 2020 03:04:05 GMT\r\n"),
-                 304},
-        CoreCase{"BadRequest400", "GET /hello.txt HTTP/1.1\r\n\r\n", 400},
-        CoreCase{"NotFound404", request("GET", "/nope"), 404},
-        CoreCase{"MethodNotAllowed405", request("POST", "/hello.txt", "Content-Length: 0\r\n"),
-                 405},
-        CoreCase{"PreconditionFailed412", request("GET", "/hello.txt", "If-Match: \"nope\"\r\n"),
-                 412},
-        CoreCase{"RangeNotSatisfiable416",
-                 request("GET", "/hello.txt", "Range: bytes=1000-\r\n"), 416},
-        CoreCase{"NotImplemented501", request("BREW", "/hello.txt"), 501},
-        CoreCase{"VersionNotSupported505", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505},
-        CoreCase{"Listing200", request("GET", "/plain/"), 200}),
+    ::testing::Values(CoreCase{"Ok200", request("GET", "/hello.txt"), 200},
+                      CoreCase{"Head200", request("HEAD", "/hello.txt"), 200, true},
+                      CoreCase{"Partial206", request("GET", "/hello.txt", "Range: bytes=0-1\r\n"),
+                               206},
+                      CoreCase{"Moved301", request("GET", "/sub"), 301},
+                      CoreCase{"NotModified304",
+                               request("GET", "/hello.txt",
+                                       "If-Modified-Since: Thu, 02 Jan 2020 03:04:05 GMT\r\n"),
+                               304},
+                      CoreCase{"BadRequest400", "GET /hello.txt HTTP/1.1\r\n\r\n", 400},
+                      CoreCase{"NotFound404", request("GET", "/nope"), 404},
+                      CoreCase{"MethodNotAllowed405",
+                               request("POST", "/hello.txt", "Content-Length: 0\r\n"), 405},
+                      CoreCase{"PreconditionFailed412",
+                               request("GET", "/hello.txt", "If-Match: \"nope\"\r\n"), 412},
+                      CoreCase{"RangeNotSatisfiable416",
+                               request("GET", "/hello.txt", "Range: bytes=1000-\r\n"), 416},
+                      CoreCase{"NotImplemented501", request("BREW", "/hello.txt"), 501},
+                      CoreCase{"VersionNotSupported505", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505},
+                      CoreCase{"Listing200", request("GET", "/plain/"), 200}),
     [](const auto& p) { return std::string(p.param.name); });
 
 }  // namespace

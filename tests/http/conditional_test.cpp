@@ -71,12 +71,13 @@ TEST_F(Conditional, IfModifiedSinceThatIsNotADateIsIgnored) {
 
 TEST_F(Conditional, IfNoneMatchTakesPrecedenceOverIfModifiedSince) {
   // The date alone would give 304; the non-matching ETag must win: 200.
-  Response r = get("/hello.txt", "If-None-Match: \"not-the-etag\"\r\nIf-Modified-Since: " +
-                                     std::string(kFuture) + "\r\n");
+  Response r =
+      get("/hello.txt",
+          "If-None-Match: \"not-the-etag\"\r\nIf-Modified-Since: " + std::string(kFuture) + "\r\n");
   EXPECT_EQ(r.status, 200) << r.wire();
   // And the other way round: a matching ETag gives 304 whatever the date says.
-  r = get("/hello.txt", "If-None-Match: " + etag() + "\r\nIf-Modified-Since: " +
-                            std::string(kLongAgo) + "\r\n");
+  r = get("/hello.txt",
+          "If-None-Match: " + etag() + "\r\nIf-Modified-Since: " + std::string(kLongAgo) + "\r\n");
   EXPECT_EQ(r.status, 304) << r.wire();
 }
 
@@ -113,8 +114,8 @@ TEST_F(Conditional, IfUnmodifiedSinceTheLastModificationIs200) {
 
 TEST_F(Conditional, IfMatchTakesPrecedenceOverIfUnmodifiedSince) {
   // A matching If-Match means If-Unmodified-Since is not evaluated.
-  Response r = get("/hello.txt", "If-Match: " + etag() + "\r\nIf-Unmodified-Since: " +
-                                     std::string(kLongAgo) + "\r\n");
+  Response r = get("/hello.txt", "If-Match: " + etag() +
+                                     "\r\nIf-Unmodified-Since: " + std::string(kLongAgo) + "\r\n");
   EXPECT_EQ(r.status, 200) << r.wire();
 }
 

@@ -79,8 +79,7 @@ std::unique_ptr<Docroot> build_docroot() {
   write_file(r + "/empty.txt", "");
   write_file(r + "/style.css", "body { color: #123456; }\n");
   write_file(r + "/app.js", "console.log('conformance');\n");
-  write_file(r + "/image.png",
-             std::string_view(reinterpret_cast<const char*>(kPng), sizeof kPng));
+  write_file(r + "/image.png", std::string_view(reinterpret_cast<const char*>(kPng), sizeof kPng));
   write_file(r + "/logo.svg",
              "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"1\" height=\"1\"></svg>\n");
   write_file(r + "/data.xyzzy", std::string_view("\x01\x02\x03unknown\xff", 11));
@@ -123,17 +122,23 @@ std::vector<std::string> split_words(const char* text) {
 
 std::vector<std::string> variant_flags(Variant v) {
   switch (v) {
-    case Variant::kDefault: return {};
-    case Variant::kAutoindexOff: return {"--autoindex", "off"};
-    case Variant::kErrorPages: return {"--error-pages", docroot().error_pages};
-    case Variant::kAdminOff: return {"--admin", "off"};
+    case Variant::kDefault:
+      return {};
+    case Variant::kAutoindexOff:
+      return {"--autoindex", "off"};
+    case Variant::kErrorPages:
+      return {"--error-pages", docroot().error_pages};
+    case Variant::kAdminOff:
+      return {"--admin", "off"};
     case Variant::kSmallLimits:
       return {"--max-body",         std::to_string(kSmallMaxBody),
               "--max-request-line", std::to_string(kSmallMaxRequestLine),
               "--max-header-bytes", std::to_string(kSmallMaxHeaderBytes),
               "--max-headers",      std::to_string(kSmallMaxHeaders)};
-    case Variant::kShortTimeouts: return {"--header-timeout", "1", "--keepalive-timeout", "1"};
-    case Variant::kKeepaliveMax3: return {"--max-keepalive-requests", "3"};
+    case Variant::kShortTimeouts:
+      return {"--header-timeout", "1", "--keepalive-timeout", "1"};
+    case Variant::kKeepaliveMax3:
+      return {"--max-keepalive-requests", "3"};
   }
   return {};
 }
@@ -209,8 +214,8 @@ const Docroot& docroot() {
 testing::ServerProcess& server(Variant v) {
   auto& slot = servers()[v];
   if (slot && !slot->running()) {
-    ADD_FAILURE() << "the server (variant " << static_cast<int>(v)
-                  << ") died: exit status " << slot->stop() << "\nstderr:\n"
+    ADD_FAILURE() << "the server (variant " << static_cast<int>(v) << ") died: exit status "
+                  << slot->stop() << "\nstderr:\n"
                   << slot->stderr_text() << "\nrestarting it for the next tests";
     slot.reset();
   }

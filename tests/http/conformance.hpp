@@ -73,9 +73,9 @@ enum class Variant {
   kAutoindexOff,  // --autoindex off
   kErrorPages,    // --error-pages <tmp>/errors
   kAdminOff,      // --admin off
-  kSmallLimits,   // --max-body 1024 --max-request-line 1024 --max-header-bytes 2048 --max-headers 20
-  kShortTimeouts, // --header-timeout 1 --keepalive-timeout 1
-  kKeepaliveMax3, // --max-keepalive-requests 3
+  kSmallLimits,  // --max-body 1024 --max-request-line 1024 --max-header-bytes 2048 --max-headers 20
+  kShortTimeouts,  // --header-timeout 1 --keepalive-timeout 1
+  kKeepaliveMax3,  // --max-keepalive-requests 3
 };
 inline constexpr int kSmallMaxBody = 1024;
 inline constexpr int kSmallMaxRequestLine = 1024;

@@ -8,7 +8,6 @@
 #include <poll.h>
 
 #include <csignal>
-
 #include <thread>
 
 #include "conformance.hpp"
@@ -72,9 +71,9 @@ TEST_F(Connections, BodyOfARefusedMethodIsNotParsedAsTheNextRequest) {
   // 405 with a body: the server either skips the body and goes on, or closes.
   std::string body = "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n";
   Client c = connect();
-  ASSERT_TRUE(c.send(request("POST", "/hello.txt",
-                             "Content-Length: " + std::to_string(body.size()) + "\r\n") +
-                     body + request("GET", "/sub/page.txt")));
+  ASSERT_TRUE(c.send(
+      request("POST", "/hello.txt", "Content-Length: " + std::to_string(body.size()) + "\r\n") +
+      body + request("GET", "/sub/page.txt")));
   auto a = c.read_response();
   ASSERT_TRUE(a) << c.error();
   EXPECT_EQ(a->status, 405) << a->wire();
@@ -124,8 +123,8 @@ TEST_F(Connections, TenPipelinedRequestsAreAnsweredInOrder) {
     plan.push_back({request("GET", "/sub/page.txt"), {200, kSubPage, false}});
     plan.push_back({request("GET", "/missing-" + std::to_string(round)), {404, "", false}});
     plan.push_back({request("HEAD", "/sub/page.txt"), {200, "", true}});
-    plan.push_back({request("GET", "/hello.txt", "Range: bytes=0-4\r\n"),
-                    {206, kHello.substr(0, 5), false}});
+    plan.push_back(
+        {request("GET", "/hello.txt", "Range: bytes=0-4\r\n"), {206, kHello.substr(0, 5), false}});
   }
   plan.back().first = request("GET", "/hello.txt", "Range: bytes=0-4\r\nConnection: close\r\n");
   std::string all;
@@ -178,8 +177,8 @@ TEST_F(Connections, ContentLengthBodyIsDiscardedThenThePipelinedRequestIsServed)
 
 TEST_F(Connections, ExpectContinueGets100BeforeTheBody) {
   Client c = connect();
-  ASSERT_TRUE(c.send(request("GET", "/hello.txt",
-                             "Content-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n")));
+  ASSERT_TRUE(c.send(request(
+      "GET", "/hello.txt", "Content-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n")));
   auto interim = c.read_response(false, 3s);
   ASSERT_TRUE(interim) << "no 100 Continue while the client waits for it: " << c.error();
   ASSERT_EQ(interim->status, 100) << interim->wire();
@@ -293,7 +292,7 @@ TEST_F(Timeouts, SlowDripOfHeaderBytesStillTimesOut) {
   ASSERT_TRUE(c.send("GET /hello.txt HTTP/1.1\r\nHost: x\r\nX-Slow: "));
   bool answered = false;
   for (int i = 0; i < 25 && !answered; ++i) {  // at most 5 s
-    if (!c.send("a")) break;                  // the server may already have closed
+    if (!c.send("a")) break;                   // the server may already have closed
     pollfd p{c.fd(), POLLIN, 0};
     answered = ::poll(&p, 1, 200) > 0;
   }

@@ -77,7 +77,7 @@ TEST_F(Directories, ListingEscapesNamesForHtml) {
   Response r = get("/plain/");
   ASSERT_EQ(r.status, 200) << r.wire();
   EXPECT_EQ(r.body.find("<c>"), std::string::npos) << "a raw '<c>' is markup injection\n"
-                                                    << r.wire();
+                                                   << r.wire();
   EXPECT_EQ(r.body.find("a&b"), std::string::npos) << "a raw '&' must be escaped\n" << r.wire();
   EXPECT_NE(r.body.find("a&amp;b&lt;c&gt;.txt"), std::string::npos)
       << "the escaped name should be shown\n"

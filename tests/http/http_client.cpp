@@ -55,7 +55,8 @@ int remaining_ms(Clock::time_point until) {
 
 bool iequals(std::string_view a, std::string_view b) {
   return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
-    return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+    return std::tolower(static_cast<unsigned char>(x)) ==
+           std::tolower(static_cast<unsigned char>(y));
   });
 }
 
@@ -107,8 +108,7 @@ Client Client::connect(const testing::ServerProcess& server) { return Client(ser
 
 bool Client::send(std::string_view bytes) { return testing::send_all(fd_.get(), bytes); }
 
-bool Client::send_slowly(std::string_view bytes, std::size_t piece,
-                         std::chrono::milliseconds gap) {
+bool Client::send_slowly(std::string_view bytes, std::size_t piece, std::chrono::milliseconds gap) {
   int one = 1;
   ::setsockopt(fd_.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   piece = std::max<std::size_t>(piece, 1);
@@ -157,7 +157,8 @@ std::optional<Response> Client::read_response(bool head_request,
   std::size_t head_end;
   while ((head_end = buffer_.find("\r\n\r\n")) == std::string::npos) {
     if (!fill(until)) {
-      if (!buffer_.empty()) error_ += " (incomplete head: '" + testing::escape_bytes(buffer_) + "')";
+      if (!buffer_.empty())
+        error_ += " (incomplete head: '" + testing::escape_bytes(buffer_) + "')";
       return std::nullopt;
     }
   }
@@ -186,8 +187,8 @@ std::optional<Response> Client::read_response(bool head_request,
   }
   std::size_t body_start = head_end + 4;
 
-  const bool no_body = head_request || (r.status >= 100 && r.status < 200) || r.status == 204 ||
-                       r.status == 304;
+  const bool no_body =
+      head_request || (r.status >= 100 && r.status < 200) || r.status == 204 || r.status == 304;
   std::size_t consumed = body_start;
   auto te = r.header("Transfer-Encoding");
   auto cl = r.header("Content-Length");

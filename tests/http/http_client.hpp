@@ -25,8 +25,8 @@
 #include <utility>
 #include <vector>
 
-#include "serverlab/fd.hpp"
 #include "server_process.hpp"
+#include "serverlab/fd.hpp"
 
 namespace serverlab::conformance {
 

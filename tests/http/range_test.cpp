@@ -114,24 +114,23 @@ TEST_F(Ranges, IfRangeWithAnotherETagSendsTheWholeFile) {
 }
 
 TEST_F(Ranges, IfRangeWithTheLastModifiedDateHonoursTheRange) {
-  Response r = get("/hello.txt", "Range: bytes=0-4\r\nIf-Range: " +
-                                     http_date(docroot().hello_mtime) + "\r\n");
+  Response r = get("/hello.txt",
+                   "Range: bytes=0-4\r\nIf-Range: " + http_date(docroot().hello_mtime) + "\r\n");
   EXPECT_EQ(r.status, 206) << r.wire();
 }
 
 TEST_F(Ranges, IfRangeWithAnOlderDateSendsTheWholeFile) {
-  Response r =
-      get("/hello.txt", "Range: bytes=0-4\r\nIf-Range: Sat, 01 Jan 2000 00:00:00 GMT\r\n");
+  Response r = get("/hello.txt", "Range: bytes=0-4\r\nIf-Range: Sat, 01 Jan 2000 00:00:00 GMT\r\n");
   EXPECT_EQ(r.status, 200) << r.wire();
   EXPECT_EQ(r.body, kHello);
 }
 
 TEST_F(Ranges, RangeOfTheBigFileIsByteExact) {
   constexpr std::size_t kFirst = 1000003, kLast = 3000011;
-  Response r = exchange(request("GET", "/big.bin",
-                                "Range: bytes=" + std::to_string(kFirst) + "-" +
-                                    std::to_string(kLast) + "\r\n"),
-                        false, 20s);
+  Response r = exchange(
+      request("GET", "/big.bin",
+              "Range: bytes=" + std::to_string(kFirst) + "-" + std::to_string(kLast) + "\r\n"),
+      false, 20s);
   ASSERT_EQ(r.status, 206) << r.wire();
   EXPECT_EQ(r.header("Content-Range").value_or(""), "bytes " + std::to_string(kFirst) + "-" +
                                                         std::to_string(kLast) + "/" +

@@ -36,21 +36,27 @@ class Rejects : public HttpTest {
 class Smuggling : public Rejects {};
 
 TEST_F(Smuggling, ContentLengthWithTransferEncodingIs400AndCloses) {
-  expect_refused("GET /hello.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
-                 "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + std::string(kSmuggled),
-                 {400});
+  expect_refused(
+      "GET /hello.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" +
+          std::string(kSmuggled),
+      {400});
 }
 
 TEST_F(Smuggling, TransferEncodingChunkedThenContentLengthIs400AndCloses) {
-  expect_refused("GET /hello.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-                 "Content-Length: 45\r\n\r\n0\r\n\r\n" + std::string(kSmuggled),
-                 {400});
+  expect_refused(
+      "GET /hello.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+      "Content-Length: 45\r\n\r\n0\r\n\r\n" +
+          std::string(kSmuggled),
+      {400});
 }
 
 TEST_F(Smuggling, DuplicateDifferingContentLengthIs400AndCloses) {
-  expect_refused("GET /hello.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
-                 "Content-Length: 39\r\n\r\n" + std::string(kSmuggled),
-                 {400});
+  expect_refused(
+      "GET /hello.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+      "Content-Length: 39\r\n\r\n" +
+          std::string(kSmuggled),
+      {400});
 }
 
 TEST_F(Smuggling, ContentLengthListWithDifferentValuesIs400AndCloses) {
@@ -74,9 +80,11 @@ TEST_F(Smuggling, TransferEncodingOtherThanChunkedIs501AndCloses) {
 }
 
 TEST_F(Smuggling, ChunkedThatIsNotTheFinalCodingIsRefused) {
-  expect_refused("GET /hello.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"
-                 "0\r\n\r\n" + std::string(kSmuggled),
-                 {400, 501});
+  expect_refused(
+      "GET /hello.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"
+      "0\r\n\r\n" +
+          std::string(kSmuggled),
+      {400, 501});
 }
 
 TEST_F(Smuggling, ObsFoldIs400AndCloses) {
@@ -84,15 +92,19 @@ TEST_F(Smuggling, ObsFoldIs400AndCloses) {
 }
 
 TEST_F(Smuggling, ObsFoldedTransferEncodingIs400AndCloses) {
-  expect_refused("GET /hello.txt HTTP/1.1\r\nHost: x\r\nX-Pad: a\r\n Transfer-Encoding: chunked"
-                 "\r\n\r\n0\r\n\r\n" + std::string(kSmuggled),
-                 {400});
+  expect_refused(
+      "GET /hello.txt HTTP/1.1\r\nHost: x\r\nX-Pad: a\r\n Transfer-Encoding: chunked"
+      "\r\n\r\n0\r\n\r\n" +
+          std::string(kSmuggled),
+      {400});
 }
 
 TEST_F(Smuggling, SpaceBeforeColonIs400AndCloses) {
-  expect_refused("GET /hello.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n"
-                 "0\r\n\r\n" + std::string(kSmuggled),
-                 {400});
+  expect_refused(
+      "GET /hello.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n"
+      "0\r\n\r\n" +
+          std::string(kSmuggled),
+      {400});
 }
 
 TEST_F(Smuggling, BareCarriageReturnInAHeaderIs400AndCloses) {
@@ -111,9 +123,10 @@ TEST_F(Smuggling, DuplicateHostIs400AndCloses) {
 }
 
 TEST_F(Smuggling, MalformedChunkSizeIs400AndCloses) {
-  expect_refused("GET /hello.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                 "zz\r\nhello\r\n0\r\n\r\n",
-                 {400});
+  expect_refused(
+      "GET /hello.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "zz\r\nhello\r\n0\r\n\r\n",
+      {400});
 }
 
 // The contract's default limits.
@@ -124,8 +137,7 @@ TEST_F(DefaultLimits, RequestLineLongerThan8KiBIs414) {
 }
 
 TEST_F(DefaultLimits, HeaderSectionLargerThan16KiBIs431) {
-  expect_refused(request("GET", "/hello.txt", "X-Big: " + std::string(17000, 'b') + "\r\n"),
-                 {431});
+  expect_refused(request("GET", "/hello.txt", "X-Big: " + std::string(17000, 'b') + "\r\n"), {431});
 }
 
 TEST_F(DefaultLimits, MoreThan100HeadersIs431) {
@@ -157,15 +169,13 @@ TEST_F(ConfiguredLimits, RequestLineUnderMaxRequestLineIsServed) {
 }
 
 TEST_F(ConfiguredLimits, HeaderSectionOverMaxHeaderBytesIs431) {
-  expect_refused(
-      request("GET", "/hello.txt", "X-Big: " + std::string(kSmallMaxHeaderBytes + 100, 'b') +
-                                       "\r\n"),
-      {431});
+  expect_refused(request("GET", "/hello.txt",
+                         "X-Big: " + std::string(kSmallMaxHeaderBytes + 100, 'b') + "\r\n"),
+                 {431});
 }
 
 TEST_F(ConfiguredLimits, HeaderSectionUnderMaxHeaderBytesIsServed) {
-  Response r =
-      get("/hello.txt", "X-Big: " + std::string(kSmallMaxHeaderBytes / 2, 'b') + "\r\n");
+  Response r = get("/hello.txt", "X-Big: " + std::string(kSmallMaxHeaderBytes / 2, 'b') + "\r\n");
   EXPECT_EQ(r.status, 200) << r.wire();
 }
 
@@ -183,16 +193,16 @@ TEST_F(ConfiguredLimits, HeaderCountUnderMaxHeadersIsServed) {
 }
 
 TEST_F(ConfiguredLimits, ContentLengthOverMaxBodyIs413) {
-  expect_refused(request("GET", "/hello.txt",
-                         "Content-Length: " + std::to_string(kSmallMaxBody * 2) + "\r\n"),
-                 {413});
+  expect_refused(
+      request("GET", "/hello.txt", "Content-Length: " + std::to_string(kSmallMaxBody * 2) + "\r\n"),
+      {413});
 }
 
 TEST_F(ConfiguredLimits, BodyUnderMaxBodyIsReadAndDiscarded) {
   std::string body(kSmallMaxBody - 24, 'x');
-  Response r = exchange(request("GET", "/hello.txt",
-                                "Content-Length: " + std::to_string(body.size()) + "\r\n") +
-                        body);
+  Response r = exchange(
+      request("GET", "/hello.txt", "Content-Length: " + std::to_string(body.size()) + "\r\n") +
+      body);
   EXPECT_EQ(r.status, 200) << r.wire();
   EXPECT_EQ(r.body, kHello);
 }
@@ -200,9 +210,9 @@ TEST_F(ConfiguredLimits, BodyUnderMaxBodyIsReadAndDiscarded) {
 TEST_F(ConfiguredLimits, ChunkedBodyOverMaxBodyIs413) {
   // Two 1 KiB chunks: the decoder passes the limit inside the second one.
   std::string chunk = "400\r\n" + std::string(1024, 'c') + "\r\n";
-  expect_refused(request("GET", "/hello.txt", "Transfer-Encoding: chunked\r\n") + chunk + chunk +
-                     "0\r\n\r\n",
-                 {413});
+  expect_refused(
+      request("GET", "/hello.txt", "Transfer-Encoding: chunked\r\n") + chunk + chunk + "0\r\n\r\n",
+      {413});
 }
 
 TEST_F(ConfiguredLimits, ChunkedBodyUnderMaxBodyIsReadAndDiscarded) {
@@ -215,9 +225,9 @@ TEST_F(ConfiguredLimits, ChunkedBodyUnderMaxBodyIsReadAndDiscarded) {
 
 TEST_F(ConfiguredLimits, ExpectContinueWithOversizedBodyIs413WithoutContinue) {
   Client c = connect();
-  ASSERT_TRUE(c.send(request("GET", "/hello.txt",
-                             "Content-Length: " + std::to_string(kSmallMaxBody * 4) +
-                                 "\r\nExpect: 100-continue\r\n")));
+  ASSERT_TRUE(c.send(request(
+      "GET", "/hello.txt",
+      "Content-Length: " + std::to_string(kSmallMaxBody * 4) + "\r\nExpect: 100-continue\r\n")));
   auto r = c.read_response();
   ASSERT_TRUE(r) << c.error();
   EXPECT_EQ(r->status, 413) << "no 100 Continue for a body that will be refused\n" << r->wire();

@@ -17,7 +17,6 @@ struct Attempt {
 // gtest prints the case by name, not as bytes.
 void PrintTo(const Attempt& c, std::ostream* os) { *os << c.name; }
 
-
 Attempt target(const char* name, std::string_view t) { return {name, request("GET", t)}; }
 
 class Traversal : public HttpTest, public ::testing::WithParamInterface<Attempt> {};
@@ -52,8 +51,7 @@ INSTANTIATE_TEST_SUITE_P(
         target("OverlongUtf8Dots", "/%c0%ae%c0%ae/outside/secret.txt"),
         target("DoubleEncodedDots", "/%252e%252e/outside/secret.txt"),
         target("DoubleSlashDotDot", "//../outside/secret.txt"),
-        target("AbsoluteFormWithDotDot",
-               "http://conformance.test/../outside/secret.txt"),
+        target("AbsoluteFormWithDotDot", "http://conformance.test/../outside/secret.txt"),
         target("AbsoluteFormWithEncodedDotDot",
                "http://conformance.test/%2e%2e/outside/secret.txt"),
         target("SymlinkOutOfTheRoot", "/link-out.txt"),
