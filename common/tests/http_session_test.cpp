@@ -127,6 +127,18 @@ TEST_F(SessionTest, ManyPipelinedRequestsOfLargeFilesStayBoundedAndInOrder) {
   EXPECT_EQ(s.want(), HttpSession::Want::Read);
 }
 
+TEST_F(SessionTest, ShrinkingBuffersWhileIdleKeepsServing) {
+  HttpSession s(service(), "p");
+  std::string batch;
+  for (int i = 0; i < 200; ++i) batch += kGetA;  // grows both buffers well past their start
+  feed(s, batch);
+  EXPECT_EQ(statuses(drain(s)).size(), 200u);
+  s.shrink_buffers();
+  EXPECT_LE(s.input().capacity(), Buffer::kPrepend + Buffer::kInitialSize);
+  feed(s, kGetB);
+  EXPECT_TRUE(drain(s).ends_with("bravo\n"));
+}
+
 TEST_F(SessionTest, ParseErrorAnswersTheStatusThenCloses) {
   HttpSession s(service(), "p");
   feed(s, "GET /a.txt HTTP/1.1\r\nHost: t\r\nBad Header: x\r\n\r\n" + kGetB);

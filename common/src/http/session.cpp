@@ -45,6 +45,12 @@ bool HttpSession::idle() const {
   return state_ == State::ReadHead && in_.empty() && !has_output();
 }
 
+void HttpSession::shrink_buffers() {
+  constexpr std::size_t kWorthIt = 4 * Buffer::kInitialSize;  // below this, keep the memory
+  if (in_.empty() && in_.capacity() > kWorthIt) in_.shrink_to_fit();
+  if (!has_output() && out_.empty() && out_.capacity() > kWorthIt) out_.shrink_to_fit();
+}
+
 void HttpSession::on_input() {
   if (state_ == State::ReadHead && timer_ == Timer::KeepAlive && !in_.empty())
     arm(Timer::Header);  // the next request has started
@@ -116,7 +122,9 @@ void HttpSession::on_head(std::size_t consumed) {
   started_ = Clock::now();
   method_ = request_.method;
   keep_alive_request_ = request_.keep_alive;
-  capture_request_line(in_.view());
+  request_line_.assign(request_.method_token);
+  request_line_.append(" ").append(request_.target);
+  request_line_.append(request_.version_minor == 0 ? " HTTP/1.0" : " HTTP/1.1");
   referer_.assign(request_.header("Referer").value_or(std::string_view{}));
   user_agent_.assign(request_.header("User-Agent").value_or(std::string_view{}));
 

@@ -99,6 +99,9 @@ class HttpSession {
   // RST that destroys the response it has not read yet.
   bool linger() const { return linger_; }
   std::uint64_t requests() const { return requests_; }
+  // Gives buffer memory back while idle (a keep-alive connection waiting for
+  // its next request need not hold its high-water capacity). Safe any time.
+  void shrink_buffers();
 
  private:
   enum class State { ReadHead, ReadBody, Closing, Closed };
