@@ -138,10 +138,12 @@ std::uint64_t Metrics::sum(std::atomic<std::uint64_t> Shard::*field) const {
 
 void Metrics::connection_opened() {
   local_shard().connections_opened.fetch_add(1, std::memory_order_relaxed);
+  if (observer_ != nullptr) observer_->on_connection_opened();
 }
 
 void Metrics::connection_closed() {
   local_shard().connections_closed.fetch_add(1, std::memory_order_relaxed);
+  if (observer_ != nullptr) observer_->on_connection_closed();
 }
 
 void Metrics::request_done(http::Method method, int status, std::uint64_t bytes_sent,
@@ -159,6 +161,7 @@ void Metrics::request_done(http::Method method, int status, std::uint64_t bytes_
   // Nanoseconds in a uint64 hold ~584 years; clamp anything absurd.
   double ns = std::min(seconds * 1e9, 1e18);
   shard.duration_sum_ns.fetch_add(static_cast<std::uint64_t>(ns), std::memory_order_relaxed);
+  if (observer_ != nullptr) observer_->on_request_done(status, bytes_sent);
 }
 
 void Metrics::error(std::string_view kind) {

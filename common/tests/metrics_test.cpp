@@ -332,6 +332,39 @@ TEST(Metrics, ConnectionsOpenIsOpenedMinusClosed) {
   EXPECT_EQ(e.value("serverlab_connections_total"), 5.0) << text;
 }
 
+TEST(Metrics, ObserverSeesEachEventAfterItIsCounted) {
+  struct Recorder final : Metrics::Observer {
+    Metrics* metrics = nullptr;
+    int opened = 0, closed = 0, requests = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t counted_when_told = 0;
+    void on_connection_opened() override { ++opened; }
+    void on_connection_closed() override { ++closed; }
+    void on_request_done(int status, std::uint64_t sent) override {
+      EXPECT_EQ(status, 404);
+      ++requests;
+      bytes += sent;
+      counted_when_told = metrics->requests_total();
+    }
+  };
+  Metrics m;
+  Recorder r;
+  r.metrics = &m;
+  m.set_observer(&r);
+  m.connection_opened();
+  m.request_done(Method::Get, 404, 120, 0.001);
+  m.request_done(Method::Head, 404, 80, 0.001);
+  m.connection_closed();
+  EXPECT_EQ(r.opened, 1);
+  EXPECT_EQ(r.closed, 1);
+  EXPECT_EQ(r.requests, 2);
+  EXPECT_EQ(r.bytes, 200u);
+  EXPECT_EQ(r.counted_when_told, 2u);  // the counter was already bumped
+  m.set_observer(nullptr);
+  m.request_done(Method::Get, 404, 1, 0.001);
+  EXPECT_EQ(r.requests, 2);
+}
+
 TEST(Metrics, CountsErrorsByKindAndEscapesUnknownKinds) {
   Metrics m;
   m.error("parse");

@@ -57,6 +57,23 @@ class Metrics {
   static constexpr std::array<std::string_view, 8> kErrorKinds = {
       "parse", "io", "timeout", "overload", "accept", "limit", "internal", "shutdown"};
 
+  // Sees each connection and request event right after it was counted, on the thread
+  // that reported it (stage 5 mirrors a worker's counts into its shared scoreboard
+  // slot this way, before the response leaves). Must not block; must be thread-safe
+  // when several threads report events.
+  class Observer {
+   public:
+    virtual void on_connection_opened() {}
+    virtual void on_connection_closed() {}
+    virtual void on_request_done(int status, std::uint64_t bytes_sent) {
+      (void)status;
+      (void)bytes_sent;
+    }
+
+   protected:
+    ~Observer() = default;
+  };
+
   Metrics();
   ~Metrics();
   Metrics(const Metrics&) = delete;
@@ -75,6 +92,10 @@ class Metrics {
   // this Metrics. Register gauges before serving starts; the callable must stay
   // valid while this Metrics can be rendered.
   void add_gauge(std::string name, std::string help, std::function<double()> read);
+
+  // Installs (or, with null, removes) the observer. Not thread-safe: call before
+  // serving starts. The observer must outlive its registration.
+  void set_observer(Observer* observer) { observer_ = observer; }
 
   // The whole exposition, "# HELP"/"# TYPE" for every family, ending in "\n".
   std::string render_prometheus() const;
@@ -101,6 +122,7 @@ class Metrics {
   std::uint64_t sum(std::atomic<std::uint64_t> Shard::*field) const;
 
   std::unique_ptr<Shard[]> shards_;
+  Observer* observer_ = nullptr;
   mutable std::mutex mutex_;  // guards gauges_ and other_errors_; held while rendering
   std::vector<Gauge> gauges_;
   std::map<std::string, std::uint64_t, std::less<>> other_errors_;
