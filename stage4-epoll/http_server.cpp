@@ -39,7 +39,7 @@ EpollHttpServer::~EpollHttpServer() {
 void EpollHttpServer::listen(Fd listen_fd) {
   set_nonblocking(listen_fd.get());
   listen_ = std::move(listen_fd);
-  loop_.add(listen_.get(), kReadable, *this);
+  loop_.add(listen_.get(), listen_events(), *this);
   accepting_ = true;
 }
 
@@ -135,16 +135,28 @@ void EpollHttpServer::shed_one() {
   }
 }
 
+std::uint32_t EpollHttpServer::listen_events() const {
+  return options_.exclusive_accept ? (kReadable | EPOLLEXCLUSIVE) : kReadable;
+}
+
 void EpollHttpServer::pause_accepting() {
   if (!accepting_ || !listen_) return;
-  loop_.modify(listen_.get(), 0);  // epoll reports nothing but errors now
+  if (options_.exclusive_accept) {
+    loop_.remove(listen_.get());  // EPOLL_CTL_MOD is refused for EPOLLEXCLUSIVE
+  } else {
+    loop_.modify(listen_.get(), 0);  // epoll reports nothing but errors now
+  }
   accepting_ = false;
 }
 
 void EpollHttpServer::resume_accepting() {
   if (accepting_ || !listen_ || shutting_down_) return;
   if (!spare_) spare_ = open_spare();
-  loop_.modify(listen_.get(), kReadable);  // EPOLL_CTL_MOD re-reports a pending client
+  if (options_.exclusive_accept) {
+    loop_.add(listen_.get(), listen_events(), *this);
+  } else {
+    loop_.modify(listen_.get(), kReadable);  // EPOLL_CTL_MOD re-reports a pending client
+  }
   accepting_ = true;
 }
 

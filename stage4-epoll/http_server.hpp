@@ -39,6 +39,11 @@ class Connection;
 struct EpollServerOptions {
   std::size_t max_connections = 0;  // 0: no limit but the fd limit
   double shutdown_timeout = 5.0;    // seconds busy connections get to finish
+  // Register the listening fd with EPOLLEXCLUSIVE: for a socket several processes
+  // accept on (stage 5's --accept shared), so one connection wakes one of them, not
+  // all. Exclusive registrations cannot be modified, so pausing removes the fd from
+  // the loop and resuming adds it again.
+  bool exclusive_accept = false;
   BufferPoolOptions buffers;
 };
 
@@ -74,6 +79,7 @@ class EpollHttpServer final : public EventHandler {
 
  private:
   bool add_connection(Fd fd, std::string_view peer);  // fd already non-blocking
+  std::uint32_t listen_events() const;
   void pause_accepting();
   void resume_accepting();
   void shed_one();  // EMFILE: accept and drop one pending connection
