@@ -10,6 +10,9 @@
 #   make bench-quick      a ~1 minute smoke run that fails on errors (CI runs it)
 #   make bench BENCH_ARGS="--server 'http-epoll,nginx*' --scenario '4k-*'"
 #   make fuzz FUZZ_SECONDS=300   fuzz the HTTP parser (clang + libFuzzer + ASan/UBSan)
+#   make check-lab LAB=week02    one lab's checks, readable (labs/README.md)
+#   make grade STAGE=3 [BIN=/path/to/server]   score a stage: build/grade/stage3/results.json
+#   make handout [HANDOUT_DIR=dir]   write the student starter tree (default build/handout)
 
 PRESET  ?= debug
 LABEL   ?=
@@ -19,13 +22,18 @@ STAGE   ?= 2
 ARGS    ?=
 BENCH_ARGS ?=
 FUZZ_SECONDS ?= 60
+LAB     ?=
+BIN     ?=
+CLIENT  ?=
+HANDOUT_DIR ?= build/handout
 
-.PHONY: all deps configure build run test check format tidy clean help bench bench-quick fuzz
+.PHONY: all deps configure build run test check format tidy clean help bench bench-quick fuzz \
+        check-lab grade handout
 
 all: build
 
 help:
-	@sed -n '1,12p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,15p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@tools/deps.sh build
@@ -67,6 +75,18 @@ bench-quick: build
 
 fuzz:
 	@tools/fuzz.sh $(FUZZ_SECONDS)
+
+# The course (labs/): one week's checks; a stage's score (JUnit XML + results.json);
+# the student tree with every lab region replaced by its stub.
+check-lab: configure
+	@labs/check-lab.sh build/$(PRESET) $(LAB)
+
+grade: configure
+	@tools/grade.py --build build/$(PRESET) --stage $(STAGE) $(if $(BIN),--bin $(BIN)) \
+	  $(if $(CLIENT),--client $(CLIENT))
+
+handout:
+	@tools/handout.py --force --out $(HANDOUT_DIR)
 
 clean:
 	rm -rf build
