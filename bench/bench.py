@@ -531,7 +531,9 @@ def idle_rss(run: Running, count: int, deadline_s: float = 40.0) -> dict:
     return {
         "requested": count, "opened": opened, "answered": answered, "server_alive": alive,
         "rss_before_kib": before, "rss_after_kib": after,
-        "kib_per_conn": (after - before) / answered if answered else None,
+        # Only a full set is a per-connection figure: a server that refused or left some
+        # unanswered (a thread pool holding its threads) has not paid for them all.
+        "kib_per_conn": (after - before) / answered if answered and answered == count else None,
     }
 
 
@@ -657,7 +659,8 @@ def markdown_tables(data: dict) -> str:
             out.append(f"| {r['server']} | {r['answered']} / {r['opened']} "
                        f"| {fmt_num(r['rss_before_kib'] / 1024, 1)} "
                        f"| {fmt_num(r['rss_after_kib'] / 1024, 1)} "
-                       f"| {fmt_num(r['kib_per_conn'], 2)} |")
+                       f"| {fmt_num(r['kib_per_conn'] if r['answered'] == r['requested'] else None, 2)}"
+                       " |")
     if data["echo"]:
         out += ["", "### Stage 1: echo-bench (64 B ping-pong, 64 KiB stream)", "",
                 "| server | mode | connections | round trips/s or MB/s (median) | p50 us | p99 us "
