@@ -621,6 +621,11 @@ def peer_for(results: list[dict], name_prefix: str, workers: int, scenario: str)
     return None
 
 
+def per_conn(idle: dict):
+    """KiB per idle connection, only when every requested connection was answered."""
+    return idle["kib_per_conn"] if idle["answered"] == idle["requested"] else None
+
+
 def markdown_tables(data: dict) -> str:
     http = data["http"]
     lines = []
@@ -659,8 +664,7 @@ def markdown_tables(data: dict) -> str:
             out.append(f"| {r['server']} | {r['answered']} / {r['opened']} "
                        f"| {fmt_num(r['rss_before_kib'] / 1024, 1)} "
                        f"| {fmt_num(r['rss_after_kib'] / 1024, 1)} "
-                       f"| {fmt_num(r['kib_per_conn'] if r['answered'] == r['requested'] else None, 2)}"
-                       " |")
+                       f"| {fmt_num(per_conn(r), 2)} |")
     if data["echo"]:
         out += ["", "### Stage 1: echo-bench (64 B ping-pong, 64 KiB stream)", "",
                 "| server | mode | connections | round trips/s or MB/s (median) | p50 us | p99 us "
@@ -674,7 +678,8 @@ def markdown_tables(data: dict) -> str:
                        f"| {fmt_num(lat.get('p99', {}).get('median'), 1)} | {r['errors']} |")
     if data["syscalls"]:
         out += ["", "### Syscalls per request (strace -f -c)", "",
-                "| server | scenario | syscalls | requests | per request |", "|---|---|---|---|---|"]
+                "| server | scenario | syscalls | requests | per request |",
+                "|---|---|---|---|---|"]
         for r in data["syscalls"]:
             out.append(f"| {r['server']} | {r['scenario']} | {r['syscalls']} | {r['requests']} "
                        f"| {fmt_num(r['per_request'], 2)} |")
