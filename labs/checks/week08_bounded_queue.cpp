@@ -36,10 +36,10 @@ bool finishes_within(Q& queue, std::chrono::milliseconds limit, F f) {
 TEST_CASE("push accepts items up to the capacity and pop returns them in order",
           "[bounded-queue-push][bounded-queue-pop]") {
   BoundedQueue<int> q(3);
-  CHECK(q.push(1));
-  CHECK(q.push(2));
-  CHECK(q.push(3));
-  CHECK(q.size() == 3);
+  REQUIRE(q.push(1));  // REQUIRE: a pop() on an empty queue would block forever
+  REQUIRE(q.push(2));
+  REQUIRE(q.push(3));
+  REQUIRE(q.size() == 3);
   CHECK(q.pop() == std::optional<int>(1));
   CHECK(q.pop() == std::optional<int>(2));
   CHECK(q.pop() == std::optional<int>(3));
