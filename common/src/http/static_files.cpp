@@ -221,6 +221,7 @@ void StaticFiles::serve_path(const Request& request, std::string_view normalized
   // [lab04:serve-static:begin]
   // [lab04:serve-static:stub] std::string_view relative;  // below the root, no leading '/'
   // [lab04:serve-static:stub] (void)normalized;
+  // [lab04:serve-static:stub] (void)status_for_errno;
   // [lab04:serve-static:stub] return error(501, response);
   bool wants_directory = normalized.ends_with('/');
   std::string_view relative = normalized.substr(1);
