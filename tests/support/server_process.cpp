@@ -40,8 +40,8 @@ int decode_status(int status) {
 ServerProcess::ServerProcess(std::vector<std::string> argv, std::chrono::milliseconds start_deadline) {
   if (argv.empty()) throw std::runtime_error("ServerProcess: empty argv");
   char tmpl[] = "/tmp/serverlab-stderr-XXXXXX";
-  int err_fd = ::mkstemp(tmpl);
-  if (err_fd < 0) throw std::runtime_error("mkstemp failed");
+  int err_fd = ::mkostemp(tmpl, O_CLOEXEC);
+  if (err_fd < 0) throw std::runtime_error("mkostemp failed");
   stderr_path_ = tmpl;
 
   int out[2];

@@ -4,7 +4,8 @@
 //  - read_n reads exactly n bytes unless EOF or an error comes first; it
 //    retries on EINTR, and a short count means EOF (status Eof, bytes = what was read).
 //  - write_n writes all n bytes unless an error comes first; it retries on
-//    EINTR and on short writes, and never raises SIGPIPE (a reset peer is Error(EPIPE)).
+//    EINTR and on short writes; on a socket it never raises SIGPIPE (it sends with
+//    MSG_NOSIGNAL, so a reset peer is Error(EPIPE)); on a pipe only ignore_sigpipe() does that.
 //  - BufferedReader::read_line returns one '\n'-terminated line, or the
 //    unterminated tail at EOF, or TooLong when no '\n' comes within max bytes:
 //    it never truncates silently and never spins at EOF.
