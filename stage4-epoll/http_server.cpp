@@ -188,17 +188,21 @@ void EpollHttpServer::release(Connection& connection) {
 
 void EpollHttpServer::before_sleep() { graveyard_.clear(); }
 
+void EpollHttpServer::stop_accepting() {
+  if (listen_) {
+    loop_.remove(listen_.get());
+    listen_.reset();  // resume_accepting() does nothing without a listening fd
+  }
+  accepting_ = false;
+}
+
 void EpollHttpServer::shutdown() {
   if (shutting_down_) {  // asked twice: no more grace
     close_all();
     return;
   }
   shutting_down_ = true;
-  if (listen_) {
-    loop_.remove(listen_.get());
-    listen_.reset();  // new clients are refused by the kernel from now on
-  }
-  accepting_ = false;
+  stop_accepting();  // new clients are refused by the kernel from now on
   log::info("shutting down: {} connection(s) open", connections_.size());
   // Pointers first: a connection that closes leaves connections_ at once.
   std::vector<Connection*> open;

@@ -59,6 +59,9 @@ class EpollHttpServer final : public EventHandler {
   // Serves a connected socket accepted elsewhere. Returns false (closing it) if it
   // cannot be registered.
   bool adopt(Fd fd, std::string_view peer);
+  // Stops accepting for good (the listening fd is closed in this process); open
+  // connections carry on. Stage 5's workers call it when they start draining.
+  void stop_accepting();
   // Begins the graceful stop described above. A second call closes everything now.
   void shutdown();
   // Deletes closed connections; call once per loop iteration (before_sleep hook).
