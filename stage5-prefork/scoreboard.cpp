@@ -127,9 +127,12 @@ std::uint64_t Scoreboard::begin_spawn(std::size_t i) {
   ScoreboardSlot& s = slot(i);
   // No process writes this slot now (it was never used, or its worker was reaped), so the
   // master may reset the worker's fields before fork makes the worker exist.
-  s.requests.store(0, std::memory_order_relaxed);
-  s.bytes.store(0, std::memory_order_relaxed);
+  header().retired_requests.fetch_add(s.requests.exchange(0, std::memory_order_relaxed),
+                                      std::memory_order_relaxed);
+  header().retired_bytes.fetch_add(s.bytes.exchange(0, std::memory_order_relaxed),
+                                   std::memory_order_relaxed);
   s.active.store(0, std::memory_order_relaxed);
+  s.received.store(0, std::memory_order_relaxed);
   s.last_heartbeat_ms.store(scoreboard_monotonic_ms(), std::memory_order_relaxed);
   s.start_time.store(unix_seconds(), std::memory_order_relaxed);
   s.generation.store(generation(), std::memory_order_relaxed);
@@ -183,9 +186,12 @@ std::optional<std::size_t> Scoreboard::least_loaded(std::uint64_t generation,
 
 ScoreboardTotals Scoreboard::totals() const {
   ScoreboardTotals t;
+  t.requests = header().retired_requests.load(std::memory_order_relaxed);
+  t.bytes = header().retired_bytes.load(std::memory_order_relaxed);
   for (std::size_t i = 0; i < slots_; ++i) {
     const ScoreboardSlot& s = slots_begin()[i];
-    // Counters of reaped workers stay in their slot until it is respawned, as in Apache.
+    // Counters of reaped workers stay in their slot until it is respawned, then move to the
+    // header's retired totals.
     t.requests += s.requests.load(std::memory_order_relaxed);
     t.bytes += s.bytes.load(std::memory_order_relaxed);
     if (!s.live()) continue;

@@ -69,6 +69,9 @@ struct alignas(64) ScoreboardSlot {
   std::atomic<std::int32_t> pid{0};                // 0: no process (written by the master)
   std::atomic<std::uint32_t> active{0};            // connections the worker holds now
   std::atomic<char> state{worker_state::kOpenSlot};
+  // Connections the worker has taken from its channel (passfd mode), wrapping. The master
+  // counts what it sent; sent - received is what is still in flight in the channel.
+  std::atomic<std::uint32_t> received{0};
 
   // [lab15:slot-update:begin]
   // [lab15:slot-update:stub] void set_state(char s) { (void)s; }
@@ -105,6 +108,10 @@ struct alignas(64) ScoreboardHeader {
   std::atomic<std::uint64_t> generation{0};  // bumped by the master on a graceful restart
   std::atomic<std::int64_t> start_time{0};   // unix seconds when the scoreboard was made
   std::uint32_t slot_count = 0;              // fixed at create()
+  // Counts of workers whose slot was reused: begin_spawn moves the old worker's counters
+  // here before zeroing them, so the totals never go backwards (master only).
+  std::atomic<std::uint64_t> retired_requests{0};
+  std::atomic<std::uint64_t> retired_bytes{0};
 };
 
 // What makes the region shareable: no hidden locks, no pointers, plain layout.
@@ -153,7 +160,7 @@ class Scoreboard {
   std::int64_t start_time() const;
 
   // Master only, at spawn: before fork, reset slot i for a new worker of the current generation
-  // (incarnation bumped, counters zeroed, state 'S'); after fork, in the parent, record its pid.
+  // (incarnation bumped, counters moved to the header's retired totals and zeroed, state 'S'); after fork, in the parent, record its pid.
   // Returns the new incarnation.
   std::uint64_t begin_spawn(std::size_t i);
   void set_pid(std::size_t i, pid_t pid);

@@ -168,7 +168,7 @@ TEST(Scoreboard, RespawnBumpsTheSlotAndResetsItsCounters) {
   EXPECT_EQ(board.slot(0).pid.load(), 0);
   EXPECT_EQ(board.slot(0).state.load(), ws::kOpenSlot);
   EXPECT_EQ(board.slot(0).active.load(), 0u);
-  // The dead worker's requests still count until the slot is reused.
+  // The dead worker's requests still count, in its slot until the slot is reused...
   EXPECT_EQ(board.totals().requests, 1u);
 
   const std::uint64_t second = board.begin_spawn(0);
@@ -176,6 +176,13 @@ TEST(Scoreboard, RespawnBumpsTheSlotAndResetsItsCounters) {
   EXPECT_EQ(board.slot(0).state.load(), ws::kStarting);
   EXPECT_EQ(board.slot(0).requests.load(), 0u);
   EXPECT_EQ(board.slot(0).bytes.load(), 0u);
+  EXPECT_EQ(board.slot(0).received.load(), 0u);
+  // ... and afterwards among the retired totals: the server's totals never go backwards.
+  EXPECT_EQ(board.totals().requests, 1u);
+  EXPECT_EQ(board.totals().bytes, 10u);
+  board.slot(0).request_done(5);
+  EXPECT_EQ(board.totals().requests, 2u);
+  EXPECT_EQ(board.totals().bytes, 15u);
   board.set_pid(0, 4343);
   EXPECT_EQ(board.find_pid(4343), std::optional<std::size_t>(0));
   EXPECT_EQ(board.find_pid(4242), std::nullopt);

@@ -1,0 +1,79 @@
+// http-prefork: stage 5, a master process and --workers pre-forked worker processes.
+//
+//   main: flags -> check the configuration once (so a bad --root fails here, with exit 1,
+//         not in every worker) -> Master: listen, scoreboard, fork workers -> supervise
+//   worker: stage 4's event loop and HTTP driver, fed by the master (passfd) or accepting
+//           on a shared / SO_REUSEPORT socket
+//
+// Signals to the master: SIGTERM fast stop, SIGINT/SIGQUIT graceful stop, SIGHUP graceful
+// recycle of every worker (see master.hpp and the README's table).
+#include <sched.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "master.hpp"
+#include "serverlab/flags.hpp"
+#include "serverlab/http/config.hpp"
+#include "serverlab/http/service.hpp"
+#include "serverlab/log.hpp"
+#include "serverlab/signals.hpp"
+#include "worker.hpp"
+
+using namespace serverlab;
+
+namespace {
+
+int cpu_count() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  return std::max(1, CPU_COUNT(&set));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  MasterOptions options;
+  http::HttpConfig& config = options.worker.config;
+  options.workers = cpu_count();
+  std::string accept = "passfd";
+  std::string cpu_affinity = "off";
+  int max_requests = 0;
+
+  Flags flags("http-prefork",
+              "HTTP/1.1 static file server: a master and pre-forked worker processes (stage 5)");
+  http::add_http_flags(flags, config, 8080);
+  flags.add("workers", options.workers, "worker processes (default: the number of CPUs)", 1, 256);
+  flags.add_choice("accept", accept, {"passfd", "shared", "reuseport"},
+                   "who accepts: the master passes each connection to a worker (passfd), the "
+                   "workers share the listening socket (shared, EPOLLEXCLUSIVE), or each has "
+                   "its own SO_REUSEPORT socket (reuseport)");
+  flags.add("worker-connections", options.worker.worker_connections,
+            "connections one worker serves at once; with every worker full, accepting pauses",
+            1, 1 << 20);
+  flags.add("max-requests-per-worker", max_requests,
+            "recycle a worker (gracefully) after this many requests (0: never)", 0);
+  flags.add_choice("cpu-affinity", cpu_affinity, {"off", "auto"},
+                   "auto: pin worker i to CPU i mod ncpu");
+  flags.parse_or_exit(argc, argv);
+  options.worker.accept = *parse_accept_mode(accept);
+  options.max_requests = static_cast<std::uint64_t>(max_requests);
+  options.cpu_affinity = cpu_affinity == "auto";
+
+  try {
+    configure_logging(config.server);
+    ignore_sigpipe();
+    // Fail fast on a configuration no worker could serve (the workers build their own
+    // service after fork: the access log and file cache belong to one process).
+    { http::HttpService check(config); }
+
+    Master master(std::move(options));
+    return master.run();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "http-prefork: %s\n", e.what());
+    return 1;
+  }
+}
