@@ -16,12 +16,29 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
 
+#include <catch2/catch.hpp>
+
 #include "serverlab/fd.hpp"
+
+// Failed checks on optionals print "nullopt" or the value instead of "{?}".
+namespace Catch {
+template <typename T>
+struct StringMaker<std::optional<T>> {
+  static std::string convert(const std::optional<T>& value) {
+    return value ? ::Catch::Detail::stringify(*value) : std::string("nullopt");
+  }
+};
+template <>
+struct StringMaker<std::nullopt_t> {
+  static std::string convert(std::nullopt_t) { return "nullopt"; }
+};
+}  // namespace Catch
 
 namespace labcheck {
 

@@ -13,6 +13,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "lab_support.hpp"
+
 #include "bounded_queue.hpp"
 
 using serverlab::BoundedQueue;

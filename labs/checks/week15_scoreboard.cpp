@@ -7,6 +7,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "lab_support.hpp"
+
 #include "scoreboard.hpp"
 
 using serverlab::Scoreboard;
