@@ -43,7 +43,7 @@ if ls labs/checks/"$week"_*.cpp >/dev/null 2>&1; then
   if "$build/labs/lab_$week" --use-colour "$colour"; then
     echo "== $week: every check passes. Next: the exercises and writeup in ${readme:-labs/README.md}"
   else
-    tags=$("$build/labs/lab_$week" --list-tags 2>/dev/null | grep -o '\[[a-z0-9-]*\]' | sort -u | tr '\n' ' ')
+    tags=$("$build/labs/lab_$week" --list-tags 2>/dev/null | grep -o '\[[a-z0-9-]*\]' | sort -u | tr '\n' ' ' || true)
     echo "== $week: some checks fail. The tags ($tags) are the anchors to look for:"
     echo "   [read-n] means the code between '// [labNN:read-n:begin]' and ':end]'."
     echo "   Run one tag alone:  $build/labs/lab_$week '[tag]'   (-s shows passing checks too)"
