@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
   Flags flags("http-prefork",
               "HTTP/1.1 static file server: a master and pre-forked worker processes (stage 5)");
   http::add_http_flags(flags, config, 8080);
-  flags.add("workers", options.workers, "worker processes (default: the number of CPUs)", 1, 256);
+  flags.add("workers", options.workers, "worker processes (by default one per CPU this process may use)", 1, 256);
   flags.add_choice("accept", accept, {"passfd", "shared", "reuseport"},
                    "who accepts: the master passes each connection to a worker (passfd), the "
                    "workers share the listening socket (shared, EPOLLEXCLUSIVE), or each has "

@@ -97,16 +97,16 @@ int Master::listen_fd_for(std::size_t lane) const {
 }
 
 int Master::run() {
-  announce_listening(listener_ ? listener_.get() : lanes_[0].reuseport.get());
-  log::info("http-prefork: {} worker(s), accept {}, {} connections each", lanes_.size(),
-            accept_mode_name(options_.worker.accept), options_.worker.worker_connections);
-
   for (std::size_t lane = 0; lane < lanes_.size(); ++lane) {
     if (!spawn(lane)) {
       ++lanes_[lane].quick_deaths;
       schedule_respawn(lane);
     }
   }
+  // After the first fork, so that whoever reads this line finds every worker on the board.
+  announce_listening(listener_ ? listener_.get() : lanes_[0].reuseport.get());
+  log::info("http-prefork: {} worker(s), accept {}, {} connections each", lanes_.size(),
+            accept_mode_name(options_.worker.accept), options_.worker.worker_connections);
   if (options_.worker.accept == AcceptMode::PassFd) {
     loop_.add(listener_.get(), kReadable, *this);
     accepting_ = true;

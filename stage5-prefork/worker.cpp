@@ -246,6 +246,9 @@ int worker_main(const WorkerOptions& options, const WorkerLaunch& launch, Scoreb
   close_inherited_fds(launch.channel_fd, launch.listen_fd);
   Fd channel(launch.channel_fd);
   Fd listener(launch.listen_fd);
+  // The master records our pid after fork returns in the parent, but in shared/reuseport
+  // mode we may answer /server-status before it gets there: write the same value ourselves.
+  board.set_pid(launch.slot, ::getpid());
   ScoreboardSlot& slot = board.slot(launch.slot);
   if (launch.cpu >= 0) pin_to_cpu(launch.cpu);
 
