@@ -6,5 +6,6 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 case "$stage" in
   1) exec "$build/stage1-echo/echo-server" --port 4000 "$@" ;;
   2) exec "$build/stage2-http-seq/http-seq" --port 8080 --root "$root/www" "$@" ;;
+  5) exec "$build/stage5-prefork/http-prefork" --port 8080 --root "$root/www" "$@" ;;
   *) echo "run-stage.sh: stage $stage is not built yet" >&2; exit 2 ;;
 esac
