@@ -2,11 +2,6 @@
 // suite does not own (Connection: close by default, --keep-alive, the access
 // log format, flags and signals). Each test starts the real binary on
 // 127.0.0.1 port 0 with a temporary document root.
-// GCC 12 at -O1 with sanitizers reports a false maybe-uninitialized inside
-// libstdc++'s <regex> (std::function in the NFA); the warning is not about this file.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
