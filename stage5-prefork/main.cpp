@@ -46,14 +46,15 @@ int main(int argc, char** argv) {
   Flags flags("http-prefork",
               "HTTP/1.1 static file server: a master and pre-forked worker processes (stage 5)");
   http::add_http_flags(flags, config, 8080);
-  flags.add("workers", options.workers, "worker processes (by default one per CPU this process may use)", 1, 256);
+  flags.add("workers", options.workers,
+            "worker processes (by default one per CPU this process may use)", 1, 256);
   flags.add_choice("accept", accept, {"passfd", "shared", "reuseport"},
                    "who accepts: the master passes each connection to a worker (passfd), the "
                    "workers share the listening socket (shared, EPOLLEXCLUSIVE), or each has "
                    "its own SO_REUSEPORT socket (reuseport)");
   flags.add("worker-connections", options.worker.worker_connections,
-            "connections one worker serves at once; with every worker full, accepting pauses",
-            1, 1 << 20);
+            "connections one worker serves at once; with every worker full, accepting pauses", 1,
+            1 << 20);
   flags.add("max-requests-per-worker", max_requests,
             "recycle a worker (gracefully) after this many requests (0: never)", 0);
   flags.add_choice("cpu-affinity", cpu_affinity, {"off", "auto"},

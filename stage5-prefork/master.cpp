@@ -30,7 +30,8 @@ constexpr double kKillMarginSeconds = 3.0;     // lingering close and exit, afte
 
 std::string describe_exit(int status) {
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return std::string("was killed by signal ") + ::strsignal(WTERMSIG(status));
+  if (WIFSIGNALED(status))
+    return std::string("was killed by signal ") + ::strsignal(WTERMSIG(status));
   return "stopped";
 }
 
@@ -66,7 +67,8 @@ Master::Master(MasterOptions options)
     const ListenOptions reuse{.backlog = 511, .reuse_port = true, .nonblocking = true};
     lanes_[0].reuseport = listen_tcp(server.bind, server.port, reuse);
     const std::uint16_t port = local_address(lanes_[0].reuseport.get()).port();
-    for (std::size_t i = 1; i < lanes; ++i) lanes_[i].reuseport = listen_tcp(server.bind, port, reuse);
+    for (std::size_t i = 1; i < lanes; ++i)
+      lanes_[i].reuseport = listen_tcp(server.bind, port, reuse);
   } else {
     listener_ = listen_tcp(server.bind, server.port,
                            ListenOptions{.backlog = 511, .reuse_port = false, .nonblocking = true});
@@ -150,8 +152,10 @@ bool Master::spawn(std::size_t lane) {
     return false;
   }
   if (pid == 0) {
-    const WorkerLaunch launch{.slot = slot, .channel_fd = theirs.get(),
-                              .listen_fd = listen_fd_for(lane), .cpu = lanes_[lane].cpu};
+    const WorkerLaunch launch{.slot = slot,
+                              .channel_fd = theirs.get(),
+                              .listen_fd = listen_fd_for(lane),
+                              .cpu = lanes_[lane].cpu};
     run_worker(options_.worker, launch, board_);  // never returns
   }
   board_.set_pid(slot, pid);
@@ -189,13 +193,12 @@ void Master::schedule_respawn(std::size_t lane) {
 
 void Master::recycle(std::size_t lane) {
   const int old = lanes_[lane].current;
-  if (old < 0) return;  // a respawn is pending; it starts in the current generation anyway
+  if (old < 0) return;       // a respawn is pending; it starts in the current generation anyway
   if (!spawn(lane)) return;  // keep the old worker serving; the tick retries
   // Not picked any more from here on, so everything sent to it is already in its channel
   // when the signal arrives: it takes all of that before it stops.
   Worker& w = workers_[static_cast<std::size_t>(old)];
-  w.phase = Phase::Draining;
-  board_.slot(static_cast<std::size_t>(old)).set_state(worker_state::kClosing);
+  w.phase = Phase::Draining;  // the worker shows 'C' on the board itself
   ::kill(w.pid, SIGQUIT);
 }
 
@@ -204,8 +207,9 @@ void Master::reap_children() {
     int status = 0;
     const pid_t pid = ::waitpid(-1, &status, WNOHANG);
     if (pid <= 0) break;  // 0: none left to reap now; -1 (ECHILD): no children at all
-    auto found = std::find_if(workers_.begin(), workers_.end(),
-                              [pid](const Worker& w) { return w.phase != Phase::Empty && w.pid == pid; });
+    auto found = std::find_if(workers_.begin(), workers_.end(), [pid](const Worker& w) {
+      return w.phase != Phase::Empty && w.pid == pid;
+    });
     if (found == workers_.end()) continue;
     const auto slot = static_cast<std::size_t>(found - workers_.begin());
     const Phase was = found->phase;
@@ -258,8 +262,7 @@ void Master::on_signal(int signo) {
       break;
     case SIGHUP:
       if (stop_ != Stop::None) break;
-      log::info("SIGHUP: starting generation {}; the old workers drain",
-                board_.next_generation());
+      log::info("SIGHUP: starting generation {}; the old workers drain", board_.next_generation());
       for (std::size_t lane = 0; lane < lanes_.size(); ++lane) recycle(lane);
       break;
     case SIGTERM:
@@ -343,8 +346,8 @@ void Master::accept_connections() {
   while (accepting_ && !held_) {
     sockaddr_storage address{};
     socklen_t length = sizeof address;
-    const int fd = ::accept4(listener_.get(), reinterpret_cast<sockaddr*>(&address), &length,
-                             SOCK_CLOEXEC);
+    const int fd =
+        ::accept4(listener_.get(), reinterpret_cast<sockaddr*>(&address), &length, SOCK_CLOEXEC);
     if (fd < 0) {
       switch (errno) {
         case EINTR:

@@ -52,9 +52,9 @@ namespace serverlab {
 
 struct MasterOptions {
   WorkerOptions worker;
-  int workers = 1;                      // --workers (lanes)
-  std::uint64_t max_requests = 0;       // --max-requests-per-worker, 0: never recycle
-  bool cpu_affinity = false;            // --cpu-affinity auto
+  int workers = 1;                 // --workers (lanes)
+  std::uint64_t max_requests = 0;  // --max-requests-per-worker, 0: never recycle
+  bool cpu_affinity = false;       // --cpu-affinity auto
 };
 
 class Master final : public EventHandler {
@@ -81,16 +81,16 @@ class Master final : public EventHandler {
     Phase phase = Phase::Empty;
     pid_t pid = 0;
     std::size_t lane = 0;
-    Fd channel;                    // the master's end
-    std::uint32_t sent = 0;        // connections sent (wraps, like the slot's `received`)
+    Fd channel;              // the master's end
+    std::uint32_t sent = 0;  // connections sent (wraps, like the slot's `received`)
     std::int64_t started_ms = 0;
   };
   struct Lane {
-    int current = -1;              // slot of its active worker, -1 while waiting to respawn
-    int quick_deaths = 0;          // consecutive deaths soon after spawn (for the backoff)
-    bool fatal = false;            // its worker refused the configuration: never respawn
+    int current = -1;      // slot of its active worker, -1 while waiting to respawn
+    int quick_deaths = 0;  // consecutive deaths soon after spawn (for the backoff)
+    bool fatal = false;    // its worker refused the configuration: never respawn
     TimerId respawn;
-    Fd reuseport;                  // --accept reuseport: this lane's socket
+    Fd reuseport;  // --accept reuseport: this lane's socket
     int cpu = -1;
   };
 

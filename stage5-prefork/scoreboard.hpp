@@ -160,8 +160,9 @@ class Scoreboard {
   std::int64_t start_time() const;
 
   // Master only, at spawn: before fork, reset slot i for a new worker of the current generation
-  // (incarnation bumped, counters moved to the header's retired totals and zeroed, state 'S'); after fork, in the parent, record its pid.
-  // Returns the new incarnation.
+  // (incarnation bumped, counters moved to the header's retired totals and zeroed, state 'S');
+  // after fork, in the parent, record its pid (the worker may also write its own pid, the same
+  // value, so that it never shows 0 for itself). Returns the new incarnation.
   std::uint64_t begin_spawn(std::size_t i);
   void set_pid(std::size_t i, pid_t pid);
   // Master only, after waitpid: the slot is open again ('.', pid 0, incarnation bumped).

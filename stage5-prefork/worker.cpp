@@ -86,17 +86,17 @@ bool query_has(std::string_view query, std::string_view word) {
 
 // GET /server-status: the scoreboard is shared, so any worker can render all of it.
 void add_status_route(http::HttpService& service, const Scoreboard& board) {
-  service.add_route("/server-status", [&board](const http::Request& request,
-                                               http::Response& response) {
-    if (query_has(request.query, "json")) {
-      response.set_owned_body("application/json", board.render_json());
-    } else if (query_has(request.query, "auto")) {
-      response.set_owned_body("text/plain; charset=utf-8", board.render_auto());
-    } else {
-      response.set_owned_body("text/html; charset=utf-8", board.render_html());
-    }
-    response.add_header("Cache-Control", "no-store");
-  });
+  service.add_route("/server-status",
+                    [&board](const http::Request& request, http::Response& response) {
+                      if (query_has(request.query, "json")) {
+                        response.set_owned_body("application/json", board.render_json());
+                      } else if (query_has(request.query, "auto")) {
+                        response.set_owned_body("text/plain; charset=utf-8", board.render_auto());
+                      } else {
+                        response.set_owned_body("text/html; charset=utf-8", board.render_html());
+                      }
+                      response.add_header("Cache-Control", "no-store");
+                    });
 }
 
 // Mirrors the worker's connection and request counts into its scoreboard slot, at the
@@ -139,7 +139,10 @@ class WorkerControl final : public EventHandler {
  public:
   WorkerControl(EventLoop& loop, EpollHttpServer& server, Fd channel, ScoreboardSlot& slot,
                 SlotObserver& observer)
-      : loop_(loop), server_(server), channel_(std::move(channel)), slot_(slot),
+      : loop_(loop),
+        server_(server),
+        channel_(std::move(channel)),
+        slot_(slot),
         observer_(observer) {}
   ~WorkerControl() {
     loop_.cancel(settle_timer_);
@@ -267,10 +270,9 @@ int worker_main(const WorkerOptions& options, const WorkerLaunch& launch, Scoreb
   EventLoop loop;
   EpollServerOptions server_options;
   // passfd: the master enforces --worker-connections before it sends.
-  server_options.max_connections =
-      options.accept == AcceptMode::PassFd
-          ? 0
-          : static_cast<std::size_t>(options.worker_connections);
+  server_options.max_connections = options.accept == AcceptMode::PassFd
+                                       ? 0
+                                       : static_cast<std::size_t>(options.worker_connections);
   server_options.shutdown_timeout = options.config.server.shutdown_timeout;
   server_options.exclusive_accept = options.accept == AcceptMode::Shared;
   EpollHttpServer server(loop, *service, server_options);

@@ -6,13 +6,12 @@
 //
 // Each test starts the real binary on 127.0.0.1 port 0. Loads are bounded in requests and
 // time; processes are signalled only by the pids the server itself reports on its board.
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
@@ -267,8 +266,8 @@ TEST_F(HttpPrefork, StatusJsonTotalsEqualTheRequestsMade) {
   for (const char* key : {"generation", "uptime_seconds", "start_time", "scoreboard"}) {
     EXPECT_TRUE(second.contains(key)) << key;
   }
-  for (const char* key : {"bytes", "active_connections", "live_workers", "busy_workers",
-                          "idle_workers"}) {
+  for (const char* key :
+       {"bytes", "active_connections", "live_workers", "busy_workers", "idle_workers"}) {
     EXPECT_TRUE(second["totals"].contains(key)) << key;
   }
   EXPECT_EQ(second["totals"]["live_workers"].get<int>(), 2);
@@ -418,7 +417,8 @@ TEST_F(HttpPrefork, KilledWorkerIsRespawned) {
     EXPECT_TRUE(eventually([&] {
       now = live_pids_or_none(server);
       return now.size() == 2 && !now.count(victim) && process_gone(victim);
-    })) << "live workers after kill -9 of " << victim << ": " << json(now).dump();
+    })) << "live workers after kill -9 of "
+        << victim << ": " << json(now).dump();
     load.stop();
   }
   for (int i = 0; i < 10; ++i) {
@@ -452,7 +452,8 @@ TEST_P(HttpPreforkModes, SighupReplacesEveryWorkerWithoutAFailedRequest) {
         if (now.count(pid) || !process_gone(pid)) return false;
       }
       return true;
-    })) << "old " << json(old).dump() << ", live now " << json(now).dump();
+    })) << "old "
+        << json(old).dump() << ", live now " << json(now).dump();
     const int at_switch = load.ok();
     EXPECT_TRUE(eventually([&] { return load.ok() >= at_switch + 40; })) << load.failures();
     load.stop();
@@ -478,7 +479,8 @@ TEST_F(HttpPrefork, MaxRequestsPerWorkerRecyclesTheWorker) {
   EXPECT_TRUE(eventually([&] {
     now = live_pids(status_json(server));
     return now.size() == 1 && !now.count(original) && process_gone(original);
-  })) << "worker " << original << " still serving: " << json(now).dump();
+  })) << "worker "
+      << original << " still serving: " << json(now).dump();
   EXPECT_EQ(server.stop(), 0) << server.stderr_text();
 }
 
@@ -519,8 +521,7 @@ TEST_F(HttpPrefork, WorkerThatCannotServeTheConfigIsNotRespawned) {
   fs::remove_all(doomed.path());
   ASSERT_EQ(::kill(*pids.begin(), SIGKILL), 0);
   EXPECT_EQ(server.wait(10s), std::optional<int>(1)) << server.stderr_text();
-  EXPECT_NE(server.stderr_text().find("not respawning"), std::string::npos)
-      << server.stderr_text();
+  EXPECT_NE(server.stderr_text().find("not respawning"), std::string::npos) << server.stderr_text();
 }
 
 }  // namespace
