@@ -221,6 +221,19 @@ int run_to_exit(const std::vector<std::string>& args) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+// A worker that trips a sanitizer dies and is respawned, which no request may notice: so
+// the server's stderr is checked as well as its exit status.
+void expect_no_sanitizer_report(const ServerProcess& server) {
+  const std::string err = server.stderr_text();
+  EXPECT_EQ(err.find("Sanitizer"), std::string::npos) << err;
+  EXPECT_EQ(err.find("runtime error"), std::string::npos) << err;
+}
+
+void expect_clean_stop(ServerProcess& server) {
+  EXPECT_EQ(server.stop(), 0) << server.stderr_text();
+  expect_no_sanitizer_report(server);
+}
+
 class HttpPrefork : public ::testing::Test {
  protected:
   std::vector<std::string> argv(std::vector<std::string> extra) const {
@@ -286,7 +299,7 @@ TEST_F(HttpPrefork, StatusJsonTotalsEqualTheRequestsMade) {
   EXPECT_EQ(bytes, second["totals"]["bytes"].get<std::uint64_t>());
   // Every response carries at least "alpha\n" plus a head.
   EXPECT_GT(bytes, std::uint64_t{kRequests} * 6);
-  EXPECT_EQ(server.stop(), 0) << server.stderr_text();
+  expect_clean_stop(server);
 }
 
 TEST_F(HttpPrefork, StatusAutoIsApacheStyleText) {
@@ -316,7 +329,7 @@ TEST_F(HttpPrefork, StatusAutoIsApacheStyleText) {
   EXPECT_EQ(fields["Scoreboard"].size(), 4u) << fields["Scoreboard"];
   EXPECT_EQ(std::count(fields["Scoreboard"].begin(), fields["Scoreboard"].end(), '.'), 2)
       << "two open slots next to two live workers: " << fields["Scoreboard"];
-  EXPECT_EQ(server.stop(), 0) << server.stderr_text();
+  expect_clean_stop(server);
 }
 
 TEST_F(HttpPrefork, StatusHtmlListsEveryLiveWorker) {
@@ -331,7 +344,7 @@ TEST_F(HttpPrefork, StatusHtmlListsEveryLiveWorker) {
     EXPECT_NE(r->body.find("<td>" + std::to_string(pid) + "</td>"), std::string::npos)
         << pid << " not in " << escape_bytes(r->body);
   }
-  EXPECT_EQ(server.stop(), 0) << server.stderr_text();
+  expect_clean_stop(server);
 }
 
 TEST_F(HttpPrefork, StatusIsAnOrdinaryPathWithAdminOff) {
@@ -339,7 +352,7 @@ TEST_F(HttpPrefork, StatusIsAnOrdinaryPathWithAdminOff) {
   auto r = fetch(server, "/server-status?json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 404) << escape_bytes(r->wire);
-  EXPECT_EQ(server.stop(), 0) << server.stderr_text();
+  expect_clean_stop(server);
 }
 
 // ------------------------------------------------------------------ the master's pick
@@ -365,7 +378,7 @@ TEST_F(HttpPrefork, LoadSpreadsOverTheWorkers) {
     EXPECT_LT(w["requests"].get<int>(), 16) << "one worker got everything:\n" << status.dump(2);
   }
   EXPECT_EQ(serving, 2);
-  EXPECT_EQ(server.stop(), 0) << server.stderr_text();
+  expect_clean_stop(server);
 }
 
 TEST_F(HttpPrefork, MasterHoldsNoDescriptorOfPassedConnections) {
@@ -379,7 +392,7 @@ TEST_F(HttpPrefork, MasterHoldsNoDescriptorOfPassedConnections) {
     ASSERT_TRUE(r && r->status == 200) << "request " << i << ": " << escape_bytes(wire);
   }
   EXPECT_EQ(server.fd_count(), before);
-  EXPECT_EQ(server.stop(), 0) << server.stderr_text();
+  expect_clean_stop(server);
 }
 
 TEST_F(HttpPrefork, PausesAcceptingWhileEveryWorkerIsFull) {
@@ -399,7 +412,7 @@ TEST_F(HttpPrefork, PausesAcceptingWhileEveryWorkerIsFull) {
   a.reset();  // room again: the master accepts and passes it
   const std::string wire = recv_until_eof(third.get(), 5s);
   EXPECT_EQ(wire.rfind("HTTP/1.1 200", 0), 0u) << escape_bytes(wire);
-  EXPECT_EQ(server.stop(), 0) << server.stderr_text();
+  expect_clean_stop(server);
 }
 
 // ------------------------------------------------------------------ process management
@@ -426,7 +439,7 @@ TEST_F(HttpPrefork, KilledWorkerIsRespawned) {
     auto r = fetch(server, "/a.txt", &wire);
     EXPECT_TRUE(r && r->status == 200) << escape_bytes(wire);
   }
-  EXPECT_EQ(server.stop(), 0) << server.stderr_text();
+  expect_clean_stop(server);
 }
 
 class HttpPreforkModes : public HttpPrefork, public ::testing::WithParamInterface<const char*> {};
@@ -459,7 +472,7 @@ TEST_P(HttpPreforkModes, SighupReplacesEveryWorkerWithoutAFailedRequest) {
     load.stop();
     EXPECT_EQ(load.failed(), 0) << load.ok() << " ok; failures:\n" << load.failures();
   }
-  EXPECT_EQ(server.stop(), 0) << server.stderr_text();
+  expect_clean_stop(server);
 }
 
 INSTANTIATE_TEST_SUITE_P(AcceptModes, HttpPreforkModes,
@@ -481,7 +494,7 @@ TEST_F(HttpPrefork, MaxRequestsPerWorkerRecyclesTheWorker) {
     return now.size() == 1 && !now.count(original) && process_gone(original);
   })) << "worker "
       << original << " still serving: " << json(now).dump();
-  EXPECT_EQ(server.stop(), 0) << server.stderr_text();
+  expect_clean_stop(server);
 }
 
 TEST_F(HttpPrefork, SigtermStopsMasterAndEveryWorker) {
@@ -490,6 +503,7 @@ TEST_F(HttpPrefork, SigtermStopsMasterAndEveryWorker) {
   ASSERT_EQ(pids.size(), 3u);
   Fd idle = server.connect();  // an open connection must not hold the stop up
   EXPECT_EQ(server.stop(SIGTERM, 10s), 0) << server.stderr_text();
+  expect_no_sanitizer_report(server);
   for (int pid : pids) EXPECT_TRUE(process_gone(pid)) << "worker " << pid << " left behind";
 }
 
@@ -507,6 +521,7 @@ TEST_F(HttpPrefork, SigquitFinishesARequestInProgressThenExits) {
   EXPECT_EQ(wire.rfind("HTTP/1.1 200", 0), 0u) << escape_bytes(wire);
   EXPECT_TRUE(wire.ends_with("alpha\n")) << escape_bytes(wire);
   EXPECT_EQ(server.wait(10s), std::optional<int>(0)) << server.stderr_text();
+  expect_no_sanitizer_report(server);
   for (int pid : pids) EXPECT_TRUE(process_gone(pid)) << "worker " << pid << " left behind";
 }
 
