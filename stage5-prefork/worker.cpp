@@ -99,26 +99,28 @@ void add_status_route(http::HttpService& service, const Scoreboard& board) {
                     });
 }
 
-// Mirrors the worker's connection and request counts into its scoreboard slot, at the
-// moment they are counted (a request is on the board before its response is sent).
+// Mirrors the worker's request counts into its scoreboard slot at the moment they are
+// counted (a request is on the board before its response is sent), and publishes how many
+// connections the worker holds: the server's own count, set after every adopt and once per
+// loop iteration (so it does not depend on when the driver makes or reuses sessions).
 class SlotObserver final : public Metrics::Observer {
  public:
   explicit SlotObserver(ScoreboardSlot& slot) : slot_(slot) {}
 
-  void on_connection_opened() override {
-    slot_.connection_opened();
-    mark(worker_state::kReading);
-  }
-  void on_connection_closed() override { slot_.connection_closed(); }
+  void on_connection_opened() override { mark(worker_state::kReading); }
   void on_request_done(int /*status*/, std::uint64_t bytes_sent) override {
     slot_.request_done(bytes_sent);
     mark(worker_state::kWriting);
   }
 
+  void set_active(std::size_t open_connections) {
+    slot_.active.store(static_cast<std::uint32_t>(open_connections), std::memory_order_relaxed);
+  }
   // Once per loop iteration: a worker with no connection is waiting.
-  void tick() {
+  void tick(std::size_t open_connections) {
+    set_active(open_connections);
     slot_.heartbeat();
-    if (slot_.active.load(std::memory_order_relaxed) == 0) mark(worker_state::kWaiting);
+    if (open_connections == 0) mark(worker_state::kWaiting);
   }
   void draining() {
     draining_ = true;
@@ -200,8 +202,9 @@ class WorkerControl final : public EventHandler {
         case S::Ok: {
           std::string_view peer(payload, r.bytes);
           server_.adopt(std::move(r.fd), peer);
-          // After adopt (which counted the connection as active): the master adds what
-          // it sent but we have not received, so it may briefly count one twice, never zero.
+          // active first, then received: the master adds what it sent but we have not
+          // received, so it may briefly count a connection twice, never zero times.
+          observer_.set_active(server_.connection_count());
           slot_.received.fetch_add(1, std::memory_order_release);
           continue;
         }
@@ -286,11 +289,11 @@ int worker_main(const WorkerOptions& options, const WorkerLaunch& launch, Scoreb
   });
   control.start();
   if (listener) server.listen(std::move(listener));
-  observer.tick();
+  observer.tick(0);
 
   loop.set_before_sleep([&server, &observer] {
     server.before_sleep();
-    observer.tick();
+    observer.tick(server.connection_count());
   });
   loop.run();
   server.before_sleep();

@@ -15,10 +15,10 @@
 // In every mode the channel also tells the worker that the master is gone (EOF): the
 // worker then drains and exits, so no orphan keeps serving.
 //
-// The worker posts to its scoreboard slot: connections and requests through a
-// Metrics::Observer (so a request is counted before its response leaves), a heartbeat and
-// its state once per loop iteration, and in passfd mode how many connections it took from
-// the channel.
+// The worker posts to its scoreboard slot: requests and bytes through a Metrics::Observer
+// (so a request is counted before its response leaves); its open connections after every
+// passed connection and once per loop iteration, with a heartbeat and its state; and in
+// passfd mode how many connections it took from the channel.
 //
 // Signals (sent by the master; blocked, read from a signalfd in the loop):
 //   SIGTERM          fast: close every connection now, exit 0
