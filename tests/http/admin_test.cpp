@@ -8,7 +8,7 @@ namespace {
 class Admin : public HttpTest {};
 
 TEST_F(Admin, HealthIs200OkPlainText) {
-  Response r = get("/-/health");
+  HttpResponse r = get("/-/health");
   EXPECT_EQ(r.status, 200) << r.wire();
   EXPECT_EQ(r.body, "ok\n") << "the admin route, not the file root/-/health\n" << r.wire();
   EXPECT_TRUE(r.header("Content-Type").value_or("").starts_with("text/plain")) << r.wire();
@@ -16,7 +16,7 @@ TEST_F(Admin, HealthIs200OkPlainText) {
 
 TEST_F(Admin, MetricsIsPrometheusText) {
   get("/hello.txt");  // at least one request to count
-  Response r = get("/-/metrics");
+  HttpResponse r = get("/-/metrics");
   EXPECT_EQ(r.status, 200) << r.wire();
   auto type = r.header("Content-Type").value_or("");
   EXPECT_TRUE(type.starts_with("text/plain")) << type;
@@ -49,13 +49,13 @@ class AdminOff : public HttpTest {
 };
 
 TEST_F(AdminOff, HealthPathServesTheFileUnderTheRoot) {
-  Response r = get("/-/health");
+  HttpResponse r = get("/-/health");
   EXPECT_EQ(r.status, 200) << r.wire();
   EXPECT_EQ(r.body, kShadowHealth) << r.wire();
 }
 
 TEST_F(AdminOff, MetricsIs404) {
-  Response r = get("/-/metrics");
+  HttpResponse r = get("/-/metrics");
   EXPECT_EQ(r.status, 404) << r.wire();
   EXPECT_EQ(r.body.find("# TYPE"), std::string::npos) << r.wire();
 }

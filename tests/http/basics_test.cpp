@@ -16,14 +16,14 @@ namespace {
 class Basics : public HttpTest {};
 
 TEST_F(Basics, ServesAFileWith200AndItsExactBytes) {
-  Response r = get("/hello.txt");
+  HttpResponse r = get("/hello.txt");
   EXPECT_EQ(r.status, 200) << r.wire();
   EXPECT_EQ(r.body, kHello) << r.wire();
   EXPECT_EQ(r.header("Content-Length").value_or(""), std::to_string(kHello.size())) << r.wire();
 }
 
 TEST_F(Basics, MissingFileIs404) {
-  Response r = get("/no-such-file.txt");
+  HttpResponse r = get("/no-such-file.txt");
   EXPECT_EQ(r.status, 404) << r.wire();
   EXPECT_EQ(r.header("Content-Type").value_or("").rfind("text/html", 0), 0u)
       << "error responses carry a small HTML page\n"
@@ -32,18 +32,18 @@ TEST_F(Basics, MissingFileIs404) {
 }
 
 TEST_F(Basics, RootServesIndexHtml) {
-  Response r = get("/");
+  HttpResponse r = get("/");
   EXPECT_EQ(r.status, 200) << r.wire();
   EXPECT_NE(r.body.find("ROOT-INDEX"), std::string::npos) << r.wire();
 }
 
 TEST_F(Basics, ServerHeaderIsServerlab) {
-  Response r = get("/hello.txt");
+  HttpResponse r = get("/hello.txt");
   EXPECT_EQ(r.header("Server").value_or(""), "serverlab") << r.wire();
 }
 
 TEST_F(Basics, DateHeaderIsAnImfFixdateNearNow) {
-  Response r = get("/hello.txt");
+  HttpResponse r = get("/hello.txt");
   auto date = r.header("Date");
   ASSERT_TRUE(date) << r.wire();
   auto t = parse_http_date(*date);
@@ -54,30 +54,30 @@ TEST_F(Basics, DateHeaderIsAnImfFixdateNearNow) {
 }
 
 TEST_F(Basics, FileCarriesLastModifiedFromItsMtime) {
-  Response r = get("/hello.txt");
+  HttpResponse r = get("/hello.txt");
   EXPECT_EQ(r.header("Last-Modified").value_or(""), http_date(docroot().hello_mtime)) << r.wire();
 }
 
 TEST_F(Basics, FileCarriesAStrongQuotedETagThatIsStable) {
-  Response a = get("/hello.txt");
-  Response b = get("/hello.txt");
+  HttpResponse a = get("/hello.txt");
+  HttpResponse b = get("/hello.txt");
   auto etag = a.header("ETag").value_or("");
   ASSERT_GE(etag.size(), 3u) << a.wire();
   EXPECT_FALSE(etag.starts_with("W/")) << "a file's ETag must be strong: " << etag;
   EXPECT_EQ(etag.front(), '"') << etag;
   EXPECT_EQ(etag.back(), '"') << etag;
   EXPECT_EQ(b.header("ETag").value_or(""), etag) << "same file, same ETag";
-  Response other = get("/sub/page.txt");
+  HttpResponse other = get("/sub/page.txt");
   EXPECT_NE(other.header("ETag").value_or(""), etag) << "different files, different ETags";
 }
 
 TEST_F(Basics, FileCarriesAcceptRangesBytes) {
-  Response r = get("/hello.txt");
+  HttpResponse r = get("/hello.txt");
   EXPECT_EQ(r.header("Accept-Ranges").value_or(""), "bytes") << r.wire();
 }
 
 TEST_F(Basics, KeepsOneValueForEachCoreHeader) {
-  Response r = get("/hello.txt");
+  HttpResponse r = get("/hello.txt");
   for (const char* name : {"Date", "Server", "Content-Length", "Connection", "Content-Type", "ETag",
                            "Last-Modified"}) {
     EXPECT_EQ(r.header_count(name), 1u) << name << "\n" << r.wire();
@@ -85,9 +85,9 @@ TEST_F(Basics, KeepsOneValueForEachCoreHeader) {
 }
 
 TEST_F(Basics, HeadHasTheSameHeadersAsGetAndNoBody) {
-  Response g = get("/hello.txt");
+  HttpResponse g = get("/hello.txt");
   // Connection: close so the server closes after the head: any body bytes would show.
-  Client c = connect();
+  HttpClient c = connect();
   ASSERT_TRUE(c.send(request("HEAD", "/hello.txt", "Connection: close\r\n")));
   auto h = c.read_response(true);
   ASSERT_TRUE(h) << c.error();
@@ -101,7 +101,7 @@ TEST_F(Basics, HeadHasTheSameHeadersAsGetAndNoBody) {
 }
 
 TEST_F(Basics, HeadOfMissingFileIs404WithoutBody) {
-  Client c = connect();
+  HttpClient c = connect();
   ASSERT_TRUE(c.send(request("HEAD", "/nope.txt", "Connection: close\r\n")));
   auto h = c.read_response(true);
   ASSERT_TRUE(h) << c.error();
@@ -128,7 +128,7 @@ std::string normalize_type(std::string s) {
 class Mime : public HttpTest, public ::testing::WithParamInterface<MimeCase> {};
 
 TEST_P(Mime, ContentTypeMatchesTheExtension) {
-  Response r = get(GetParam().path);
+  HttpResponse r = get(GetParam().path);
   ASSERT_EQ(r.status, 200) << r.wire();
   auto type = normalize_type(r.header("Content-Type").value_or("(none)"));
   EXPECT_TRUE(GetParam().accepted.count(type))
@@ -153,7 +153,7 @@ INSTANTIATE_TEST_SUITE_P(
 class Methods : public HttpTest, public ::testing::WithParamInterface<const char*> {};
 
 TEST_P(Methods, KnownButNotAllowedMethodIs405WithAllow) {
-  Response r = exchange(request(GetParam(), "/hello.txt", "Content-Length: 0\r\n"));
+  HttpResponse r = exchange(request(GetParam(), "/hello.txt", "Content-Length: 0\r\n"));
   EXPECT_EQ(r.status, 405) << r.wire();
   auto allow = r.header("Allow");
   ASSERT_TRUE(allow) << "405 must carry Allow\n" << r.wire();
@@ -166,38 +166,38 @@ INSTANTIATE_TEST_SUITE_P(Static, Methods,
                          ::testing::Values("POST", "PUT", "DELETE", "PATCH", "OPTIONS"));
 
 TEST_F(Basics, UnknownMethodIs501) {
-  Response r = exchange(request("BREW", "/hello.txt"));
+  HttpResponse r = exchange(request("BREW", "/hello.txt"));
   EXPECT_EQ(r.status, 501) << r.wire();
 }
 
 TEST_F(Basics, MissingHostOnHttp11Is400) {
-  Response r = exchange("GET /hello.txt HTTP/1.1\r\n\r\n");
+  HttpResponse r = exchange("GET /hello.txt HTTP/1.1\r\n\r\n");
   EXPECT_EQ(r.status, 400) << r.wire();
 }
 
 TEST_F(Basics, GarbageRequestLineIs400) {
-  Response r = exchange("this is not http\r\n\r\n");
+  HttpResponse r = exchange("this is not http\r\n\r\n");
   EXPECT_EQ(r.status, 400) << r.wire();
 }
 
 TEST_F(Basics, GarbageVersionIs400) {
-  Response r = exchange("GET /hello.txt HTTX/1.1\r\nHost: x\r\n\r\n");
+  HttpResponse r = exchange("GET /hello.txt HTTX/1.1\r\nHost: x\r\n\r\n");
   EXPECT_EQ(r.status, 400) << r.wire();
 }
 
 TEST_F(Basics, Http20Is505) {
-  Response r = exchange("GET /hello.txt HTTP/2.0\r\nHost: x\r\n\r\n");
+  HttpResponse r = exchange("GET /hello.txt HTTP/2.0\r\nHost: x\r\n\r\n");
   EXPECT_EQ(r.status, 505) << r.wire();
 }
 
 TEST_F(Basics, HigherHttp1MinorIsServedAsHttp11) {
-  Response r = exchange("GET /hello.txt HTTP/1.7\r\nHost: x\r\n\r\n");
+  HttpResponse r = exchange("GET /hello.txt HTTP/1.7\r\nHost: x\r\n\r\n");
   EXPECT_EQ(r.status, 200) << r.wire();
   EXPECT_EQ(r.body, kHello);
 }
 
 TEST_F(Basics, Http10NeedsNoHostAndClosesByDefault) {
-  Client c = connect();
+  HttpClient c = connect();
   ASSERT_TRUE(c.send("GET /hello.txt HTTP/1.0\r\n\r\n"));
   auto r = c.read_response();
   ASSERT_TRUE(r) << c.error();
@@ -209,25 +209,25 @@ TEST_F(Basics, Http10NeedsNoHostAndClosesByDefault) {
 }
 
 TEST_F(Basics, EmptyFileIs200WithContentLengthZero) {
-  Response r = get("/empty.txt");
+  HttpResponse r = get("/empty.txt");
   EXPECT_EQ(r.status, 200) << r.wire();
   EXPECT_EQ(r.header("Content-Length").value_or(""), "0") << r.wire();
   EXPECT_EQ(r.body, "");
 }
 
 TEST_F(Basics, AbsoluteFormTargetServesItsPath) {
-  Response r = exchange("GET http://conformance.test/hello.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+  HttpResponse r = exchange("GET http://conformance.test/hello.txt HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_EQ(r.status, 200) << r.wire();
   EXPECT_EQ(r.body, kHello);
 }
 
 TEST_F(Basics, MethodNamesAreCaseSensitive) {
-  Response r = exchange(request("get", "/hello.txt"));
+  HttpResponse r = exchange(request("get", "/hello.txt"));
   EXPECT_TRUE(r.status == 501 || r.status == 400) << "'get' is not GET\n" << r.wire();
 }
 
 TEST_F(Basics, HeadOfTheBigFileGivesItsLengthAndNoBody) {
-  Client c = connect();
+  HttpClient c = connect();
   ASSERT_TRUE(c.send(request("HEAD", "/big.bin", "Connection: close\r\n")));
   auto h = c.read_response(true);
   ASSERT_TRUE(h) << c.error();
@@ -237,25 +237,25 @@ TEST_F(Basics, HeadOfTheBigFileGivesItsLengthAndNoBody) {
 }
 
 TEST_F(Basics, QueryStringIsIgnoredForThePath) {
-  Response r = get("/hello.txt?x=1&y=%2e%2e");
+  HttpResponse r = get("/hello.txt?x=1&y=%2e%2e");
   EXPECT_EQ(r.status, 200) << r.wire();
   EXPECT_EQ(r.body, kHello);
 }
 
 TEST_F(Basics, PercentEncodedPathIsDecoded) {
-  Response r = get("/%68ello.txt");
+  HttpResponse r = get("/%68ello.txt");
   EXPECT_EQ(r.status, 200) << r.wire();
   EXPECT_EQ(r.body, kHello);
 }
 
 TEST_F(Basics, SymlinkInsideTheRootIsServed) {
-  Response r = get("/link-in.txt");
+  HttpResponse r = get("/link-in.txt");
   EXPECT_EQ(r.status, 200) << r.wire();
   EXPECT_EQ(r.body, kHello);
 }
 
 TEST_F(Basics, BigBinaryFileIsByteExact) {
-  Response r = exchange(request("GET", "/big.bin"), false, 20s);
+  HttpResponse r = exchange(request("GET", "/big.bin"), false, 20s);
   ASSERT_EQ(r.status, 200) << r.wire();
   EXPECT_EQ(r.header("Content-Type").value_or(""), "application/octet-stream");
   ASSERT_EQ(r.body.size(), kBigSize);
@@ -282,7 +282,7 @@ class EveryResponse : public HttpTest, public ::testing::WithParamInterface<Core
 
 TEST_P(EveryResponse, CarriesDateServerContentLengthAndConnection) {
   const auto& p = GetParam();
-  Response r = exchange(p.raw, p.head);
+  HttpResponse r = exchange(p.raw, p.head);
   EXPECT_EQ(r.status, p.status) << r.wire();
   for (const char* name : {"Date", "Server", "Content-Length", "Connection"}) {
     EXPECT_TRUE(r.has(name)) << "missing " << name << " on a " << r.status << "\n" << r.wire();

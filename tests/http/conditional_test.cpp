@@ -9,7 +9,7 @@ namespace {
 class Conditional : public HttpTest {
  protected:
   std::string etag() {
-    Response r = get("/hello.txt");
+    HttpResponse r = get("/hello.txt");
     EXPECT_TRUE(r.header("ETag")) << r.wire();
     return r.header("ETag").value_or("\"missing\"");
   }
@@ -20,58 +20,59 @@ class Conditional : public HttpTest {
 
 TEST_F(Conditional, IfNoneMatchWithTheCurrentETagIs304WithoutBody) {
   std::string tag = etag();
-  Response r = get("/hello.txt", "If-None-Match: " + tag + "\r\n");
+  HttpResponse r = get("/hello.txt", "If-None-Match: " + tag + "\r\n");
   EXPECT_EQ(r.status, 304) << r.wire();
   EXPECT_TRUE(r.body.empty());
   EXPECT_EQ(r.header("ETag").value_or(""), tag) << "a 304 repeats the ETag\n" << r.wire();
 }
 
 TEST_F(Conditional, IfNoneMatchWithAnotherETagIs200) {
-  Response r = get("/hello.txt", "If-None-Match: \"not-the-etag\"\r\n");
+  HttpResponse r = get("/hello.txt", "If-None-Match: \"not-the-etag\"\r\n");
   EXPECT_EQ(r.status, 200) << r.wire();
   EXPECT_EQ(r.body, kHello);
 }
 
 TEST_F(Conditional, IfNoneMatchListContainingTheETagIs304) {
-  Response r = get("/hello.txt", "If-None-Match: \"a\", " + etag() + ", \"b\"\r\n");
+  HttpResponse r = get("/hello.txt", "If-None-Match: \"a\", " + etag() + ", \"b\"\r\n");
   EXPECT_EQ(r.status, 304) << r.wire();
 }
 
 TEST_F(Conditional, IfNoneMatchStarIs304ForAnExistingFile) {
-  Response r = get("/hello.txt", "If-None-Match: *\r\n");
+  HttpResponse r = get("/hello.txt", "If-None-Match: *\r\n");
   EXPECT_EQ(r.status, 304) << r.wire();
 }
 
 TEST_F(Conditional, IfNoneMatchUsesWeakComparison) {
-  Response r = get("/hello.txt", "If-None-Match: W/" + etag() + "\r\n");
+  HttpResponse r = get("/hello.txt", "If-None-Match: W/" + etag() + "\r\n");
   EXPECT_EQ(r.status, 304) << "W/\"x\" matches \"x\" under weak comparison\n" << r.wire();
 }
 
 TEST_F(Conditional, IfNoneMatchOnHeadIs304) {
-  Response r = exchange(request("HEAD", "/hello.txt", "If-None-Match: " + etag() + "\r\n"), true);
+  HttpResponse r =
+      exchange(request("HEAD", "/hello.txt", "If-None-Match: " + etag() + "\r\n"), true);
   EXPECT_EQ(r.status, 304) << r.wire();
 }
 
 TEST_F(Conditional, IfModifiedSinceTheLastModificationIs304) {
-  Response r = get("/hello.txt", "If-Modified-Since: " + last_modified() + "\r\n");
+  HttpResponse r = get("/hello.txt", "If-Modified-Since: " + last_modified() + "\r\n");
   EXPECT_EQ(r.status, 304) << r.wire();
   EXPECT_TRUE(r.body.empty());
 }
 
 TEST_F(Conditional, IfModifiedSinceAnOlderDateIs200) {
-  Response r = get("/hello.txt", std::string("If-Modified-Since: ") + kLongAgo + "\r\n");
+  HttpResponse r = get("/hello.txt", std::string("If-Modified-Since: ") + kLongAgo + "\r\n");
   EXPECT_EQ(r.status, 200) << r.wire();
   EXPECT_EQ(r.body, kHello);
 }
 
 TEST_F(Conditional, IfModifiedSinceThatIsNotADateIsIgnored) {
-  Response r = get("/hello.txt", "If-Modified-Since: yesterday-ish\r\n");
+  HttpResponse r = get("/hello.txt", "If-Modified-Since: yesterday-ish\r\n");
   EXPECT_EQ(r.status, 200) << r.wire();
 }
 
 TEST_F(Conditional, IfNoneMatchTakesPrecedenceOverIfModifiedSince) {
   // The date alone would give 304; the non-matching ETag must win: 200.
-  Response r =
+  HttpResponse r =
       get("/hello.txt",
           "If-None-Match: \"not-the-etag\"\r\nIf-Modified-Since: " + std::string(kFuture) + "\r\n");
   EXPECT_EQ(r.status, 200) << r.wire();
@@ -82,46 +83,47 @@ TEST_F(Conditional, IfNoneMatchTakesPrecedenceOverIfModifiedSince) {
 }
 
 TEST_F(Conditional, IfMatchWithAnotherETagIs412) {
-  Response r = get("/hello.txt", "If-Match: \"not-the-etag\"\r\n");
+  HttpResponse r = get("/hello.txt", "If-Match: \"not-the-etag\"\r\n");
   EXPECT_EQ(r.status, 412) << r.wire();
 }
 
 TEST_F(Conditional, IfMatchWithTheCurrentETagIs200) {
-  Response r = get("/hello.txt", "If-Match: " + etag() + "\r\n");
+  HttpResponse r = get("/hello.txt", "If-Match: " + etag() + "\r\n");
   EXPECT_EQ(r.status, 200) << r.wire();
   EXPECT_EQ(r.body, kHello);
 }
 
 TEST_F(Conditional, IfMatchStarIs200ForAnExistingFile) {
-  Response r = get("/hello.txt", "If-Match: *\r\n");
+  HttpResponse r = get("/hello.txt", "If-Match: *\r\n");
   EXPECT_EQ(r.status, 200) << r.wire();
 }
 
 TEST_F(Conditional, IfMatchUsesStrongComparison) {
-  Response r = get("/hello.txt", "If-Match: W/" + etag() + "\r\n");
+  HttpResponse r = get("/hello.txt", "If-Match: W/" + etag() + "\r\n");
   EXPECT_EQ(r.status, 412) << "a weak tag never matches under strong comparison\n" << r.wire();
 }
 
 TEST_F(Conditional, IfUnmodifiedSinceAnOlderDateIs412) {
-  Response r = get("/hello.txt", std::string("If-Unmodified-Since: ") + kLongAgo + "\r\n");
+  HttpResponse r = get("/hello.txt", std::string("If-Unmodified-Since: ") + kLongAgo + "\r\n");
   EXPECT_EQ(r.status, 412) << r.wire();
 }
 
 TEST_F(Conditional, IfUnmodifiedSinceTheLastModificationIs200) {
-  Response r = get("/hello.txt", "If-Unmodified-Since: " + last_modified() + "\r\n");
+  HttpResponse r = get("/hello.txt", "If-Unmodified-Since: " + last_modified() + "\r\n");
   EXPECT_EQ(r.status, 200) << r.wire();
 }
 
 TEST_F(Conditional, IfMatchTakesPrecedenceOverIfUnmodifiedSince) {
   // A matching If-Match means If-Unmodified-Since is not evaluated.
-  Response r = get("/hello.txt", "If-Match: " + etag() +
+  HttpResponse r = get("/hello.txt", "If-Match: " + etag() +
                                      "\r\nIf-Unmodified-Since: " + std::string(kLongAgo) + "\r\n");
   EXPECT_EQ(r.status, 200) << r.wire();
 }
 
 TEST_F(Conditional, IfMatchFailureWinsOverIfNoneMatch) {
   // RFC 9110 13.2.2: If-Match is evaluated first.
-  Response r = get("/hello.txt", "If-Match: \"not-the-etag\"\r\nIf-None-Match: " + etag() + "\r\n");
+  HttpResponse r =
+      get("/hello.txt", "If-Match: \"not-the-etag\"\r\nIf-None-Match: " + etag() + "\r\n");
   EXPECT_EQ(r.status, 412) << r.wire();
 }
 

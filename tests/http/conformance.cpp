@@ -1,46 +1,19 @@
 #include "conformance.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <array>
 #include <cstdlib>
 #include <ctime>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <sstream>
 #include <stdexcept>
 
+#include "temp_dir.hpp"
+
 namespace serverlab::conformance {
 namespace {
 
-namespace fs = std::filesystem;
-
 // Fixed modification time of hello.txt: Thu, 02 Jan 2020 03:04:05 GMT.
 constexpr long kHelloMtime = 1577934245;
-
-void write_file(const std::string& path, std::string_view content) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(content.data(), static_cast<std::streamsize>(content.size()));
-  if (!out) throw std::runtime_error("cannot write " + path);
-}
-
-void set_mtime(const std::string& path, long seconds) {
-  timespec times[2];
-  times[0].tv_sec = seconds;
-  times[0].tv_nsec = 0;
-  times[1] = times[0];
-  if (::utimensat(AT_FDCWD, path.c_str(), times, 0) != 0) {
-    throw std::runtime_error("utimensat " + path);
-  }
-}
-
-void make_symlink(const std::string& target, const std::string& link) {
-  if (::symlink(target.c_str(), link.c_str()) != 0) throw std::runtime_error("symlink " + link);
-}
 
 // Every byte value, and a pattern that shifts with the 64 KiB block so a body
 // served from the wrong offset never matches by accident.
@@ -60,54 +33,58 @@ constexpr unsigned char kPng[] = {
     0x9c, 0x63, 0x00, 0x01, 0x00, 0x00, 0x05, 0x00, 0x01, 0x0d, 0x0a, 0x2d, 0xb4, 0x00,
     0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82};
 
-std::unique_ptr<Docroot> build_docroot() {
-  auto d = std::make_unique<Docroot>();
-  char tmpl[] = "/tmp/serverlab-conformance-XXXXXX";
-  if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
-  d->base = tmpl;
-  d->root = d->base + "/root";
-  d->error_pages = d->base + "/errors";
-  const std::string& r = d->root;
-  for (const auto& dir : {r, r + "/sub", r + "/plain", r + "/plain/nested", r + "/-",
-                          d->base + "/outside", d->base + "/rootx", d->error_pages}) {
-    fs::create_directories(dir);
+// The docroot and the temporary directory it lives in (removed with it).
+struct DocrootStorage {
+  testing::TempDir dir{"serverlab-conformance"};
+  Docroot d;
+};
+
+std::unique_ptr<DocrootStorage> build_docroot() {
+  auto s = std::make_unique<DocrootStorage>();
+  const testing::TempDir& t = s->dir;
+  Docroot& d = s->d;
+  d.base = t.path();
+  d.root = t.mkdir("root");
+  d.error_pages = t.mkdir("errors");
+  for (const char* dir : {"root/sub", "root/plain/nested", "root/-", "outside", "rootx"}) {
+    t.mkdir(dir);
   }
-  write_file(r + "/index.html", "<!doctype html><title>root</title><p>ROOT-INDEX</p>\n");
-  write_file(r + "/hello.txt", kHello);
-  set_mtime(r + "/hello.txt", kHelloMtime);
-  d->hello_mtime = kHelloMtime;
-  write_file(r + "/empty.txt", "");
-  write_file(r + "/style.css", "body { color: #123456; }\n");
-  write_file(r + "/app.js", "console.log('conformance');\n");
-  write_file(r + "/image.png", std::string_view(reinterpret_cast<const char*>(kPng), sizeof kPng));
-  write_file(r + "/logo.svg",
-             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"1\" height=\"1\"></svg>\n");
-  write_file(r + "/data.xyzzy", std::string_view("\x01\x02\x03unknown\xff", 11));
-  write_file(r + "/SHOUT.TXT", "LOUD\n");
-  d->big = make_big();
-  write_file(r + "/big.bin", d->big);
-  write_file(r + "/sub/index.html", kSubIndex);
-  write_file(r + "/sub/page.txt", kSubPage);
+  t.write("root/index.html", "<!doctype html><title>root</title><p>ROOT-INDEX</p>\n");
+  t.write("root/hello.txt", kHello);
+  t.set_mtime("root/hello.txt", kHelloMtime);
+  d.hello_mtime = kHelloMtime;
+  t.write("root/empty.txt", "");
+  t.write("root/style.css", "body { color: #123456; }\n");
+  t.write("root/app.js", "console.log('conformance');\n");
+  t.write("root/image.png", std::string_view(reinterpret_cast<const char*>(kPng), sizeof kPng));
+  t.write("root/logo.svg",
+          "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"1\" height=\"1\"></svg>\n");
+  t.write("root/data.xyzzy", std::string_view("\x01\x02\x03unknown\xff", 11));
+  t.write("root/SHOUT.TXT", "LOUD\n");
+  d.big = make_big();
+  t.write("root/big.bin", d.big);
+  t.write("root/sub/index.html", kSubIndex);
+  t.write("root/sub/page.txt", kSubPage);
   // Created out of order so a listing sorted by creation order would show it.
-  write_file(r + "/plain/zeta.txt", "z\n");
-  write_file(r + "/plain/mid.txt", "m\n");
-  write_file(r + "/plain/alpha.txt", "a\n");
-  write_file(r + "/plain/a&b<c>.txt", "escaped name\n");
-  write_file(r + "/plain/sized.bin", std::string(kSizedBin, 's'));
-  write_file(r + "/plain/nested/inner.txt", "inner\n");
-  write_file(r + "/-/health", kShadowHealth);
-  write_file(d->base + "/outside/secret.txt", kSecret);
-  write_file(d->base + "/rootx/secret.txt", kSecret);
-  write_file(d->error_pages + "/404.html", kCustom404);
-  make_symlink("hello.txt", r + "/link-in.txt");
-  make_symlink("../outside/secret.txt", r + "/link-out.txt");
-  make_symlink("../outside", r + "/link-out-dir");
-  make_symlink("../rootx/secret.txt", r + "/link-prefix.txt");
-  return d;
+  t.write("root/plain/zeta.txt", "z\n");
+  t.write("root/plain/mid.txt", "m\n");
+  t.write("root/plain/alpha.txt", "a\n");
+  t.write("root/plain/a&b<c>.txt", "escaped name\n");
+  t.write("root/plain/sized.bin", std::string(kSizedBin, 's'));
+  t.write("root/plain/nested/inner.txt", "inner\n");
+  t.write("root/-/health", kShadowHealth);
+  t.write("outside/secret.txt", kSecret);
+  t.write("rootx/secret.txt", kSecret);
+  t.write("errors/404.html", kCustom404);
+  t.symlink("hello.txt", "root/link-in.txt");
+  t.symlink("../outside/secret.txt", "root/link-out.txt");
+  t.symlink("../outside", "root/link-out-dir");
+  t.symlink("../rootx/secret.txt", "root/link-prefix.txt");
+  return s;
 }
 
-std::unique_ptr<Docroot>& docroot_storage() {
-  static std::unique_ptr<Docroot> d;
+std::unique_ptr<DocrootStorage>& docroot_storage() {
+  static std::unique_ptr<DocrootStorage> d;
   return d;
 }
 
@@ -192,11 +169,7 @@ class SuiteEnvironment : public ::testing::Environment {
       }
     }
     servers().clear();
-    if (auto& d = docroot_storage()) {
-      std::error_code ec;
-      fs::remove_all(d->base, ec);
-      d.reset();
-    }
+    docroot_storage().reset();  // removes the directory
   }
 };
 
@@ -208,7 +181,7 @@ class SuiteEnvironment : public ::testing::Environment {
 const Docroot& docroot() {
   auto& d = docroot_storage();
   if (!d) d = build_docroot();
-  return *d;
+  return d->d;
 }
 
 testing::ServerProcess& server(Variant v) {
@@ -260,9 +233,9 @@ std::string request(std::string_view method, std::string_view target, std::strin
   return r;
 }
 
-Response HttpTest::exchange(std::string_view raw, bool head_request,
+HttpResponse HttpTest::exchange(std::string_view raw, bool head_request,
                             std::chrono::milliseconds deadline) {
-  Client c = connect();
+  HttpClient c = connect();
   if (!c.send(raw)) {
     ADD_FAILURE() << "could not send the request: " << testing::escape_bytes(raw);
     return {};
@@ -281,14 +254,14 @@ Response HttpTest::exchange(std::string_view raw, bool head_request,
 }
 
 void HttpTest::TearDown() {
-  Response r = get("/hello.txt");
+  HttpResponse r = get("/hello.txt");
   EXPECT_EQ(r.status, 200) << "after this test, a fresh connection no longer gets a 200 for "
                               "/hello.txt: the server stopped serving.\nresponse: "
                            << r.wire();
   EXPECT_EQ(r.body, kHello);
 }
 
-::testing::AssertionResult closes_after(Client& c, std::chrono::milliseconds deadline) {
+::testing::AssertionResult closes_after(HttpClient& c, std::chrono::milliseconds deadline) {
   if (!c.closed_by_peer(deadline)) {
     return ::testing::AssertionFailure()
            << "the server kept the connection open for " << deadline.count()

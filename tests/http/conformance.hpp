@@ -47,6 +47,16 @@
 
 namespace serverlab::conformance {
 
+using namespace std::chrono_literals;
+
+// The shared test client (tests/support/http_client.hpp), by its short names.
+using testing::BodyPart;
+using testing::HttpClient;
+using testing::HttpResponse;
+using testing::iequals;
+using testing::parse_multipart;
+using testing::split_list;
+
 // File contents the tests compare against.
 inline constexpr std::string_view kHello = "Hello, conformance!\n";
 inline constexpr std::string_view kSubIndex = "<!doctype html><title>sub</title><p>SUB-INDEX</p>\n";
@@ -101,16 +111,16 @@ class HttpTest : public ::testing::Test {
   explicit HttpTest(Variant v = Variant::kDefault) : variant_(v) {}
 
   testing::ServerProcess& srv() { return server(variant_); }
-  Client connect() { return Client::connect(srv()); }
+  HttpClient connect() { return HttpClient::connect(srv()); }
 
   // Sends raw bytes on a fresh connection and reads one response. On failure the
-  // test fails (non-fatally) with the reason and a Response with status 0 is returned.
-  Response exchange(std::string_view raw, bool head_request = false,
+  // test fails (non-fatally) with the reason and an HttpResponse with status 0 is returned.
+  HttpResponse exchange(std::string_view raw, bool head_request = false,
                     std::chrono::milliseconds deadline = 5s);
-  Response get(std::string_view target, std::string_view extra = "") {
+  HttpResponse get(std::string_view target, std::string_view extra = "") {
     return exchange(request("GET", target, extra));
   }
-  Response head(std::string_view target, std::string_view extra = "") {
+  HttpResponse head(std::string_view target, std::string_view extra = "") {
     return exchange(request("HEAD", target, extra), true);
   }
 
@@ -123,6 +133,6 @@ class HttpTest : public ::testing::Test {
 
 // Asserts the connection is closed by the server within a bound after a response
 // (everything received after the response is reported).
-::testing::AssertionResult closes_after(Client& c, std::chrono::milliseconds deadline = 3s);
+::testing::AssertionResult closes_after(HttpClient& c, std::chrono::milliseconds deadline = 3s);
 
 }  // namespace serverlab::conformance

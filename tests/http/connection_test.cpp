@@ -25,13 +25,13 @@ class Connections : public HttpTest {
 
   // Whether the server keeps HTTP/1.1 connections open (probed on its own connection).
   bool keeps_alive() {
-    Response r = get("/hello.txt");
+    HttpResponse r = get("/hello.txt");
     return r.status == 200 && !r.closes();
   }
 };
 
 TEST_F(Connections, TwoRequestsShareOneConnection) {
-  Client c = connect();
+  HttpClient c = connect();
   ASSERT_TRUE(c.send(request("GET", "/hello.txt")));
   auto a = c.read_response();
   ASSERT_TRUE(a) << c.error();
@@ -45,14 +45,14 @@ TEST_F(Connections, TwoRequestsShareOneConnection) {
 }
 
 TEST_F(Connections, KeptAliveResponseSaysKeepAliveOrNothingAboutClosing) {
-  Response r = get("/hello.txt");
+  HttpResponse r = get("/hello.txt");
   if (r.closes()) GTEST_SKIP() << kNoKeepAlive;
   auto conn = r.header("Connection").value_or("");
   EXPECT_TRUE(iequals(conn, "keep-alive")) << "Connection: " << conn;
 }
 
 TEST_F(Connections, A404DoesNotEndAKeptAliveConnection) {
-  Client c = connect();
+  HttpClient c = connect();
   ASSERT_TRUE(c.send(request("GET", "/no-such-file")));
   auto a = c.read_response();
   ASSERT_TRUE(a) << c.error();
@@ -70,7 +70,7 @@ TEST_F(Connections, A404DoesNotEndAKeptAliveConnection) {
 TEST_F(Connections, BodyOfARefusedMethodIsNotParsedAsTheNextRequest) {
   // 405 with a body: the server either skips the body and goes on, or closes.
   std::string body = "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n";
-  Client c = connect();
+  HttpClient c = connect();
   ASSERT_TRUE(c.send(
       request("POST", "/hello.txt", "Content-Length: " + std::to_string(body.size()) + "\r\n") +
       body + request("GET", "/sub/page.txt")));
@@ -89,7 +89,7 @@ TEST_F(Connections, BodyOfARefusedMethodIsNotParsedAsTheNextRequest) {
 
 TEST_F(Connections, StopsCleanlyOnSigtermWithAnIdleConnectionOpen) {
   auto own = start_private_server(Variant::kDefault);
-  Client c(own->connect());
+  HttpClient c(own->connect());
   ASSERT_TRUE(c.send(request("GET", "/hello.txt")));
   auto r = c.read_response();
   ASSERT_TRUE(r) << c.error();
@@ -101,7 +101,7 @@ TEST_F(Connections, StopsCleanlyOnSigtermWithAnIdleConnectionOpen) {
 }
 
 TEST_F(Connections, ConnectionCloseFromTheClientIsHonoured) {
-  Client c = connect();
+  HttpClient c = connect();
   ASSERT_TRUE(c.send(request("GET", "/hello.txt", "Connection: close\r\n")));
   auto r = c.read_response();
   ASSERT_TRUE(r) << c.error();
@@ -130,7 +130,7 @@ TEST_F(Connections, TenPipelinedRequestsAreAnsweredInOrder) {
   std::string all;
   for (const auto& [raw, _] : plan) all += raw;
 
-  Client c = connect();
+  HttpClient c = connect();
   ASSERT_TRUE(c.send(all));  // ten requests, one write
   for (std::size_t i = 0; i < plan.size(); ++i) {
     const Expected& want = plan[i].second;
@@ -148,7 +148,7 @@ TEST_F(Connections, TenPipelinedRequestsAreAnsweredInOrder) {
 TEST_F(Connections, ChunkedBodyIsDiscardedThenThePipelinedRequestIsServed) {
   std::string first = request("GET", "/hello.txt", "Transfer-Encoding: chunked\r\n") +
                       "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n";
-  Client c = connect();
+  HttpClient c = connect();
   ASSERT_TRUE(c.send(first + request("GET", "/sub/page.txt")));
   auto a = c.read_response();
   ASSERT_TRUE(a) << c.error();
@@ -163,7 +163,7 @@ TEST_F(Connections, ChunkedBodyIsDiscardedThenThePipelinedRequestIsServed) {
 TEST_F(Connections, ContentLengthBodyIsDiscardedThenThePipelinedRequestIsServed) {
   std::string first = request("GET", "/hello.txt", "Content-Length: 27\r\n") +
                       "GET /nope HTTP/1.1\r\nHost:x\r\n";  // 27 bytes that look like a request
-  Client c = connect();
+  HttpClient c = connect();
   ASSERT_TRUE(c.send(first + request("GET", "/sub/page.txt")));
   auto a = c.read_response();
   ASSERT_TRUE(a) << c.error();
@@ -176,7 +176,7 @@ TEST_F(Connections, ContentLengthBodyIsDiscardedThenThePipelinedRequestIsServed)
 }
 
 TEST_F(Connections, ExpectContinueGets100BeforeTheBody) {
-  Client c = connect();
+  HttpClient c = connect();
   ASSERT_TRUE(c.send(request(
       "GET", "/hello.txt", "Content-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n")));
   auto interim = c.read_response(false, 3s);
@@ -191,7 +191,7 @@ TEST_F(Connections, ExpectContinueGets100BeforeTheBody) {
 
 TEST_F(Connections, Http10KeepAliveOnRequestKeepsTheConnection) {
   if (!keeps_alive()) GTEST_SKIP() << kNoKeepAlive;
-  Client c = connect();
+  HttpClient c = connect();
   ASSERT_TRUE(c.send("GET /hello.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
   auto a = c.read_response();
   ASSERT_TRUE(a) << c.error();
@@ -209,7 +209,7 @@ TEST_F(Connections, Http10KeepAliveOnRequestKeepsTheConnection) {
 }
 
 TEST_F(Connections, RequestSentOneByteAtATimeIsServed) {
-  Client c = connect();
+  HttpClient c = connect();
   ASSERT_TRUE(c.send_slowly(request("GET", "/sub/page.txt", "Connection: close\r\n"), 1, 2ms));
   auto r = c.read_response();
   ASSERT_TRUE(r) << c.error();
@@ -219,7 +219,7 @@ TEST_F(Connections, RequestSentOneByteAtATimeIsServed) {
 
 TEST_F(Connections, RequestSplitAcrossTheHeaderTerminatorIsServed) {
   std::string raw = request("GET", "/hello.txt", "Connection: close\r\n");
-  Client c = connect();
+  HttpClient c = connect();
   // Pieces end inside the final "\r\n\r\n", where a terminator search can go wrong.
   std::string_view v(raw);
   ASSERT_TRUE(c.send_slowly(v.substr(0, v.size() - 3), 4096, 0ms));
@@ -232,13 +232,13 @@ TEST_F(Connections, RequestSplitAcrossTheHeaderTerminatorIsServed) {
 }
 
 TEST_F(Connections, EmptyLineBeforeTheRequestIsTolerated) {
-  Response r = exchange("\r\n" + request("GET", "/hello.txt"));
+  HttpResponse r = exchange("\r\n" + request("GET", "/hello.txt"));
   EXPECT_EQ(r.status, 200) << r.wire();
 }
 
 TEST_F(Connections, ClientThatVanishesMidRequestDoesNotHurtTheServer) {
   {
-    Client c = connect();
+    HttpClient c = connect();
     ASSERT_TRUE(c.send("GET /hello.txt HTTP/1.1\r\nHo"));
   }  // closed here; TearDown checks the server still serves
   {
@@ -254,7 +254,7 @@ class KeepAliveLimit : public Connections {
 };
 
 TEST_F(KeepAliveLimit, ConnectionClosesAfterMaxKeepaliveRequests) {
-  Client c = connect();
+  HttpClient c = connect();
   for (int i = 1; i <= 3; ++i) {
     ASSERT_TRUE(c.send(request("GET", "/hello.txt")));
     auto r = c.read_response();
@@ -273,7 +273,7 @@ class Timeouts : public Connections {
 };
 
 TEST_F(Timeouts, HalfARequestGets408ThenClose) {
-  Client c = connect();
+  HttpClient c = connect();
   ASSERT_TRUE(c.send("GET /hello.txt HTTP/1.1\r\nHost: x\r\n"));  // no empty line
   auto r = c.read_response(false, 5s);
   ASSERT_TRUE(r) << "no 408 within 5 s of a 1 s --header-timeout: " << c.error();
@@ -288,7 +288,7 @@ TEST_F(Timeouts, HalfARequestGets408ThenClose) {
 TEST_F(Timeouts, SlowDripOfHeaderBytesStillTimesOut) {
   // A slowloris client sends one byte every 200 ms: each read succeeds, but the
   // head is never complete; the header timeout is for the whole head.
-  Client c = connect();
+  HttpClient c = connect();
   ASSERT_TRUE(c.send("GET /hello.txt HTTP/1.1\r\nHost: x\r\nX-Slow: "));
   bool answered = false;
   for (int i = 0; i < 25 && !answered; ++i) {  // at most 5 s
@@ -303,7 +303,7 @@ TEST_F(Timeouts, SlowDripOfHeaderBytesStillTimesOut) {
 }
 
 TEST_F(Timeouts, HalfASecondRequestOnAKeptAliveConnectionGets408) {
-  Client c = connect();
+  HttpClient c = connect();
   ASSERT_TRUE(c.send(request("GET", "/hello.txt")));
   auto a = c.read_response();
   ASSERT_TRUE(a) << c.error();
@@ -316,7 +316,7 @@ TEST_F(Timeouts, HalfASecondRequestOnAKeptAliveConnectionGets408) {
 }
 
 TEST_F(Timeouts, IdleKeptAliveConnectionIsClosedQuietly) {
-  Client c = connect();
+  HttpClient c = connect();
   ASSERT_TRUE(c.send(request("GET", "/hello.txt")));
   auto r = c.read_response();
   ASSERT_TRUE(r) << c.error();
@@ -327,14 +327,14 @@ TEST_F(Timeouts, IdleKeptAliveConnectionIsClosedQuietly) {
 }
 
 TEST_F(Timeouts, ConnectionThatSendsNothingIsClosed) {
-  Client c = connect();
+  HttpClient c = connect();
   EXPECT_TRUE(c.closed_by_peer(5s)) << "a silent connection is still open after 5 s";
   EXPECT_TRUE(c.extra_bytes().empty() || c.extra_bytes().starts_with("HTTP/1.1 408"))
       << testing::escape_bytes(c.extra_bytes());
 }
 
 TEST_F(Timeouts, RequestWithinTheTimeoutIsServed) {
-  Client c = connect();
+  HttpClient c = connect();
   ASSERT_TRUE(c.send("GET /hello.txt HTTP/1.1\r\n"));
   std::this_thread::sleep_for(300ms);
   ASSERT_TRUE(c.send("Host: x\r\n\r\n"));

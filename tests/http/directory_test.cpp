@@ -10,7 +10,7 @@ namespace {
 class Directories : public HttpTest {};
 
 TEST_F(Directories, DirectoryWithoutSlashRedirectsWith301) {
-  Response r = get("/sub");
+  HttpResponse r = get("/sub");
   ASSERT_EQ(r.status, 301) << r.wire();
   auto location = r.header("Location").value_or("");
   EXPECT_TRUE(location == "/sub/" || location.ends_with("://" + std::string(kHost) + "/sub/") ||
@@ -19,38 +19,38 @@ TEST_F(Directories, DirectoryWithoutSlashRedirectsWith301) {
 }
 
 TEST_F(Directories, RedirectKeepsTheQueryString) {
-  Response r = get("/sub?x=1&y=two");
+  HttpResponse r = get("/sub?x=1&y=two");
   ASSERT_EQ(r.status, 301) << r.wire();
   EXPECT_TRUE(r.header("Location").value_or("").ends_with("/sub/?x=1&y=two")) << r.wire();
 }
 
 TEST_F(Directories, DirectoryWithoutIndexAlsoRedirects) {
-  Response r = get("/plain");
+  HttpResponse r = get("/plain");
   ASSERT_EQ(r.status, 301) << r.wire();
   EXPECT_TRUE(r.header("Location").value_or("").ends_with("/plain/")) << r.wire();
 }
 
 TEST_F(Directories, DirectoryWithSlashServesItsIndexHtml) {
-  Response r = get("/sub/");
+  HttpResponse r = get("/sub/");
   ASSERT_EQ(r.status, 200) << r.wire();
   EXPECT_EQ(r.body, kSubIndex);
   EXPECT_TRUE(r.header("Content-Type").value_or("").starts_with("text/html")) << r.wire();
 }
 
 TEST_F(Directories, FileInsideASubdirectoryIsServed) {
-  Response r = get("/sub/page.txt");
+  HttpResponse r = get("/sub/page.txt");
   EXPECT_EQ(r.status, 200) << r.wire();
   EXPECT_EQ(r.body, kSubPage);
 }
 
 TEST_F(Directories, FileWithTrailingSlashIsNotServedAsADirectory) {
-  Response r = get("/hello.txt/");
+  HttpResponse r = get("/hello.txt/");
   EXPECT_TRUE(r.status == 404 || r.status == 301 || r.status == 403) << r.wire();
   EXPECT_NE(r.status, 200) << r.wire();
 }
 
 TEST_F(Directories, ListingIsHtmlAndNamesEveryEntry) {
-  Response r = get("/plain/");
+  HttpResponse r = get("/plain/");
   ASSERT_EQ(r.status, 200) << r.wire();
   EXPECT_TRUE(r.header("Content-Type").value_or("").starts_with("text/html")) << r.wire();
   for (const char* name : {"alpha.txt", "mid.txt", "zeta.txt", "sized.bin", "nested/"}) {
@@ -59,7 +59,7 @@ TEST_F(Directories, ListingIsHtmlAndNamesEveryEntry) {
 }
 
 TEST_F(Directories, ListingIsSortedByName) {
-  Response r = get("/plain/");
+  HttpResponse r = get("/plain/");
   ASSERT_EQ(r.status, 200) << r.wire();
   auto a = r.body.find("alpha.txt");
   auto m = r.body.find("mid.txt");
@@ -74,7 +74,7 @@ TEST_F(Directories, ListingIsSortedByName) {
 }
 
 TEST_F(Directories, ListingEscapesNamesForHtml) {
-  Response r = get("/plain/");
+  HttpResponse r = get("/plain/");
   ASSERT_EQ(r.status, 200) << r.wire();
   EXPECT_EQ(r.body.find("<c>"), std::string::npos) << "a raw '<c>' is markup injection\n"
                                                    << r.wire();
@@ -86,13 +86,13 @@ TEST_F(Directories, ListingEscapesNamesForHtml) {
 
 TEST_F(Directories, ListingLinkToAnEscapedNameWorks) {
   // Whatever the listing's href encoding, the percent-encoded name is served.
-  Response r = get("/plain/a%26b%3Cc%3E.txt");
+  HttpResponse r = get("/plain/a%26b%3Cc%3E.txt");
   EXPECT_EQ(r.status, 200) << r.wire();
   EXPECT_EQ(r.body, "escaped name\n");
 }
 
 TEST_F(Directories, ListingShowsFileSizes) {
-  Response r = get("/plain/");
+  HttpResponse r = get("/plain/");
   ASSERT_EQ(r.status, 200) << r.wire();
   // The exact byte count, or a rounded K/KiB form of it.
   std::regex size(R"((^|[^0-9.])(12345|12\.1 ?Ki?B?|12 ?Ki?B?|13 ?Ki?B?)([^0-9]|$))");
@@ -106,13 +106,13 @@ class AutoindexOff : public HttpTest {
 };
 
 TEST_F(AutoindexOff, DirectoryWithoutIndexIs403) {
-  Response r = get("/plain/");
+  HttpResponse r = get("/plain/");
   EXPECT_EQ(r.status, 403) << r.wire();
   EXPECT_EQ(r.body.find("alpha.txt"), std::string::npos) << "no listing may leak\n" << r.wire();
 }
 
 TEST_F(AutoindexOff, DirectoryWithIndexIsStillServed) {
-  Response r = get("/sub/");
+  HttpResponse r = get("/sub/");
   EXPECT_EQ(r.status, 200) << r.wire();
   EXPECT_EQ(r.body, kSubIndex);
 }
@@ -123,20 +123,20 @@ class ErrorPages : public HttpTest {
 };
 
 TEST_F(ErrorPages, CustomPageIsServedForA404) {
-  Response r = get("/no-such-file");
+  HttpResponse r = get("/no-such-file");
   EXPECT_EQ(r.status, 404) << r.wire();
   EXPECT_EQ(r.body, kCustom404) << r.wire();
   EXPECT_TRUE(r.header("Content-Type").value_or("").starts_with("text/html")) << r.wire();
 }
 
 TEST_F(ErrorPages, StatusWithoutACustomPageKeepsTheStockPage) {
-  Response r = exchange(request("POST", "/hello.txt", "Content-Length: 0\r\n"));
+  HttpResponse r = exchange(request("POST", "/hello.txt", "Content-Length: 0\r\n"));
   EXPECT_EQ(r.status, 405) << r.wire();
   EXPECT_EQ(r.body.find("CUSTOM-404-PAGE"), std::string::npos) << r.wire();
 }
 
 TEST_F(ErrorPages, FilesAreServedAsUsual) {
-  Response r = get("/sub/page.txt");
+  HttpResponse r = get("/sub/page.txt");
   EXPECT_EQ(r.status, 200) << r.wire();
 }
 

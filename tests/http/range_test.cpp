@@ -8,14 +8,14 @@ namespace {
 
 class Ranges : public HttpTest {
  protected:
-  Response range(std::string_view spec, std::string_view path = "/hello.txt") {
+  HttpResponse range(std::string_view spec, std::string_view path = "/hello.txt") {
     return get(path, "Range: " + std::string(spec) + "\r\n");
   }
   static std::string len() { return std::to_string(kHello.size()); }
 };
 
 TEST_F(Ranges, SingleRangeIs206WithContentRange) {
-  Response r = range("bytes=0-4");
+  HttpResponse r = range("bytes=0-4");
   ASSERT_EQ(r.status, 206) << r.wire();
   EXPECT_EQ(r.body, kHello.substr(0, 5));
   EXPECT_EQ(r.header("Content-Range").value_or(""), "bytes 0-4/" + len()) << r.wire();
@@ -23,14 +23,14 @@ TEST_F(Ranges, SingleRangeIs206WithContentRange) {
 }
 
 TEST_F(Ranges, MiddleRangeIs206) {
-  Response r = range("bytes=7-17");
+  HttpResponse r = range("bytes=7-17");
   ASSERT_EQ(r.status, 206) << r.wire();
   EXPECT_EQ(r.body, kHello.substr(7, 11));
   EXPECT_EQ(r.header("Content-Range").value_or(""), "bytes 7-17/" + len()) << r.wire();
 }
 
 TEST_F(Ranges, SuffixRangeGivesTheLastBytes) {
-  Response r = range("bytes=-6");
+  HttpResponse r = range("bytes=-6");
   ASSERT_EQ(r.status, 206) << r.wire();
   EXPECT_EQ(r.body, kHello.substr(kHello.size() - 6));
   std::string first = std::to_string(kHello.size() - 6);
@@ -39,13 +39,13 @@ TEST_F(Ranges, SuffixRangeGivesTheLastBytes) {
 }
 
 TEST_F(Ranges, SuffixLongerThanTheFileGivesTheWholeFile) {
-  Response r = range("bytes=-1000");
+  HttpResponse r = range("bytes=-1000");
   ASSERT_EQ(r.status, 206) << r.wire();
   EXPECT_EQ(r.body, kHello);
 }
 
 TEST_F(Ranges, OpenRangeRunsToTheEnd) {
-  Response r = range("bytes=7-");
+  HttpResponse r = range("bytes=7-");
   ASSERT_EQ(r.status, 206) << r.wire();
   EXPECT_EQ(r.body, kHello.substr(7));
   std::string last = std::to_string(kHello.size() - 1);
@@ -53,7 +53,7 @@ TEST_F(Ranges, OpenRangeRunsToTheEnd) {
 }
 
 TEST_F(Ranges, EndPastTheFileIsClamped) {
-  Response r = range("bytes=5-99999");
+  HttpResponse r = range("bytes=5-99999");
   ASSERT_EQ(r.status, 206) << r.wire();
   EXPECT_EQ(r.body, kHello.substr(5));
   std::string last = std::to_string(kHello.size() - 1);
@@ -61,25 +61,25 @@ TEST_F(Ranges, EndPastTheFileIsClamped) {
 }
 
 TEST_F(Ranges, UnsatisfiableRangeIs416WithStarContentRange) {
-  Response r = range("bytes=1000-2000");
+  HttpResponse r = range("bytes=1000-2000");
   ASSERT_EQ(r.status, 416) << r.wire();
   EXPECT_EQ(r.header("Content-Range").value_or(""), "bytes */" + len()) << r.wire();
 }
 
 TEST_F(Ranges, AnyIntRangeOfAnEmptyFileIs416) {
-  Response r = range("bytes=0-0", "/empty.txt");
+  HttpResponse r = range("bytes=0-0", "/empty.txt");
   ASSERT_EQ(r.status, 416) << r.wire();
   EXPECT_EQ(r.header("Content-Range").value_or(""), "bytes */0") << r.wire();
 }
 
 TEST_F(Ranges, UnknownRangeUnitIsIgnored) {
-  Response r = range("items=0-4");
+  HttpResponse r = range("items=0-4");
   EXPECT_EQ(r.status, 200) << r.wire();
   EXPECT_EQ(r.body, kHello);
 }
 
 TEST_F(Ranges, MultipleRangesAreMultipartByterangesOrTheWholeFile) {
-  Response r = range("bytes=0-1,7-9");
+  HttpResponse r = range("bytes=0-1,7-9");
   if (r.status == 200) {
     EXPECT_EQ(r.body, kHello) << "a 200 for several ranges must carry the whole file";
     return;
@@ -102,32 +102,33 @@ TEST_F(Ranges, MultipleRangesAreMultipartByterangesOrTheWholeFile) {
 
 TEST_F(Ranges, IfRangeWithTheCurrentETagHonoursTheRange) {
   std::string etag = get("/hello.txt").header("ETag").value_or("\"missing\"");
-  Response r = get("/hello.txt", "Range: bytes=0-4\r\nIf-Range: " + etag + "\r\n");
+  HttpResponse r = get("/hello.txt", "Range: bytes=0-4\r\nIf-Range: " + etag + "\r\n");
   EXPECT_EQ(r.status, 206) << r.wire();
   EXPECT_EQ(r.body, kHello.substr(0, 5));
 }
 
 TEST_F(Ranges, IfRangeWithAnotherETagSendsTheWholeFile) {
-  Response r = get("/hello.txt", "Range: bytes=0-4\r\nIf-Range: \"stale-etag\"\r\n");
+  HttpResponse r = get("/hello.txt", "Range: bytes=0-4\r\nIf-Range: \"stale-etag\"\r\n");
   EXPECT_EQ(r.status, 200) << r.wire();
   EXPECT_EQ(r.body, kHello);
 }
 
 TEST_F(Ranges, IfRangeWithTheLastModifiedDateHonoursTheRange) {
-  Response r = get("/hello.txt",
+  HttpResponse r = get("/hello.txt",
                    "Range: bytes=0-4\r\nIf-Range: " + http_date(docroot().hello_mtime) + "\r\n");
   EXPECT_EQ(r.status, 206) << r.wire();
 }
 
 TEST_F(Ranges, IfRangeWithAnOlderDateSendsTheWholeFile) {
-  Response r = get("/hello.txt", "Range: bytes=0-4\r\nIf-Range: Sat, 01 Jan 2000 00:00:00 GMT\r\n");
+  HttpResponse r =
+      get("/hello.txt", "Range: bytes=0-4\r\nIf-Range: Sat, 01 Jan 2000 00:00:00 GMT\r\n");
   EXPECT_EQ(r.status, 200) << r.wire();
   EXPECT_EQ(r.body, kHello);
 }
 
 TEST_F(Ranges, RangeOfTheBigFileIsByteExact) {
   constexpr std::size_t kFirst = 1000003, kLast = 3000011;
-  Response r = exchange(
+  HttpResponse r = exchange(
       request("GET", "/big.bin",
               "Range: bytes=" + std::to_string(kFirst) + "-" + std::to_string(kLast) + "\r\n"),
       false, 20s);
@@ -141,7 +142,7 @@ TEST_F(Ranges, RangeOfTheBigFileIsByteExact) {
 }
 
 TEST_F(Ranges, HeadWithRangeHasNoBody) {
-  Client c = connect();
+  HttpClient c = connect();
   ASSERT_TRUE(c.send(request("HEAD", "/hello.txt", "Range: bytes=0-4\r\nConnection: close\r\n")));
   auto r = c.read_response(true);
   ASSERT_TRUE(r) << c.error();

@@ -17,7 +17,7 @@ class Rejects : public HttpTest {
 
   // Sends `raw` on a fresh connection; expects `status` and then a close.
   void expect_refused(std::string_view raw, std::initializer_list<int> statuses) {
-    Client c = connect();
+    HttpClient c = connect();
     ASSERT_TRUE(c.send(raw));
     auto r = c.read_response();
     ASSERT_TRUE(r) << c.error() << "\nrequest: " << testing::escape_bytes(raw);
@@ -164,7 +164,7 @@ TEST_F(ConfiguredLimits, RequestLineOverMaxRequestLineIs414) {
 }
 
 TEST_F(ConfiguredLimits, RequestLineUnderMaxRequestLineIsServed) {
-  Response r = get("/" + std::string(kSmallMaxRequestLine - 200, 'a'));
+  HttpResponse r = get("/" + std::string(kSmallMaxRequestLine - 200, 'a'));
   EXPECT_EQ(r.status, 404) << r.wire();
 }
 
@@ -175,7 +175,8 @@ TEST_F(ConfiguredLimits, HeaderSectionOverMaxHeaderBytesIs431) {
 }
 
 TEST_F(ConfiguredLimits, HeaderSectionUnderMaxHeaderBytesIsServed) {
-  Response r = get("/hello.txt", "X-Big: " + std::string(kSmallMaxHeaderBytes / 2, 'b') + "\r\n");
+  HttpResponse r =
+      get("/hello.txt", "X-Big: " + std::string(kSmallMaxHeaderBytes / 2, 'b') + "\r\n");
   EXPECT_EQ(r.status, 200) << r.wire();
 }
 
@@ -188,7 +189,7 @@ TEST_F(ConfiguredLimits, HeaderCountOverMaxHeadersIs431) {
 TEST_F(ConfiguredLimits, HeaderCountUnderMaxHeadersIsServed) {
   std::string extra;
   for (int i = 0; i < kSmallMaxHeaders - 5; ++i) extra += "X-H" + std::to_string(i) + ": v\r\n";
-  Response r = get("/hello.txt", extra);
+  HttpResponse r = get("/hello.txt", extra);
   EXPECT_EQ(r.status, 200) << r.wire();
 }
 
@@ -200,7 +201,7 @@ TEST_F(ConfiguredLimits, ContentLengthOverMaxBodyIs413) {
 
 TEST_F(ConfiguredLimits, BodyUnderMaxBodyIsReadAndDiscarded) {
   std::string body(kSmallMaxBody - 24, 'x');
-  Response r = exchange(
+  HttpResponse r = exchange(
       request("GET", "/hello.txt", "Content-Length: " + std::to_string(body.size()) + "\r\n") +
       body);
   EXPECT_EQ(r.status, 200) << r.wire();
@@ -217,14 +218,14 @@ TEST_F(ConfiguredLimits, ChunkedBodyOverMaxBodyIs413) {
 
 TEST_F(ConfiguredLimits, ChunkedBodyUnderMaxBodyIsReadAndDiscarded) {
   std::string chunk = "100\r\n" + std::string(256, 'c') + "\r\n";
-  Response r = exchange(request("GET", "/hello.txt", "Transfer-Encoding: chunked\r\n") + chunk +
+  HttpResponse r = exchange(request("GET", "/hello.txt", "Transfer-Encoding: chunked\r\n") + chunk +
                         chunk + "0\r\n\r\n");
   EXPECT_EQ(r.status, 200) << r.wire();
   EXPECT_EQ(r.body, kHello);
 }
 
 TEST_F(ConfiguredLimits, ExpectContinueWithOversizedBodyIs413WithoutContinue) {
-  Client c = connect();
+  HttpClient c = connect();
   ASSERT_TRUE(c.send(request(
       "GET", "/hello.txt",
       "Content-Length: " + std::to_string(kSmallMaxBody * 4) + "\r\nExpect: 100-continue\r\n")));

@@ -22,7 +22,7 @@ Attempt target(const char* name, std::string_view t) { return {name, request("GE
 class Traversal : public HttpTest, public ::testing::WithParamInterface<Attempt> {};
 
 TEST_P(Traversal, IsRefusedAndNeverLeaksTheOutsideFile) {
-  Response r = exchange(GetParam().raw);
+  HttpResponse r = exchange(GetParam().raw);
   EXPECT_TRUE(r.status == 400 || r.status == 403 || r.status == 404)
       << "expected 400, 403 or 404\nrequest: " << testing::escape_bytes(GetParam().raw)
       << "\nresponse: " << r.wire();
@@ -63,7 +63,7 @@ INSTANTIATE_TEST_SUITE_P(
 class TraversalListing : public HttpTest {};
 
 TEST_F(TraversalListing, SymlinkedOutsideDirectoryIsNotListed) {
-  Response r = get("/link-out-dir/");
+  HttpResponse r = get("/link-out-dir/");
   EXPECT_TRUE(r.status == 400 || r.status == 403 || r.status == 404) << r.wire();
   EXPECT_EQ(r.body.find("secret.txt"), std::string::npos)
       << "the listing of a directory outside the root leaked\n"
@@ -72,7 +72,7 @@ TEST_F(TraversalListing, SymlinkedOutsideDirectoryIsNotListed) {
 
 TEST_F(TraversalListing, DotDotThatStaysInsideTheRootIsHarmless) {
   // /sub/../hello.txt resolves inside the root: a server may serve it or refuse it.
-  Response r = get("/sub/../hello.txt");
+  HttpResponse r = get("/sub/../hello.txt");
   EXPECT_TRUE(r.status == 200 || r.status == 400 || r.status == 404) << r.wire();
   if (r.status == 200) {
     EXPECT_EQ(r.body, kHello);

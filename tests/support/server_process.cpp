@@ -171,6 +171,34 @@ std::string binary_from_env(const char* variable, const std::string& fallback) {
   return value != nullptr && *value != '\0' ? std::string(value) : fallback;
 }
 
+int run_to_exit(std::vector<std::string> argv, std::chrono::milliseconds deadline) {
+  if (argv.empty()) throw std::runtime_error("run_to_exit: empty argv");
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  const auto until = Clock::now() + deadline;
+  for (;;) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+    if (Clock::now() >= until) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  return -2;
+}
+
 std::string escape_bytes(std::string_view bytes) {
   std::string out;
   for (unsigned char c : bytes) {

@@ -80,6 +80,12 @@ class ServerProcess {
 // instructor can point a suite at a student's server), else the fallback.
 std::string binary_from_env(const char* variable, const std::string& fallback);
 
+// Runs argv (argv[0] the binary's path) to completion with stdout and stderr on
+// /dev/null, for flag checks (--help, a bad flag). Returns the exit status, -1 if
+// it died of a signal, -2 if it was still running at the deadline (it is then
+// SIGKILLed and reaped: only the PID started here is signalled).
+int run_to_exit(std::vector<std::string> argv, std::chrono::milliseconds deadline = 10s);
+
 // Escapes bytes for failure messages: printable ASCII as is, the rest as \xNN, \r, \n.
 std::string escape_bytes(std::string_view bytes);
 

@@ -11,7 +11,7 @@
 #include <charconv>
 #include <thread>
 
-namespace serverlab::conformance {
+namespace serverlab::testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -72,16 +72,16 @@ std::vector<std::string> split_list(std::string_view value) {
   return out;
 }
 
-std::optional<std::string> Response::header(std::string_view name) const {
+std::optional<std::string> HttpResponse::header(std::string_view name) const {
   return find_header(headers, name);
 }
 
-std::size_t Response::header_count(std::string_view name) const {
+std::size_t HttpResponse::header_count(std::string_view name) const {
   return static_cast<std::size_t>(std::count_if(
       headers.begin(), headers.end(), [name](const auto& kv) { return iequals(kv.first, name); }));
 }
 
-bool Response::closes() const {
+bool HttpResponse::closes() const {
   for (const auto& [k, v] : headers) {
     if (!iequals(k, "Connection")) continue;
     for (const auto& token : split_list(v)) {
@@ -91,10 +91,10 @@ bool Response::closes() const {
   return false;
 }
 
-std::string Response::wire() const {
+std::string HttpResponse::wire() const {
   constexpr std::size_t kShown = 1500;
-  if (raw.size() <= kShown) return testing::escape_bytes(raw);
-  return testing::escape_bytes(std::string_view(raw).substr(0, kShown)) + "...(" +
+  if (raw.size() <= kShown) return escape_bytes(raw);
+  return escape_bytes(std::string_view(raw).substr(0, kShown)) + "...(" +
          std::to_string(raw.size()) + " bytes in all)";
 }
 
@@ -102,13 +102,16 @@ std::optional<std::string> BodyPart::header(std::string_view name) const {
   return find_header(headers, name);
 }
 
-Client::Client(Fd fd) : fd_(std::move(fd)) {}
+HttpClient::HttpClient(Fd fd) : fd_(std::move(fd)) {}
 
-Client Client::connect(const testing::ServerProcess& server) { return Client(server.connect()); }
+HttpClient HttpClient::connect(const ServerProcess& server) {
+  return HttpClient(server.connect());
+}
 
-bool Client::send(std::string_view bytes) { return testing::send_all(fd_.get(), bytes); }
+bool HttpClient::send(std::string_view bytes) { return send_all(fd_.get(), bytes); }
 
-bool Client::send_slowly(std::string_view bytes, std::size_t piece, std::chrono::milliseconds gap) {
+bool HttpClient::send_slowly(std::string_view bytes, std::size_t piece,
+                             std::chrono::milliseconds gap) {
   int one = 1;
   ::setsockopt(fd_.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   piece = std::max<std::size_t>(piece, 1);
@@ -121,10 +124,14 @@ bool Client::send_slowly(std::string_view bytes, std::size_t piece, std::chrono:
   return true;
 }
 
-void Client::shutdown_write() { ::shutdown(fd_.get(), SHUT_WR); }
+void HttpClient::shutdown_write() { ::shutdown(fd_.get(), SHUT_WR); }
 
-bool Client::fill(Clock::time_point until) {
+bool HttpClient::fill(Clock::time_point until) {
   if (eof_) return false;
+  if (!fd_.valid()) {
+    error_ = "the connection was closed by the test";
+    return false;
+  }
   char buf[65536];
   for (;;) {
     pollfd p{fd_.get(), POLLIN, 0};
@@ -142,6 +149,7 @@ bool Client::fill(Clock::time_point until) {
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) {
       eof_ = true;
+      reset_ = r < 0;
       error_ = r == 0 ? "connection closed by the server" : "connection reset by the server";
       return false;
     }
@@ -150,42 +158,74 @@ bool Client::fill(Clock::time_point until) {
   }
 }
 
-std::optional<Response> Client::read_response(bool head_request,
-                                              std::chrono::milliseconds deadline) {
-  const auto until = Clock::now() + deadline;
-  error_.clear();
+std::size_t HttpClient::wait_for_head(Clock::time_point until) {
   std::size_t head_end;
   while ((head_end = buffer_.find("\r\n\r\n")) == std::string::npos) {
     if (!fill(until)) {
       if (!buffer_.empty())
-        error_ += " (incomplete head: '" + testing::escape_bytes(buffer_) + "')";
-      return std::nullopt;
+        error_ += " (incomplete head: '" + escape_bytes(buffer_) + "')";
+      return std::string::npos;
     }
   }
-  Response r;
+  return head_end;
+}
+
+std::size_t HttpClient::parse_head(HttpResponse& r) {
+  const std::size_t head_end = buffer_.find("\r\n\r\n");
   std::string_view head(buffer_.data(), head_end + 2);
   auto eol = head.find("\r\n");
   std::string_view status_line = head.substr(0, eol);
   // "HTTP/1.1 200 OK": version SP 3DIGIT SP reason
   auto sp1 = status_line.find(' ');
   if (sp1 == std::string_view::npos || status_line.size() < sp1 + 4) {
-    error_ = "malformed status line '" + testing::escape_bytes(status_line) + "'";
-    return std::nullopt;
+    error_ = "malformed status line '" + escape_bytes(status_line) + "'";
+    return 0;
   }
   r.version = std::string(status_line.substr(0, sp1));
   auto code = status_line.substr(sp1 + 1, 3);
   auto [ptr, ec] = std::from_chars(code.data(), code.data() + code.size(), r.status);
   if (ec != std::errc{} || ptr != code.data() + 3 || !r.version.starts_with("HTTP/1.") ||
       (status_line.size() > sp1 + 4 && status_line[sp1 + 4] != ' ')) {
-    error_ = "malformed status line '" + testing::escape_bytes(status_line) + "'";
-    return std::nullopt;
+    error_ = "malformed status line '" + escape_bytes(status_line) + "'";
+    return 0;
   }
   if (status_line.size() > sp1 + 5) r.reason = std::string(status_line.substr(sp1 + 5));
   if (!parse_header_lines(head.substr(eol + 2, head.size() - eol - 4), r.headers)) {
-    error_ = "malformed header block '" + testing::escape_bytes(head) + "'";
-    return std::nullopt;
+    error_ = "malformed header block '" + escape_bytes(head) + "'";
+    return 0;
   }
-  std::size_t body_start = head_end + 4;
+  return head_end + 4;
+}
+
+std::optional<HttpResponse> HttpClient::read_head(std::chrono::milliseconds deadline) {
+  const auto until = Clock::now() + deadline;
+  error_.clear();
+  if (wait_for_head(until) == std::string::npos) return std::nullopt;
+  HttpResponse r;
+  const std::size_t body_start = parse_head(r);
+  if (body_start == 0) return std::nullopt;
+  r.raw = buffer_.substr(0, body_start);
+  buffer_.erase(0, body_start);
+  return r;
+}
+
+bool HttpClient::wait_for_bytes(std::size_t n, std::chrono::milliseconds deadline) {
+  const auto until = Clock::now() + deadline;
+  error_.clear();
+  while (buffer_.size() < n) {
+    if (!fill(until)) return false;
+  }
+  return true;
+}
+
+std::optional<HttpResponse> HttpClient::read_response(bool head_request,
+                                                      std::chrono::milliseconds deadline) {
+  const auto until = Clock::now() + deadline;
+  error_.clear();
+  if (wait_for_head(until) == std::string::npos) return std::nullopt;
+  HttpResponse r;
+  const std::size_t body_start = parse_head(r);
+  if (body_start == 0) return std::nullopt;
 
   const bool no_body =
       head_request || (r.status >= 100 && r.status < 200) || r.status == 204 || r.status == 304;
@@ -262,7 +302,7 @@ std::optional<Response> Client::read_response(bool head_request,
   return r;
 }
 
-bool Client::closed_by_peer(std::chrono::milliseconds deadline) {
+bool HttpClient::closed_by_peer(std::chrono::milliseconds deadline) {
   const auto until = Clock::now() + deadline;
   while (fill(until)) {
   }
@@ -310,4 +350,4 @@ std::optional<std::vector<BodyPart>> parse_multipart(std::string_view content_ty
   }
 }
 
-}  // namespace serverlab::conformance
+}  // namespace serverlab::testing

@@ -1,21 +1,28 @@
-// http_client.hpp: a small, strict HTTP/1.1 client for the conformance suite.
+// http_client.hpp: a small, strict HTTP/1.1 client for black-box tests.
 //
-// Why: the suite judges servers by the bytes they put on the wire, so it reads
-// responses itself instead of trusting a library that would paper over framing
-// mistakes. A Client wraps one connection and keeps bytes that arrived after a
-// response (pipelining), so several responses can be read back in order:
+// Why: the tests judge servers by the bytes they put on the wire, so they read
+// responses themselves instead of trusting a library that would paper over
+// framing mistakes. One client serves the conformance suite (tests/http) and the
+// per-stage tests, so every suite applies the same framing rules. An HttpClient
+// owns one connection and keeps bytes that arrived after a response
+// (pipelining), so several responses can be read back in order:
 //
-//   Client c = Client::connect(server);
+//   HttpClient c = HttpClient::connect(server);
 //   c.send("GET /a HTTP/1.1\r\nHost: t\r\n\r\nGET /b HTTP/1.1\r\nHost: t\r\n\r\n");
 //   auto a = c.read_response();      // status line, headers, body by Content-Length
 //   auto b = c.read_response();
 //
+//   socket bytes -> buffer_ -> [ head | body ][ head | body ][ partial...
+//                               '-- read_response --'        '-- extra_bytes()
+//
 // Framing rules, as a client must apply them: no body for 1xx, 204, 304 or a
 // response to HEAD; otherwise a chunked body, else Content-Length bytes, else
-// everything until the peer closes. Every read is bounded by a deadline.
+// everything until the peer closes. Every read is bounded by a deadline. How a
+// connection ended is kept apart: a FIN (saw_eof() && !saw_reset()) or a RST.
 //
-// Who may call: test threads; a Client is not shared between threads. All
-// functions block (up to their deadline).
+// Who may call: test threads; an HttpClient is not shared between threads. All
+// functions block (up to their deadline); none throws except connect(), which
+// throws what ServerProcess::connect throws.
 #pragma once
 
 #include <chrono>
@@ -28,13 +35,13 @@
 #include "server_process.hpp"
 #include "serverlab/fd.hpp"
 
-namespace serverlab::conformance {
+namespace serverlab::testing {
 
 using namespace std::chrono_literals;
 
-struct Response {
+struct HttpResponse {
   std::string version;  // "HTTP/1.1"
-  int status = 0;       // 0: no response could be read (see Client::error())
+  int status = 0;       // 0: no response could be read (see HttpClient::error())
   std::string reason;
   std::vector<std::pair<std::string, std::string>> headers;  // in wire order, values trimmed
   std::string body;
@@ -50,12 +57,14 @@ struct Response {
   std::string wire() const;
 };
 
-class Client {
+class HttpClient {
  public:
-  explicit Client(Fd fd);
-  static Client connect(const testing::ServerProcess& server);
+  explicit HttpClient(Fd fd);
+  static HttpClient connect(const ServerProcess& server);
 
   int fd() const { return fd_.get(); }
+  // Closes the connection now (the peer sees a FIN); later reads fail.
+  void close() { fd_.reset(); }
   // Sends everything (false if the peer is gone).
   bool send(std::string_view bytes);
   // Sends `bytes` in pieces of `piece` bytes with `gap` between them (TCP_NODELAY
@@ -66,24 +75,38 @@ class Client {
 
   // Reads one response. `head_request`: it answers a HEAD (so it has no body).
   // Interim 1xx responses are returned like any other; call again for the final one.
-  std::optional<Response> read_response(bool head_request = false,
+  std::optional<HttpResponse> read_response(bool head_request = false,
                                         std::chrono::milliseconds deadline = 5s);
+  // Reads only the status line and headers (body empty, raw = the head); the
+  // body stays unread, for a test that reads it later (wait_for_bytes).
+  std::optional<HttpResponse> read_head(std::chrono::milliseconds deadline = 5s);
+  // Reads until at least `n` unconsumed bytes are buffered; false on EOF, RST or
+  // the deadline first. A test that wants the exact count compares extra_bytes().
+  bool wait_for_bytes(std::size_t n, std::chrono::milliseconds deadline = 5s);
   // True when the peer closes (EOF or RST) within the deadline; bytes that arrive
   // before that are kept in extra_bytes().
   bool closed_by_peer(std::chrono::milliseconds deadline = 5s);
   // Bytes received but not consumed by any read_response (e.g. after a close).
   const std::string& extra_bytes() const { return buffer_; }
-  // Why the last read_response failed.
+  // Why the last read failed.
   const std::string& error() const { return error_; }
+  // The peer ended the connection (FIN or RST); saw_reset() tells a RST apart.
   bool saw_eof() const { return eof_; }
+  bool saw_reset() const { return reset_; }
 
  private:
   // Reads more bytes into buffer_; false on EOF, error or deadline.
   bool fill(std::chrono::steady_clock::time_point until);
+  // Parses the head at the front of buffer_ into `r` (needs the whole head
+  // buffered); returns where the body starts, or 0 with error_ set.
+  std::size_t parse_head(HttpResponse& r);
+  // Fills until buffer_ holds a whole head; returns where it ends (npos on failure).
+  std::size_t wait_for_head(std::chrono::steady_clock::time_point until);
 
   Fd fd_;
   std::string buffer_;
   bool eof_ = false;
+  bool reset_ = false;
   std::string error_;
 };
 
@@ -103,4 +126,4 @@ bool iequals(std::string_view a, std::string_view b);
 // Splits a comma-separated header value into trimmed tokens.
 std::vector<std::string> split_list(std::string_view value);
 
-}  // namespace serverlab::conformance
+}  // namespace serverlab::testing
