@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <new>
 #include <utility>
 
 #include "http_server.hpp"
@@ -26,11 +27,13 @@ constexpr std::size_t kLingerBytes = std::size_t{1} << 20;  // ...and this many 
 }  // namespace
 
 Connection::Connection(EpollHttpServer& server, Fd fd, std::string_view peer)
-    : server_(server), loop_(server.loop()), fd_(std::move(fd)), session_(server.service(), peer) {
-  // Start parked: the session's own input buffer is replaced by an empty stub,
-  // and a pooled Buffer is lent when the first bytes arrive.
-  session_.input() = Buffer(0);
-  parked_ = true;
+    : server_(server),
+      loop_(server.loop()),
+      fd_(std::move(fd)),
+      carry_(http::HttpSession::opening(server.service())),
+      peer_(peer) {
+  // No session yet: one is lent when the first bytes arrive.
+  if (Metrics* m = server_.service().metrics()) m->connection_opened();
 }
 
 Connection::~Connection() {
@@ -39,6 +42,8 @@ Connection::~Connection() {
     loop_.cancel(timer_);
     loop_.cancel(resume_);
   }
+  session_.reset();
+  if (Metrics* m = server_.service().metrics()) m->connection_closed();
 }
 
 void Connection::start() {
@@ -56,14 +61,37 @@ void Connection::on_event(std::uint32_t events) {
 
 void Connection::shutdown() {
   if (phase_ != Phase::Open) return;
-  session_.shutdown();
+  if (!session_) return close();  // idle (or never spoke): nothing in progress
+  session_->shutdown();
   drive();
+}
+
+Want Connection::want() const { return session_ ? session_->want() : Want::Read; }
+
+Clock::time_point Connection::deadline() const {
+  return session_ ? session_->deadline() : carry_.deadline;
+}
+
+bool Connection::borrow_session() {
+  if (session_) return true;
+  try {
+    session_ = server_.sessions().acquire(peer_, carry_);
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
+  return true;
+}
+
+void Connection::return_session_if_idle() {
+  if (!session_ || !session_->idle()) return;
+  carry_ = session_->carry();
+  session_.reset();  // back to the pool
 }
 
 void Connection::drive() {
   for (int round = 0; round < kMaxRounds; ++round) {
     Step step = Step::Progress;
-    switch (session_.want()) {
+    switch (want()) {
       case Want::Close:
         return finish();
       case Want::Write:
@@ -76,7 +104,7 @@ void Connection::drive() {
       case Want::Read:
         if (!can_read_) {
           set_interest(kReadable);
-          park_input();
+          return_session_if_idle();
           return update_timer();
         }
         step = read_some();
@@ -90,25 +118,25 @@ void Connection::drive() {
   // Out of rounds with work left: yield to the other connections. Level-triggered,
   // the kernel reports this fd again; edge-triggered, it would not, so come back
   // through a 0 ms timer.
-  set_interest(session_.want() == Want::Write ? kWritable : kReadable);
+  set_interest(want() == Want::Write ? kWritable : kReadable);
   if (loop_.edge_triggered() && !loop_.timer_pending(resume_))
     resume_ = loop_.run_after(0, [this] { drive(); });
   update_timer();
 }
 
 Connection::Step Connection::read_some() {
-  unpark_input();
-  IoResult r = session_.input().read_from(fd_.get());
+  if (!borrow_session()) return Step::Failed;
+  IoResult r = session_->input().read_from(fd_.get());
   switch (r.status) {
     case IoResult::Status::Ok:
       // Level-triggered: one read per wake-up is enough (the kernel says if more is
       // there). Edge-triggered: keep reading until EAGAIN.
       if (!loop_.edge_triggered()) can_read_ = false;
-      session_.on_input();
+      session_->on_input();
       return Step::Progress;
     case IoResult::Status::Eof:
       can_read_ = false;
-      session_.on_eof();
+      session_->on_eof();
       return Step::Progress;
     case IoResult::Status::WouldBlock:
       can_read_ = false;
@@ -120,14 +148,14 @@ Connection::Step Connection::read_some() {
 }
 
 Connection::Step Connection::write_some() {
-  const http::HttpSession::Output out = session_.output();
+  const http::HttpSession::Output out = session_->output();
   if (!out.bytes.empty()) {
     // MSG_MORE: a file body follows, so let the head share its first segment.
     const int flags = MSG_NOSIGNAL | (out.file_length > 0 ? MSG_MORE : 0);
     for (;;) {
       const ssize_t n = ::send(fd_.get(), out.bytes.data(), out.bytes.size(), flags);
       if (n >= 0) {
-        session_.wrote(static_cast<std::size_t>(n));
+        session_->wrote(static_cast<std::size_t>(n));
         return Step::Progress;
       }
       if (errno == EINTR) continue;
@@ -140,7 +168,7 @@ Connection::Step Connection::write_some() {
       const auto chunk = static_cast<std::size_t>(std::min(out.file_length, kSendfileChunk));
       const ssize_t n = ::sendfile(fd_.get(), out.file_fd, &offset, chunk);
       if (n > 0) {
-        session_.sent_file(static_cast<std::uint64_t>(n));
+        session_->sent_file(static_cast<std::uint64_t>(n));
         return Step::Progress;
       }
       if (n == 0) return Step::Failed;  // the file shrank under us: the length was a lie
@@ -154,7 +182,8 @@ Connection::Step Connection::write_some() {
 }
 
 void Connection::finish() {
-  bool pending = session_.linger() || !session_.input().empty();
+  // want() is Close only with a session lent.
+  bool pending = session_->linger() || !session_->input().empty();
   if (!pending) {  // unread bytes still in the kernel count too
     char byte;
     pending = ::recv(fd_.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
@@ -169,6 +198,7 @@ void Connection::finish() {
 void Connection::begin_linger() {
   ::shutdown(fd_.get(), SHUT_WR);
   phase_ = Phase::Lingering;
+  session_.reset();  // nothing more to say: the session goes back to the pool
   linger_left_ = kLingerBytes;
   loop_.cancel(timer_);
   loop_.cancel(resume_);
@@ -203,6 +233,7 @@ void Connection::close() {
   loop_.cancel(timer_);
   loop_.cancel(resume_);
   fd_.reset();
+  session_.reset();
   server_.release(*this);  // deleted later, in the server's before_sleep()
 }
 
@@ -218,7 +249,7 @@ void Connection::set_interest(std::uint32_t events) {
 
 void Connection::update_timer() {
   if (phase_ != Phase::Open) return;
-  const Clock::time_point deadline = session_.deadline();
+  const Clock::time_point deadline = this->deadline();
   if (loop_.timer_pending(timer_)) {
     if (timer_at_ <= deadline) return;  // fires first; on_timer() looks at the real deadline
     loop_.cancel(timer_);
@@ -232,24 +263,10 @@ void Connection::update_timer() {
 void Connection::on_timer() {
   timer_ = {};
   if (phase_ != Phase::Open) return;
-  if (Clock::now() < session_.deadline()) return update_timer();  // moved later meanwhile
-  session_.on_timeout();
+  if (Clock::now() < deadline()) return update_timer();  // moved later meanwhile
+  if (!session_) return close();  // idle keep-alive, or never spoke: a quiet close
+  session_->on_timeout();
   drive();
-}
-
-void Connection::park_input() {
-  if (parked_ || !session_.idle()) return;
-  // Give the real buffer back: the session keeps the stub that lent_ held.
-  std::swap(session_.input(), *lent_);
-  lent_.reset();
-  parked_ = true;
-}
-
-void Connection::unpark_input() {
-  if (!parked_) return;
-  lent_ = server_.buffers().acquire();
-  std::swap(session_.input(), *lent_);
-  parked_ = false;
 }
 
 }  // namespace serverlab

@@ -23,8 +23,13 @@
 // request) it is left alone and re-armed when it fires early. So a keep-alive
 // request normally costs no timer-heap work at all.
 //
-// Idle connections hold no read buffer: between requests the session's input
-// Buffer is swapped with a tiny stub and the real one goes back to the BufferPool.
+// Idle connections hold no session: a Connection borrows an HttpSession from the
+// server's SessionPool when bytes arrive (or the socket reports EOF/error) and
+// gives it back as soon as the session is idle again and the socket has nothing
+// more to read. Between requests it keeps only the session's Carry (request count,
+// timer kind, deadline) and the peer's address, so an idle keep-alive connection,
+// or one that has not sent a byte yet, costs this small record, one timer and one
+// epoll registration. The connection (not the session) counts itself in the metrics.
 //
 // Owned by EpollHttpServer; runs on the loop thread only. Never throws out of a
 // handler: I/O errors close the connection.
@@ -33,6 +38,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "buffer_pool.hpp"
@@ -62,6 +68,8 @@ class Connection final : public EventHandler {
 
   bool closed() const { return phase_ == Phase::Closed; }
   int fd() const { return fd_.get(); }
+  // Whether a session is lent to this connection right now (tests, metrics).
+  bool has_session() const { return session_ != nullptr; }
 
   // The server's index of this connection (for O(1) removal).
   std::size_t index = 0;
@@ -79,22 +87,24 @@ class Connection final : public EventHandler {
   void set_interest(std::uint32_t events);
   void update_timer();
   void on_timer();
-  void park_input();
-  void unpark_input();
+  http::HttpSession::Want want() const;
+  http::HttpSession::Clock::time_point deadline() const;
+  bool borrow_session();  // false: out of memory
+  void return_session_if_idle();
 
   EpollHttpServer& server_;
   EventLoop& loop_;
   Fd fd_;
-  http::HttpSession session_;
   Phase phase_ = Phase::Open;
   bool can_read_ = false;
   bool can_write_ = true;  // a new socket has room in its send buffer
-  bool parked_ = false;
-  PooledBuffer lent_;  // while active: holds the stub the session's input was swapped with
+  PooledSession session_;  // null while idle
+  http::HttpSession::Carry carry_;  // the session's state while none is lent
   TimerId timer_;
   http::HttpSession::Clock::time_point timer_at_{};
   TimerId resume_;  // edge-triggered: continue after yielding to other connections
   std::size_t linger_left_ = 0;
+  std::string peer_;  // for the access log (an IPv4 address fits in the string itself)
 };
 
 }  // namespace serverlab

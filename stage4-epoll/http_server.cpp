@@ -24,7 +24,7 @@ Fd open_spare() { return Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC)); }
 
 EpollHttpServer::EpollHttpServer(EventLoop& loop, const http::HttpService& service,
                                  EpollServerOptions options)
-    : loop_(loop), service_(service), options_(options), buffers_(options.buffers),
+    : loop_(loop), service_(service), options_(options), sessions_(service, options.sessions),
       spare_(open_spare()) {
   if (!spare_) throw SysError("open /dev/null");
 }

@@ -44,7 +44,7 @@ struct EpollServerOptions {
   // all. Exclusive registrations cannot be modified, so pausing removes the fd from
   // the loop and resuming adds it again.
   bool exclusive_accept = false;
-  BufferPoolOptions buffers;
+  SessionPoolOptions sessions;
 };
 
 class EpollHttpServer final : public EventHandler {
@@ -75,7 +75,8 @@ class EpollHttpServer final : public EventHandler {
   bool shutting_down() const { return shutting_down_; }
   EventLoop& loop() { return loop_; }
   const http::HttpService& service() const { return service_; }
-  BufferPool& buffers() { return buffers_; }
+  // HttpSessions lent to busy connections (idle ones hold none).
+  SessionPool& sessions() { return sessions_; }
 
   // Connection calls this when it has closed: ownership moves to the graveyard.
   void release(Connection& connection);
@@ -91,7 +92,7 @@ class EpollHttpServer final : public EventHandler {
   EventLoop& loop_;
   const http::HttpService& service_;
   EpollServerOptions options_;
-  BufferPool buffers_;
+  SessionPool sessions_;  // before connections_: destroyed after them
   Fd listen_;
   Fd spare_;  // an fd held in reserve for the EMFILE trick
   bool accepting_ = false;

@@ -51,10 +51,11 @@ int main(int argc, char** argv) {
     EpollHttpServer server(loop, service, options);
     server_ptr = &server;
 
-    metrics.add_gauge("serverlab_epoll_buffers_in_use", "read buffers lent to busy connections",
-                      [&server] { return static_cast<double>(server.buffers().outstanding()); });
-    metrics.add_gauge("serverlab_epoll_buffers_free", "read buffers waiting in the pool",
-                      [&server] { return static_cast<double>(server.buffers().free_count()); });
+    metrics.add_gauge("serverlab_epoll_sessions_in_use",
+                      "HTTP sessions (with their buffers) lent to busy connections",
+                      [&server] { return static_cast<double>(server.sessions().outstanding()); });
+    metrics.add_gauge("serverlab_epoll_sessions_free", "HTTP sessions waiting in the pool",
+                      [&server] { return static_cast<double>(server.sessions().free_count()); });
     metrics.add_gauge("serverlab_epoll_timers", "timers pending in the loop's heap",
                       [&loop] { return static_cast<double>(loop.timer_count()); });
 

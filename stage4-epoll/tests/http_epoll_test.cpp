@@ -1,6 +1,6 @@
 // Black-box tests of http-epoll: the stage 4 behaviours the shared conformance
 // suite does not own. Responses bigger than the socket buffers (the EPOLLOUT
-// path), many interleaved connections, idle connections holding no read buffer,
+// path), many interleaved connections, idle connections holding no session,
 // --max-connections, running out of descriptors (EMFILE), graceful shutdown.
 // Most run level- and edge-triggered. Each starts the real binary on 127.0.0.1:0.
 #include <poll.h>
@@ -177,24 +177,79 @@ TEST_P(HttpEpoll, ManyConnectionsWithPipelinedRequestsAreAllAnswered) {
   EXPECT_EQ(server.stop(), 0);
 }
 
-TEST_P(HttpEpoll, IdleKeepAliveConnectionsHoldNoReadBuffer) {
+// The value of one metric in a Prometheus text body, or nullopt when it is absent.
+std::optional<double> metric(const std::string& body, const std::string& name) {
+  const std::string key = "\n" + name + " ";
+  std::size_t at = body.find(key);
+  if (at == std::string::npos) return std::nullopt;
+  return std::atof(body.c_str() + at + key.size());
+}
+
+TEST_P(HttpEpoll, IdleAndSilentConnectionsHoldNoSession) {
   ServerProcess server(argv());
-  std::vector<Fd> idle;
+  std::vector<Fd> idle;  // answered once, now idle between requests
   for (int i = 0; i < 10; ++i) {
     idle.push_back(server.connect());
     ASSERT_TRUE(send_all(idle.back().get(), get("/a.txt")));
     ASSERT_TRUE(read_reply(idle.back().get()).ok);
   }
+  std::vector<Fd> silent;  // accepted, never sent a byte
+  for (int i = 0; i < 5; ++i) silent.push_back(server.connect());
+  std::vector<Fd> partial;  // half a request head: these must keep their session
+  for (int i = 0; i < 3; ++i) {
+    partial.push_back(server.connect());
+    ASSERT_TRUE(send_all(partial.back().get(), "GET /a.txt HTTP/1.1\r\nHo"));
+  }
+  std::this_thread::sleep_for(100ms);  // let the server accept and read them all
+
   Fd scraper = server.connect();
   ASSERT_TRUE(send_all(scraper.get(), get("/-/metrics")));
   Reply r = read_reply(scraper.get());
   ASSERT_TRUE(r.ok) << escape_bytes(r.head);
-  const std::string key = "\nserverlab_epoll_buffers_in_use ";
-  std::size_t at = r.body.find(key);
-  ASSERT_NE(at, std::string::npos) << r.body;
-  // Only the scraping connection itself is mid-request.
-  EXPECT_EQ(std::atof(r.body.c_str() + at + key.size()), 1.0)
-      << r.body.substr(at, 80) << " (10 idle keep-alive connections are open)";
+  std::optional<double> open = metric(r.body, "serverlab_connections_open");
+  std::optional<double> in_use = metric(r.body, "serverlab_epoll_sessions_in_use");
+  ASSERT_TRUE(open && in_use) << r.body;
+  EXPECT_EQ(*open, 19.0) << "10 idle + 5 silent + 3 partial + the scraper are open";
+  // The 3 half-sent requests and the scraping connection are mid-request; the
+  // other 15 hold nothing but their Connection record.
+  EXPECT_EQ(*in_use, 4.0) << "sessions lent with 15 of 19 connections idle";
+
+  // The idle ones still work, and their partial neighbours finish.
+  ASSERT_TRUE(send_all(idle.front().get(), get("/a.txt")));
+  Reply again = read_reply(idle.front().get());
+  ASSERT_TRUE(again.ok) << escape_bytes(again.head);
+  EXPECT_EQ(again.body, "alpha\n");
+  ASSERT_TRUE(send_all(partial.front().get(), "st: t\r\n\r\n"));
+  Reply finished = read_reply(partial.front().get());
+  ASSERT_TRUE(finished.ok) << escape_bytes(finished.head);
+  EXPECT_EQ(finished.body, "alpha\n");
+  EXPECT_EQ(server.stop(), 0);
+}
+
+TEST_P(HttpEpoll, KeepAliveTimeoutClosesAnIdleConnectionWithoutASession) {
+  ServerProcess server(argv({"--keepalive-timeout", "0.3", "--header-timeout", "0.3"}));
+  Fd idle = server.connect();
+  ASSERT_TRUE(send_all(idle.get(), get("/a.txt")));
+  ASSERT_TRUE(read_reply(idle.get()).ok);
+  Fd silent = server.connect();
+  EXPECT_TRUE(wait_for_eof(idle.get(), 5s)) << "an idle keep-alive connection outlived its timeout";
+  EXPECT_TRUE(wait_for_eof(silent.get(), 5s)) << "a silent connection outlived the header timeout";
+  EXPECT_EQ(server.stop(), 0);
+}
+
+TEST_P(HttpEpoll, MaxKeepAliveRequestsCountsAcrossIdlePeriods) {
+  ServerProcess server(argv({"--max-keepalive-requests", "3"}));
+  Fd c = server.connect();
+  for (int i = 1; i <= 3; ++i) {
+    ASSERT_TRUE(send_all(c.get(), get("/a.txt")));
+    Reply r = read_reply(c.get());
+    ASSERT_TRUE(r.ok) << "request " << i << ": " << escape_bytes(r.head);
+    // Idle between requests: the session goes back to the pool each time.
+    std::this_thread::sleep_for(30ms);
+    const bool closes = r.head.find("Connection: close") != std::string::npos;
+    EXPECT_EQ(closes, i == 3) << "request " << i << ": " << escape_bytes(r.head);
+  }
+  EXPECT_TRUE(wait_for_eof(c.get(), 5s));
   EXPECT_EQ(server.stop(), 0);
 }
 

@@ -1,6 +1,7 @@
 #include "serverlab/http/session.hpp"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "serverlab/http/date.hpp"
 #include "serverlab/log.hpp"
@@ -20,18 +21,55 @@ HttpSession::HttpSession(const HttpService& service, std::string_view peer)
   arm(Timer::Header);
 }
 
+HttpSession::HttpSession(const HttpService& service, Pooled)
+    : service_(service), limits_(service.config().parse_limits()), counts_connection_(false) {
+  arm(Timer::Header);
+}
+
 HttpSession::~HttpSession() {
+  if (!counts_connection_) return;
   if (Metrics* m = service_.metrics()) m->connection_closed();
 }
 
-void HttpSession::arm(Timer timer) {
-  const HttpConfig& c = service_.config();
+HttpSession::Clock::time_point HttpSession::deadline_for(const HttpConfig& c, Timer timer) {
   double seconds = c.header_timeout;
   if (timer == Timer::KeepAlive) seconds = c.keepalive_timeout;
   if (timer == Timer::Send) seconds = c.send_timeout;
+  return Clock::now() +
+         std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+void HttpSession::arm(Timer timer) {
   timer_ = timer;
-  deadline_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                 std::chrono::duration<double>(seconds));
+  deadline_ = deadline_for(service_.config(), timer);
+}
+
+HttpSession::Carry HttpSession::opening(const HttpService& service) {
+  return {0, Timer::Header, deadline_for(service.config(), Timer::Header)};
+}
+
+void HttpSession::start(std::string_view peer, const Carry& carry) {
+  release(SIZE_MAX);
+  peer_.assign(peer);
+  state_ = State::ReadHead;
+  method_ = Method::Unknown;
+  keep_alive_request_ = true;
+  peer_eof_ = false;
+  stopping_ = false;
+  linger_ = false;
+  requests_ = carry.requests;
+  timer_ = carry.timer;
+  deadline_ = carry.deadline;
+}
+
+void HttpSession::release(std::size_t keep_capacity) {
+  segments_.clear();  // drops the queued files' references; keeps capacity
+  head_ = 0;
+  response_.reset();
+  in_.retrieve_all();
+  out_.retrieve_all();
+  if (in_.capacity() > keep_capacity) in_.shrink_to_fit();
+  if (out_.capacity() > keep_capacity) out_.shrink_to_fit();
 }
 
 HttpSession::Want HttpSession::want() const {
@@ -112,6 +150,7 @@ void HttpSession::process() {
 }
 
 void HttpSession::capture_request_line(std::string_view raw) {
+  if (!service_.access_log().enabled()) return;
   std::size_t end = std::min(raw.find_first_of("\r\n"), std::min<std::size_t>(raw.size(), 1024));
   request_line_.assign(raw.substr(0, end));
   referer_.clear();
@@ -122,11 +161,13 @@ void HttpSession::on_head(std::size_t consumed) {
   started_ = Clock::now();
   method_ = request_.method;
   keep_alive_request_ = request_.keep_alive;
-  request_line_.assign(request_.method_token);
-  request_line_.append(" ").append(request_.target);
-  request_line_.append(request_.version_minor == 0 ? " HTTP/1.0" : " HTTP/1.1");
-  referer_.assign(request_.header("Referer").value_or(std::string_view{}));
-  user_agent_.assign(request_.header("User-Agent").value_or(std::string_view{}));
+  if (service_.access_log().enabled()) {  // copies only when a log line will be written
+    request_line_.assign(request_.method_token);
+    request_line_.append(" ").append(request_.target);
+    request_line_.append(request_.version_minor == 0 ? " HTTP/1.0" : " HTTP/1.1");
+    referer_.assign(request_.header("Referer").value_or(std::string_view{}));
+    user_agent_.assign(request_.header("User-Agent").value_or(std::string_view{}));
+  }
 
   response_.reset();
   service_.handle(request_, response_);

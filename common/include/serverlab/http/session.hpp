@@ -32,12 +32,25 @@
 // complete (then 408 + close); the keep-alive timeout runs while idle between
 // requests (then a quiet close); the send timeout runs while output waits.
 //
+// Pooling (stage 4): most keep-alive connections are idle most of the time, so
+// stage 4 lends a session to a connection only while it has something to do.
+// An idle session gives back its Carry (request count, timer, deadline: all a
+// connection must remember between requests) and returns to a pool; start()
+// makes any pooled session continue any connection from its Carry. Buffers,
+// header vector and strings keep their capacity across this, so a warm pool
+// serves requests without allocating.
+//
+//   Connection (small, always)        SessionPool (a bounded free list)
+//     peer, Carry  --bytes arrive--> acquire(): start(peer, carry)
+//     session*     <--idle again---- carry(); back to the pool (release())
+//
 // Who may call: one thread at a time per session (it is not thread-safe); the
 // HttpService it points to is shared and thread-safe. Nothing here blocks
 // except the handler's file-system calls on a file-cache miss.
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -60,8 +73,13 @@ class HttpSession {
 
   static constexpr std::size_t kOutputHighWater = 256 * 1024;
 
-  // `peer` is the client's host for the access log ("127.0.0.1").
+  // `peer` is the client's host for the access log ("127.0.0.1"). Counts one
+  // connection opened now and closed by the destructor in the service's metrics.
   HttpSession(const HttpService& service, std::string_view peer);
+  // A session for a pool: it counts no connections (its driver counts each
+  // connection once, however many sessions serve it); call start() before use.
+  struct Pooled {};
+  HttpSession(const HttpService& service, Pooled);
   ~HttpSession();
   HttpSession(const HttpSession&) = delete;
   HttpSession& operator=(const HttpSession&) = delete;
@@ -103,6 +121,25 @@ class HttpSession {
   // its next request need not hold its high-water capacity). Safe any time.
   void shrink_buffers();
 
+  // ---- pooling (see the top of this file)
+  // What a connection keeps while it holds no session.
+  struct Carry {
+    std::uint64_t requests = 0;  // answered so far (for max_keepalive_requests)
+    Timer timer = Timer::Header;
+    Clock::time_point deadline{};
+  };
+  // The Carry of a connection accepted now: no requests, the header timeout running.
+  static Carry opening(const HttpService& service);
+  // This session's Carry. Meaningful when idle(): nothing else is lost then.
+  Carry carry() const { return {requests_, timer_, deadline_}; }
+  // Forgets the connection it served (if any) and continues `peer`'s connection
+  // from `carry`, idle, in ReadHead. Allocation-free when `peer` fits the old one.
+  void start(std::string_view peer, const Carry& carry);
+  // Drops everything queued and every cached-file reference (a pooled session must
+  // not keep an evicted file's descriptor open). A buffer whose capacity exceeds
+  // `keep_capacity` bytes shrinks back to Buffer::kInitialSize; the rest keep theirs.
+  void release(std::size_t keep_capacity);
+
  private:
   enum class State { ReadHead, ReadBody, Closing, Closed };
   struct Segment {  // `bytes` bytes of out_, then an optional file region
@@ -123,6 +160,7 @@ class HttpSession {
   void advance_output();
   bool has_output() const { return head_ < segments_.size(); }
   void arm(Timer timer);
+  static Clock::time_point deadline_for(const HttpConfig& config, Timer timer);
   void capture_request_line(std::string_view raw);
 
   const HttpService& service_;
@@ -148,6 +186,7 @@ class HttpSession {
   bool peer_eof_ = false;
   bool stopping_ = false;
   bool linger_ = false;
+  bool counts_connection_ = true;
   Timer timer_ = Timer::Header;
   Clock::time_point deadline_{};
 };
