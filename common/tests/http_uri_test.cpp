@@ -145,6 +145,43 @@ TEST(NormalizePath, ResultNeverContainsDotSegments) {
   EXPECT_GT(checked, 100);
 }
 
+TEST(IsNormalPath, AcceptsExactlyThePathsNormalizePathLeavesUnchanged) {
+  // Every path of up to three segments from these pieces (with and without a
+  // trailing '/'): is_normal_path must say yes exactly when normalize_path
+  // returns the input unchanged, since handlers then skip normalize_path.
+  const char* parts[] = {"a", "b.txt", ".", "..", "", "%2e", "%41", ".hidden", "a\\b", "..."};
+  int normal = 0, other = 0;
+  for (const char* x : parts) {
+    for (const char* y : parts) {
+      for (const char* z : parts) {
+        for (const char* tail : {"", "/"}) {
+          const std::string raw = std::string("/") + x + "/" + y + "/" + z + tail;
+          const auto got = normalize_path(raw);
+          const bool unchanged = got && *got == raw;
+          EXPECT_EQ(is_normal_path(raw), unchanged)
+              << raw << " -> " << (got ? *got : std::string("nullopt"));
+          ++(unchanged ? normal : other);
+        }
+      }
+    }
+  }
+  EXPECT_GT(normal, 50);
+  EXPECT_GT(other, 500);
+}
+
+TEST(IsNormalPath, HandlesTheEdges) {
+  EXPECT_TRUE(is_normal_path("/"));
+  EXPECT_TRUE(is_normal_path("/a"));
+  EXPECT_TRUE(is_normal_path("/dir/"));
+  EXPECT_FALSE(is_normal_path(""));
+  EXPECT_FALSE(is_normal_path("a/b"));
+  EXPECT_FALSE(is_normal_path("//"));
+  EXPECT_FALSE(is_normal_path("/a//b"));
+  EXPECT_FALSE(is_normal_path("/a/."));
+  EXPECT_FALSE(is_normal_path("/.."));
+  EXPECT_FALSE(is_normal_path(std::string_view("/a\0b", 4)));
+}
+
 using Query = std::vector<std::pair<std::string, std::string>>;
 
 TEST(ParseQuery, SplitsPairsAndDecodes) {

@@ -114,9 +114,15 @@ std::shared_ptr<CachedFile> FileCache::load(std::string_view path, int& error) c
 }
 
 bool FileCache::still_valid(std::string_view path, const CachedFile& file) const {
-  std::string relative = path.empty() ? std::string(".") : std::string(path);
+  // A NUL-terminated copy on the stack: revalidation runs on the serving path
+  // (once per `validity` per entry) and should not allocate.
+  char relative[PATH_MAX];
+  if (path.size() >= sizeof relative) return false;  // reopen: that path reports the error
+  if (path.empty()) path = ".";
+  path.copy(relative, path.size());
+  relative[path.size()] = '\0';
   struct stat st {};
-  if (::fstatat(root_.get(), relative.c_str(), &st, 0) != 0) return false;
+  if (::fstatat(root_.get(), relative, &st, 0) != 0) return false;
   return st.st_dev == file.dev && st.st_ino == file.ino && nanos(st.st_mtim) == file.mtime_ns &&
          (file.directory || static_cast<std::uint64_t>(st.st_size) == file.size);
 }

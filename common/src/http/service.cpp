@@ -27,17 +27,23 @@ void HttpService::add_route(std::string path, RouteHandler handler) {
 
 void HttpService::handle(const Request& request, Response& response) const {
   if (!files_.check_method(request, response)) return;
-  std::optional<std::string> path = normalize_path(request.path);
-  if (!path) return files_.error(400, response);
+  // The usual path is already normal: use it as is, with no copy.
+  std::optional<std::string> normalized;
+  std::string_view path = request.path;
+  if (!is_normal_path(path)) {
+    normalized = normalize_path(request.path);
+    if (!normalized) return files_.error(400, response);
+    path = *normalized;
+  }
   for (const Route& route : routes_) {
-    if (route.path == *path) {
+    if (route.path == path) {
       route.handler(request, response);
       if (request.method == Method::Head) response.send_body = false;
       return;
     }
   }
-  if (config_.admin_on() && path->starts_with("/-/")) return files_.error(404, response);
-  files_.serve_path(request, *path, response);
+  if (config_.admin_on() && path.starts_with("/-/")) return files_.error(404, response);
+  files_.serve_path(request, path, response);
 }
 
 }  // namespace serverlab::http

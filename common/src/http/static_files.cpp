@@ -210,6 +210,7 @@ bool StaticFiles::check_method(const Request& request, Response& response) const
 
 void StaticFiles::handle(const Request& request, Response& response) const {
   if (!check_method(request, response)) return;
+  if (is_normal_path(request.path)) return serve_path(request, request.path, response);
   std::optional<std::string> path = normalize_path(request.path);
   if (!path) return error(400, response);
   serve_path(request, *path, response);

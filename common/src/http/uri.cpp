@@ -107,6 +107,23 @@ std::optional<std::string> normalize_path(std::string_view raw_path) {
   // [lab04:safe-path:end]
 }
 
+bool is_normal_path(std::string_view raw_path) {
+  if (raw_path.empty() || raw_path.front() != '/') return false;
+  std::size_t segment_start = 1;
+  for (std::size_t i = 1; i <= raw_path.size(); ++i) {
+    const char c = i < raw_path.size() ? raw_path[i] : '/';
+    if (c == '%' || c == '\\' || c == '\0') return false;
+    if (c != '/') continue;
+    const std::string_view segment = raw_path.substr(segment_start, i - segment_start);
+    const bool last = i == raw_path.size();
+    // An empty last segment is the trailing '/' of "/dir/" (or the root "/").
+    if (segment.empty() && !(last && raw_path[i - 1] == '/')) return false;
+    if (segment == "." || segment == "..") return false;
+    segment_start = i + 1;
+  }
+  return true;
+}
+
 std::vector<std::pair<std::string, std::string>> parse_query(std::string_view query) {
   std::vector<std::pair<std::string, std::string>> out;
   while (!query.empty()) {

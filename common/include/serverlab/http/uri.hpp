@@ -34,6 +34,13 @@ std::optional<std::string> percent_decode(std::string_view s);
 // reads as a directory request. The result never contains "." or ".." segments.
 std::optional<std::string> normalize_path(std::string_view raw_path);
 
+// True when normalize_path(raw_path) would return raw_path unchanged: it starts
+// with '/', and no segment is empty ("//"), "." or "..", or holds '%', '\' or NUL
+// (a trailing '/' is fine). Handlers use it to skip the copy for the usual
+// request path ("/css/site.css"); anything else goes through normalize_path.
+// Allocation-free.
+bool is_normal_path(std::string_view raw_path);
+
 // Splits "a=1&b=x+y&c" into {{"a","1"},{"b","x y"},{"c",""}}: '+' becomes a
 // space and %XX is decoded in names and values; a malformed escape is kept as
 // written. Empty pieces ("a=1&&b") are skipped. Order and duplicates are kept.
