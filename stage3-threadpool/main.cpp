@@ -11,9 +11,11 @@
 // keep-alive clients than threads the ones in the queue would wait for someone's
 // keep-alive timeout. While connections wait in the queue, the main thread asks
 // the workers that have held their connection longest to yield it: the worker's
-// `yield` flag makes serve_connection finish the response in progress with
-// Connection: close (or close an idle connection at once). A connection is asked
-// only after kMinHold, so a new client always gets its first request answered.
+// `yield` flag makes serve_connection end the connection after one more response,
+// sent with Connection: close (an idle connection waits kYieldIdle for that request,
+// then closes quietly). Never a close where a busy client expects a response: wrk
+// would count each one as a read error. A connection is asked only after kMinHold,
+// so a new client always gets its first request answered.
 //
 // Shutdown (SIGINT/SIGTERM, read from a signalfd that every worker also polls):
 // stop accepting, let each worker finish its response in flight, close queued
@@ -51,7 +53,7 @@ namespace {
 
 constexpr auto kMinHold = std::chrono::milliseconds(200);  // before a connection may be asked
 constexpr int kTickMs = 50;               // re-check fairness while connections wait
-constexpr double kYieldGrace = 86400;     // a yielding worker finishes its response, however long
+constexpr double kYieldIdle = 0.1;        // a yielding idle connection waits this for a request
 constexpr double kLingerAllowance = 3.0;  // serve_connection's lingering close bound, plus slack
 
 // What the main thread knows about each worker (written by that worker only).
@@ -129,9 +131,10 @@ int main(int argc, char** argv) {
                           slot.yield = false;
                           slot.since = Clock::now().time_since_epoch().count();
                           http::ConnectionOptions options;
-                          options.stopping = &slot.yield;
+                          options.yield = &slot.yield;
+                          options.yield_idle = kYieldIdle;
                           options.stop_fd = signals.get();
-                          options.shutdown_grace = kYieldGrace;
+                          options.shutdown_grace = config.server.shutdown_timeout;
                           http::serve_connection(std::move(client), service, options);
                           slot.since = 0;
                         });

@@ -262,6 +262,45 @@ TEST_F(HttpThreadpool, MoreKeepAliveClientsThanThreadsAllGetServed) {
   EXPECT_EQ(server->stop(), 0);
 }
 
+// One thread; client A sends requests back to back (like wrk or a browser) while
+// client B waits in the queue. Fairness may end A's connection, but only with a
+// response that says Connection: close: a request A has sent must never be met by
+// a close (A would see EOF or a reset instead of a response, and most clients,
+// wrk among them, count that as an error and do not retry).
+TEST_F(HttpThreadpool, YieldingBusyKeepAliveClientEndsWithConnectionCloseNotACutOff) {
+  auto server = start({"--threads", "1", "--keepalive-timeout", "60"});
+  Fd a = server->connect();
+  Reader ra(a.get());
+  ASSERT_TRUE(send_all(a.get(), get("/a.txt")));
+  auto first = ra.next();
+  ASSERT_TRUE(first) << escape_bytes(ra.pending());
+  ASSERT_EQ(first->header("Connection"), "keep-alive") << escape_bytes(first->head);
+
+  Fd b = server->connect();  // queued behind A: the only worker is A's
+  Reader rb(b.get());
+  ASSERT_TRUE(send_all(b.get(), get("/a.txt")));
+
+  bool told_to_close = false;
+  auto until = std::chrono::steady_clock::now() + 10s;
+  for (int i = 1; i < 100'000 && !told_to_close && std::chrono::steady_clock::now() < until; ++i) {
+    ASSERT_TRUE(send_all(a.get(), get("/a.txt"))) << "request " << i;
+    auto r = ra.next();
+    ASSERT_TRUE(r) << "request " << i << " on the busy connection got no response ("
+                   << (ra.was_reset() ? "reset" : "EOF or timeout")
+                   << "); bytes: " << escape_bytes(ra.pending());
+    ASSERT_EQ(r->status, 200) << escape_bytes(r->head);
+    told_to_close = r->header("Connection") == "close";
+  }
+  EXPECT_TRUE(told_to_close) << "A kept the only worker for 10 s while B waited";
+  if (told_to_close) {
+    EXPECT_TRUE(ra.closed()) << "Connection: close, but no close followed";
+  }
+  auto second = rb.next(10s);
+  ASSERT_TRUE(second) << "the queued client was not served: " << escape_bytes(rb.pending());
+  EXPECT_EQ(second->status, 200) << escape_bytes(second->head);
+  EXPECT_EQ(server->stop(), 0);
+}
+
 TEST_F(HttpThreadpool, MetricsShowWorkerAndQueueGauges) {
   auto server = start({"--threads", "3"});
   Fd c = server->connect();

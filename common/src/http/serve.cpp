@@ -73,6 +73,8 @@ void serve_connection(Fd fd, const HttpService& service, const ConnectionOptions
   HttpSession session(service, peer);
   bool stopping = false;
   auto grace_deadline = Clock::time_point::max();
+  bool yielding = false;                           // one more response, then close
+  auto yield_deadline = Clock::time_point::max();  // yielding and idle: close then
   bool io_error = false;
 
   for (;;) {
@@ -82,6 +84,16 @@ void serve_connection(Fd fd, const HttpService& service, const ConnectionOptions
       session.shutdown();
       grace_deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                           std::chrono::duration<double>(options.shutdown_grace));
+    }
+    if (!yielding && options.yield != nullptr && options.yield->load()) yielding = true;
+    if (yielding && !stopping && session.idle()) {
+      if (yield_deadline == Clock::time_point::max()) {
+        yield_deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                            std::chrono::duration<double>(options.yield_idle));
+      } else if (Clock::now() >= yield_deadline) {
+        stopping = true;  // silent for yield_idle: close quietly
+        session.shutdown();
+      }
     }
     HttpSession::Want want = session.want();
     if (want == HttpSession::Want::Close) break;
@@ -106,7 +118,13 @@ void serve_connection(Fd fd, const HttpService& service, const ConnectionOptions
       }
     } else {
       IoResult r = session.input().read_from(fd.get());
-      if (r.is_ok()) session.on_input();
+      if (r.is_ok()) {
+        if (yielding && !stopping) {  // before parsing: this request's response says close
+          stopping = true;
+          session.shutdown();
+        }
+        session.on_input();
+      }
       else if (r.is_eof()) session.on_eof();
       else if (r.status == IoResult::Status::WouldBlock) blocked = true;
       else io_error = true;
@@ -114,14 +132,19 @@ void serve_connection(Fd fd, const HttpService& service, const ConnectionOptions
     if (io_error) break;
     if (!blocked) continue;
 
+    bool yield_wait = yielding && !stopping;
     auto deadline = std::min(session.deadline(), grace_deadline);
+    if (yield_wait) deadline = std::min(deadline, yield_deadline);
     if (Clock::now() >= deadline) {
       if (Clock::now() >= grace_deadline) break;  // shutting down: out of time
+      if (yield_wait && Clock::now() >= yield_deadline) continue;  // the top closes it
       session.on_timeout();
       continue;
     }
     int timeout = millis_until(deadline);
-    if (options.stopping != nullptr && !stopping) timeout = std::min(timeout, kStopPollMs);
+    bool flag_to_watch = (options.stopping != nullptr && !stopping) ||
+                         (options.yield != nullptr && !yielding);
+    if (flag_to_watch) timeout = std::min(timeout, kStopPollMs);
     pollfd fds[2] = {{fd.get(), want == HttpSession::Want::Write ? short{POLLOUT} : short{POLLIN}, 0},
                      {options.stop_fd, POLLIN, 0}};
     nfds_t count = (options.stop_fd >= 0 && !stopping) ? 2 : 1;

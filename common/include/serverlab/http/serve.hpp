@@ -20,6 +20,15 @@
 // closes at once and a busy one finishes its current response (with
 // Connection: close) within options.shutdown_grace seconds.
 //
+// Yielding (stage 3's fairness, a gentler stop): when *options.yield becomes
+// true the connection ends after one more response, which says Connection: close.
+// The stop above cannot give that promise: by the time it is seen, the response
+// in progress may already carry keep-alive, or the next request may already be on
+// its way to an "idle" connection, and a client that sends requests back to back
+// would see a close where it expects a response. So a yielding connection that is
+// idle waits up to options.yield_idle seconds for that next request (and answers
+// it with Connection: close); only a client silent for that long is closed quietly.
+//
 // Who may call: any thread; one call per connection. Never throws; it closes fd.
 #pragma once
 
@@ -35,6 +44,8 @@ struct ConnectionOptions {
   const std::atomic<bool>* stopping = nullptr;
   int stop_fd = -1;
   double shutdown_grace = 5.0;
+  const std::atomic<bool>* yield = nullptr;  // see "Yielding" above
+  double yield_idle = 0.1;
   std::string peer;  // client host for the access log; empty: asked from the socket
 };
 
