@@ -293,8 +293,8 @@ void HttpSession::wrote(std::size_t n) {
   n = std::min(n, s.bytes);
   out_.retrieve(n);
   s.bytes -= n;
-  if (n > 0) arm(Timer::Send);
   advance_output();
+  if (n > 0 && has_output()) arm(Timer::Send);  // progress: the send timeout starts over
 }
 
 void HttpSession::sent_file(std::uint64_t n) {
@@ -303,8 +303,8 @@ void HttpSession::sent_file(std::uint64_t n) {
   n = std::min(n, s.length);
   s.offset += n;
   s.length -= n;
-  if (n > 0) arm(Timer::Send);
   advance_output();
+  if (n > 0 && has_output()) arm(Timer::Send);
 }
 
 void HttpSession::advance_output() {

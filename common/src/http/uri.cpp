@@ -109,19 +109,21 @@ std::optional<std::string> normalize_path(std::string_view raw_path) {
 
 bool is_normal_path(std::string_view raw_path) {
   if (raw_path.empty() || raw_path.front() != '/') return false;
-  std::size_t segment_start = 1;
-  for (std::size_t i = 1; i <= raw_path.size(); ++i) {
-    const char c = i < raw_path.size() ? raw_path[i] : '/';
+  std::size_t length = 0;  // of the segment being read
+  std::size_t dots = 0;    // how many of its bytes are '.'
+  for (std::size_t i = 1; i < raw_path.size(); ++i) {
+    const char c = raw_path[i];
+    if (c == '/') {
+      if (length == 0 || (dots == length && length <= 2)) return false;  // "//", ".", ".."
+      length = dots = 0;
+      continue;
+    }
     if (c == '%' || c == '\\' || c == '\0') return false;
-    if (c != '/') continue;
-    const std::string_view segment = raw_path.substr(segment_start, i - segment_start);
-    const bool last = i == raw_path.size();
-    // An empty last segment is the trailing '/' of "/dir/" (or the root "/").
-    if (segment.empty() && !(last && raw_path[i - 1] == '/')) return false;
-    if (segment == "." || segment == "..") return false;
-    segment_start = i + 1;
+    ++length;
+    if (c == '.') ++dots;
   }
-  return true;
+  // The last segment may be empty (the trailing '/' of "/dir/", or "/" itself).
+  return length == 0 || dots != length || length > 2;
 }
 
 std::vector<std::pair<std::string, std::string>> parse_query(std::string_view query) {

@@ -57,8 +57,9 @@ class StaticFiles {
  private:
   void serve_file(const Request& request, std::shared_ptr<const CachedFile> file,
                   Response& response) const;
-  bool apply_ranges(const Request& request, const std::shared_ptr<const CachedFile>& file,
-                    Response& response) const;
+  // Range (with its If-Range, if sent) for a GET of `file`: true when it answered.
+  bool apply_ranges(std::string_view range_header, std::optional<std::string_view> if_range,
+                    const std::shared_ptr<const CachedFile>& file, Response& response) const;
 
   const HttpConfig& config_;
   FileCache& cache_;
