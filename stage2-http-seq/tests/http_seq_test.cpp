@@ -138,7 +138,8 @@ TEST_F(HttpSeq, AccessLogLinesAreCombinedLogFormat) {
 }
 
 TEST_F(HttpSeq, AccessLogToAFileAppendsOneLinePerResponse) {
-  std::string log_path = root_.path() + "/../" + fs::path(root_.path()).filename().string() + ".log";
+  std::string log_path =
+      root_.path() + "/../" + fs::path(root_.path()).filename().string() + ".log";
   auto server = start({"--access-log", log_path});
   for (int i = 0; i < 3; ++i) {
     HttpClient c = HttpClient::connect(*server);
