@@ -235,6 +235,67 @@ TEST_F(SessionTest, MaxKeepaliveRequestsEndsTheConnection) {
   EXPECT_EQ(s.want(), HttpSession::Want::Close);
 }
 
+TEST_F(SessionTest, APooledSessionContinuesAConnectionFromItsCarry) {
+  config_.max_keepalive_requests = 3;
+  HttpSession first(service(), "p");
+  feed(first, kGetA);
+  drain(first);
+  feed(first, kGetB);
+  drain(first);
+  ASSERT_TRUE(first.idle());
+  const HttpSession::Carry carry = first.carry();
+  EXPECT_EQ(carry.requests, 2u);
+  EXPECT_EQ(carry.timer, HttpSession::Timer::KeepAlive);
+  EXPECT_EQ(carry.deadline, first.deadline());
+
+  // Another session object takes the connection over: the third request is the last.
+  HttpSession other(service(), HttpSession::Pooled{});
+  other.start("p", carry);
+  EXPECT_TRUE(other.idle());
+  EXPECT_EQ(other.deadline(), carry.deadline);
+  EXPECT_EQ(other.timer(), HttpSession::Timer::KeepAlive);
+  feed(other, kGetA);
+  std::string wire = drain(other);
+  EXPECT_EQ(statuses(wire), (std::vector<int>{200})) << wire;
+  EXPECT_NE(wire.find("Connection: close"), std::string::npos) << wire;
+  EXPECT_EQ(other.want(), HttpSession::Want::Close);
+}
+
+TEST_F(SessionTest, StartForgetsTheConnectionTheSessionServedBefore) {
+  HttpSession s(service(), HttpSession::Pooled{});
+  s.start("a", HttpSession::opening(service()));
+  feed(s, "GET /a.txt HTTP/1.1\r\nHo");  // half a head, then that connection is gone
+  s.on_eof();
+  s.start("b", HttpSession::opening(service()));
+  EXPECT_TRUE(s.idle());
+  EXPECT_EQ(s.want(), HttpSession::Want::Read);
+  EXPECT_EQ(s.requests(), 0u);
+  feed(s, kGetB);
+  std::string wire = drain(s);
+  EXPECT_EQ(statuses(wire), (std::vector<int>{200})) << wire;
+  EXPECT_NE(wire.find("bravo"), std::string::npos) << wire;
+}
+
+TEST_F(SessionTest, ReleaseDropsQueuedOutputAndFileReferences) {
+  config_.file_cache_entries = 0;  // no cache: the session holds the only reference
+  HttpSession s(service(), HttpSession::Pooled{});
+  s.start("p", HttpSession::opening(service()));
+  feed(s, "GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n");  // 200 KiB: a file region
+  ASSERT_EQ(s.want(), HttpSession::Want::Write);
+  HttpSession::Output out = s.output();
+  s.wrote(out.bytes.size());
+  out = s.output();
+  ASSERT_GT(out.file_length, 0u);
+  const int fd = out.file_fd;
+  ASSERT_GE(::fcntl(fd, F_GETFD), 0);
+  s.release(64 * 1024);
+  EXPECT_TRUE(s.output().empty());
+  EXPECT_EQ(s.want(), HttpSession::Want::Read);
+  // A pooled session must not keep a file open: its descriptor is closed now.
+  EXPECT_EQ(::fcntl(fd, F_GETFD), -1) << "the released session still holds the file";
+  EXPECT_EQ(metrics_.connections_open(), 0) << "pooled sessions must not count connections";
+}
+
 TEST_F(SessionTest, KeepAliveOffAnswersConnectionClose) {
   config_.keep_alive = false;
   HttpSession s(service(), "p");
