@@ -5,6 +5,7 @@
 #   make run              build (release) and start the default server
 #   make test             build (debug) and run every test
 #   make test PRESET=asan the same under AddressSanitizer + UBSan (also: tsan)
+#   make tsan             ThreadSanitizer over the threaded code only (stage 3 + shared core)
 #   make check LABEL=stage3   one stage's tests (what graders run)
 #   make bench            release build, then every built server vs nginx/lighttpd/h2o
 #   make bench-quick      a ~1 minute smoke run that fails on errors (CI runs it)
@@ -28,12 +29,12 @@ CLIENT  ?=
 HANDOUT_DIR ?= build/handout
 
 .PHONY: all deps configure build run test check format tidy clean help bench bench-quick fuzz \
-        check-lab grade handout
+        check-lab grade handout tsan
 
 all: build
 
 help:
-	@sed -n '1,15p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,16p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@tools/deps.sh build
@@ -60,6 +61,16 @@ format: configure
 
 tidy: configure
 	@cmake --build --preset $(PRESET) --target tidy
+
+# ThreadSanitizer where threads share state: stage 3 (its build:stage3 fixture builds only what
+# those tests need; the labs' copy of the queue checks is left to the debug run, which saves
+# building every lab) and the core objects its workers share (log, metrics, file cache).
+TSAN_COMMON_TESTS := common_log_test common_metrics_test common_http_file_cache_test
+tsan: deps
+	@cmake --preset tsan >/dev/null
+	@ctest --preset tsan -L '^stage3$$' -LE '^labs$$'
+	@cmake --build --preset tsan -j $(JOBS) --target $(TSAN_COMMON_TESTS)
+	@ctest --preset tsan -R '^common_(log|metrics|http_file_cache)_test$$' -FS '.*'
 
 # The bench measures the release build; bench-quick checks whatever PRESET built (CI: debug),
 # since it asserts well-formed results and no errors, never speed.
