@@ -1,17 +1,22 @@
 // Black-box tests of http-threadpool: the stage 3 behaviours the shared
-// conformance suite does not own. Fairness between keep-alive clients when they
-// outnumber the threads, --overload reject (503 + Retry-After), graceful
-// shutdown with a response in flight and a connection in the queue, the stage 3
-// gauges, flags and signals. Each test starts the real binary on 127.0.0.1 port 0.
+// conformance suite does not own. Slow clients not blocking others while threads
+// are free; whole access-log lines under concurrent load; fairness between
+// keep-alive clients when they outnumber the threads; --overload reject (503 +
+// Retry-After); graceful shutdown with a response in flight and a connection in
+// the queue; the stage 3 gauges, flags and signals. Each test starts the real
+// binary on 127.0.0.1 port 0.
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <regex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -167,6 +172,88 @@ TEST_F(HttpThreadpool, YieldingBusyKeepAliveClientEndsWithConnectionCloseNotACut
   ASSERT_TRUE(second) << "the queued client was not served: " << b.error();
   EXPECT_EQ(second->status, 200) << second->wire();
   EXPECT_EQ(server->stop(), 0);
+}
+
+// Three clients stall in the middle of their request heads, each holding a
+// worker; with a fourth thread free, a fourth client is answered at once. A
+// server that serves one connection at a time (stage 2) fails this.
+TEST_F(HttpThreadpool, SlowClientsDoNotBlockOthersWhileThreadsAreFree) {
+  auto server = start({"--threads", "4", "--header-timeout", "30"});
+  std::vector<HttpClient> slow;
+  for (int i = 0; i < 3; ++i) {
+    slow.push_back(HttpClient::connect(*server));
+    ASSERT_TRUE(slow.back().send("GET /a.txt HTTP/1.1\r\nHost:"));
+  }
+  HttpClient fast = HttpClient::connect(*server);
+  ASSERT_TRUE(fast.send(get("/a.txt")));
+  auto r = fast.read_response(false, 3s);
+  ASSERT_TRUE(r) << "a client was kept waiting behind slow ones with a thread free: "
+                 << fast.error();
+  EXPECT_EQ(r->status, 200) << r->wire();
+
+  for (std::size_t i = 0; i < slow.size(); ++i) {  // the slow ones finish and are served too
+    ASSERT_TRUE(slow[i].send(" t\r\n\r\n"));
+    auto s = slow[i].read_response();
+    ASSERT_TRUE(s) << "slow client " << i << ": " << slow[i].error();
+    EXPECT_EQ(s->status, 200) << s->wire();
+  }
+  EXPECT_EQ(server->stop(), 0);
+}
+
+// Four keep-alive clients on four workers (so no fairness yield), each sending
+// 200 pipelined requests, so that the workers log back to back: the access log
+// must hold exactly one whole Combined Log Format line per request. Lines written
+// in more than one piece, or without the logger's care, tear or interleave here.
+TEST_F(HttpThreadpool, AccessLogLinesStayWholeUnderConcurrentLoad) {
+  constexpr int kClients = 4;
+  constexpr int kRequests = 200;
+  TempDir logs("http-threadpool-log");
+  const std::string log_path = logs.path("access.log");
+  auto server = start({"--threads", "4", "--access-log", log_path});
+
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int c = 0; c < kClients; ++c) {
+    threads.emplace_back([&, c] {
+      HttpClient client = HttpClient::connect(*server);
+      std::string burst;
+      for (int n = 0; n < kRequests; ++n) {
+        burst += "GET /a.txt?c=" + std::to_string(c) + "&n=" + std::to_string(n) +
+                 " HTTP/1.1\r\nHost: t\r\n\r\n";
+      }
+      if (!client.send(burst)) {
+        failures += kRequests;
+        return;
+      }
+      for (int n = 0; n < kRequests; ++n) {
+        auto r = client.read_response();
+        if (!r || r->status != 200) {
+          failures += kRequests - n;
+          return;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(failures.load(), 0) << "requests failed under load";
+  ASSERT_EQ(server->stop(), 0);  // the log is flushed by the time the server exits
+
+  std::ifstream in(log_path);
+  ASSERT_TRUE(in) << "no access log at " << log_path;
+  const std::regex line_re(
+      R"re(127\.0\.0\.1 - - \[[^\]]+\] "GET /a\.txt\?c=(\d+)&n=(\d+) HTTP/1\.1" 200 6 "-" "-")re");
+  std::set<std::pair<int, int>> seen;
+  std::string line;
+  int lines = 0;
+  while (std::getline(in, line)) {
+    ++lines;
+    std::smatch m;
+    ASSERT_TRUE(std::regex_match(line, m, line_re))
+        << "torn or malformed line " << lines << ": " << escape_bytes(line);
+    EXPECT_TRUE(seen.emplace(std::stoi(m[1]), std::stoi(m[2])).second) << "logged twice: " << line;
+  }
+  EXPECT_EQ(lines, kClients * kRequests);
+  EXPECT_EQ(seen.size(), static_cast<std::size_t>(kClients * kRequests));
 }
 
 TEST_F(HttpThreadpool, MetricsShowWorkerAndQueueGauges) {
