@@ -215,6 +215,7 @@ void Master::reap_children() {
     const Phase was = found->phase;
     const std::size_t lane = found->lane;
     const std::int64_t lived_ms = scoreboard_monotonic_ms() - found->started_ms;
+    if (watched_slot_ == static_cast<int>(found - workers_.begin())) unwatch_channel();
     *found = Worker{};  // closes our channel end
     board_.reap(slot);
 
@@ -284,6 +285,7 @@ void Master::begin_stop(Stop how) {
   accepting_ = false;
   listener_.reset();  // new clients are refused from now on (workers close their copies)
   held_.reset();
+  unwatch_channel();
   for (Lane& lane : lanes_) {
     loop_.cancel(lane.respawn);
     lane.reuseport.reset();
@@ -312,6 +314,7 @@ void Master::tick() {
     if (!hand_over(connection, peer)) {
       held_ = std::move(connection);
       held_peer_ = std::move(peer);
+      if (full_slot_ >= 0) watch_channel(full_slot_);
     }
   }
   if (!accepting_ && !held_ && listener_ && options_.worker.accept == AcceptMode::PassFd) {
@@ -371,6 +374,7 @@ void Master::accept_connections() {
       held_ = std::move(connection);  // nobody has room: hold it, stop accepting
       held_peer_ = std::move(peer);
       pause_accepting();
+      if (full_slot_ >= 0) watch_channel(full_slot_);
       return;
     }
   }
@@ -404,6 +408,7 @@ int Master::pick_worker(const std::vector<char>& skip) {
 
 bool Master::hand_over(Fd& connection, const std::string& peer) {
   std::vector<char> tried(workers_.size(), 0);
+  full_slot_ = -1;
   for (std::size_t attempt = 0; attempt < workers_.size(); ++attempt) {
     const int i = pick_worker(tried);
     if (i < 0) return false;
@@ -419,6 +424,7 @@ bool Master::hand_over(Fd& connection, const std::string& peer) {
     if (sent.is_error() && sent.error != EPIPE) {
       log::warn("send_fd to worker {}: {}", w.pid, std::strerror(sent.error));
     }
+    if (sent.status == IoResult::Status::WouldBlock && full_slot_ < 0) full_slot_ = i;
     tried[static_cast<std::size_t>(i)] = 1;
   }
   return false;
@@ -434,6 +440,40 @@ void Master::resume_accepting() {
   if (accepting_ || !listener_ || stop_ != Stop::None) return;
   loop_.modify(listener_.get(), kReadable);
   accepting_ = true;
+}
+
+// A channel holds what fits in its send buffer (about 280 connections with Debian's
+// default net.core.wmem_default), so a burst of new connections can fill it while the
+// worker is busy. Waiting for the 10 ms tick then caps the accept rate and lets the
+// listen queue overflow (clients wait for a SYN retransmit), so the master watches the
+// full channel instead: it turns writable as soon as the worker has taken from it.
+void Master::watch_channel(int slot) {
+  if (watched_slot_ >= 0 || slot < 0) return;
+  const Worker& w = workers_[static_cast<std::size_t>(slot)];
+  if (!w.channel) return;
+  loop_.add(w.channel.get(), kWritable, channel_room_);
+  watched_slot_ = slot;
+}
+
+void Master::unwatch_channel() {
+  if (watched_slot_ < 0) return;
+  loop_.remove(workers_[static_cast<std::size_t>(watched_slot_)].channel.get());
+  watched_slot_ = -1;
+}
+
+void Master::on_channel_room() {
+  unwatch_channel();
+  if (stop_ != Stop::None || !held_) return;
+  std::string peer = std::move(held_peer_);
+  Fd connection = std::move(held_);
+  if (!hand_over(connection, peer)) {  // taken by another burst already: watch again
+    held_ = std::move(connection);
+    held_peer_ = std::move(peer);
+    if (full_slot_ >= 0) watch_channel(full_slot_);
+    return;
+  }
+  resume_accepting();
+  accept_connections();
 }
 
 }  // namespace serverlab

@@ -110,6 +110,18 @@ class Master final : public EventHandler {
   void resume_accepting();
   bool all_children_gone() const;
   int listen_fd_for(std::size_t lane) const;
+  // passfd, channel full: watch that worker's channel and send the held connection the
+  // moment the worker has taken something from it (not at the next tick).
+  void watch_channel(int slot);
+  void unwatch_channel();
+  void on_channel_room();
+
+  // The EventHandler for a watched channel (the Master itself handles the listener).
+  struct ChannelRoom final : EventHandler {
+    explicit ChannelRoom(Master& m) : master(m) {}
+    void on_event(std::uint32_t /*events*/) override { master.on_channel_room(); }
+    Master& master;
+  };
 
   MasterOptions options_;
   EventLoop loop_;
@@ -119,6 +131,9 @@ class Master final : public EventHandler {
   std::vector<Lane> lanes_;
   Fd held_;  // accepted, waiting for a worker with room (passfd)
   std::string held_peer_;
+  int full_slot_ = -1;     // set by hand_over: a worker whose channel was full, or -1
+  int watched_slot_ = -1;  // whose channel channel_room_ watches, or -1
+  ChannelRoom channel_room_{*this};
   bool accepting_ = false;
   std::size_t next_pick_ = 0;
   Stop stop_ = Stop::None;

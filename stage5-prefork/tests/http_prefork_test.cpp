@@ -415,6 +415,38 @@ TEST_F(HttpPrefork, PausesAcceptingWhileEveryWorkerIsFull) {
   expect_clean_stop(server);
 }
 
+// The channel to a worker holds a few hundred messages (its send buffer: about 280 on
+// Debian's defaults). With the only worker stopped, more clients than that connect:
+// the master fills the channel, holds the next connection and stops accepting. Once
+// the worker runs again, the master sends the held connection as soon as the channel
+// has room and takes the rest from the backlog: every client is answered, none lost.
+TEST_F(HttpPrefork, BurstLargerThanTheChannelIsServedInFull) {
+  ServerProcess server(argv({"--workers", "1"}));
+  const std::set<int> pids = live_pids(status_json(server));
+  ASSERT_EQ(pids.size(), 1u);
+  const int worker = *pids.begin();
+  struct Resume {  // a failed assertion below must not leave our worker stopped
+    int pid;
+    ~Resume() { ::kill(pid, SIGCONT); }
+  } resume{worker};
+  ASSERT_EQ(::kill(worker, SIGSTOP), 0);
+
+  constexpr int kClients = 450;  // more than the channel holds, fewer than the backlog (511)
+  std::vector<Fd> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(server.connect());
+    ASSERT_TRUE(send_all(clients.back().get(),
+                         "GET /a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+  }
+  std::this_thread::sleep_for(200ms);  // the master fills the channel and holds one
+  ASSERT_EQ(::kill(worker, SIGCONT), 0);
+  for (int i = 0; i < kClients; ++i) {
+    const std::string wire = recv_until_eof(clients[static_cast<std::size_t>(i)].get(), 10s);
+    EXPECT_EQ(wire.rfind("HTTP/1.1 200", 0), 0u) << "client " << i << ": " << escape_bytes(wire);
+  }
+  expect_clean_stop(server);
+}
+
 // ------------------------------------------------------------------ process management
 
 TEST_F(HttpPrefork, KilledWorkerIsRespawned) {
