@@ -15,8 +15,6 @@
 // input ending exactly at a PROT_NONE page so any over-read crashes. Bodies
 // after the head are fed to a BodyDecoder whole, split at every byte, and a
 // byte at a time.
-#include "serverlab/http/parser.hpp"
-
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -30,28 +28,16 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <ostream>
 #include <new>
 #include <optional>
-#include <stdexcept>
+#include <ostream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
-// ---- Allocation counting (for the "no allocation per request" test) ---------
-namespace {
-std::atomic<long> g_allocations{0};
-}  // namespace
-
-// noinline: once inlined, GCC pairs a `new` with the free() inside our delete
-// and warns about a mismatch that is not there (both sides are malloc/free).
-__attribute__((noinline)) void* operator new(std::size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-__attribute__((noinline)) void operator delete(void* p) noexcept { std::free(p); }
-__attribute__((noinline)) void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#include "allocation_counter.hpp"
+#include "serverlab/http/parser.hpp"
 
 namespace serverlab::http {
 namespace {
@@ -62,10 +48,18 @@ std::string escape(std::string_view bytes) {
   std::string out;
   for (unsigned char c : bytes) {
     switch (c) {
-      case '\r': out += "\\r"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\\': out += "\\\\"; break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
       default:
         if (c < 0x20 || c >= 0x7f) {
           char hex[8];
@@ -91,7 +85,8 @@ struct Case {
 
   std::string where() const { return file + ":" + std::to_string(line) + " \"" + title + "\""; }
   bool expects(std::string_view key) const {
-    return std::any_of(expect.begin(), expect.end(), [&](const auto& kv) { return kv.first == key; });
+    return std::any_of(expect.begin(), expect.end(),
+                       [&](const auto& kv) { return kv.first == key; });
   }
 };
 
@@ -114,12 +109,24 @@ std::string unescape(std::string_view s, const std::string& where) {
     }
     if (++i == s.size()) throw std::runtime_error(where + ": trailing backslash");
     switch (s[i]) {
-      case 'r': out.push_back('\r'); break;
-      case 'n': out.push_back('\n'); break;
-      case 't': out.push_back('\t'); break;
-      case '0': out.push_back('\0'); break;
-      case 's': out.push_back(' '); break;
-      case '\\': out.push_back('\\'); break;
+      case 'r':
+        out.push_back('\r');
+        break;
+      case 'n':
+        out.push_back('\n');
+        break;
+      case 't':
+        out.push_back('\t');
+        break;
+      case '0':
+        out.push_back('\0');
+        break;
+      case 's':
+        out.push_back(' ');
+        break;
+      case '\\':
+        out.push_back('\\');
+        break;
       case 'x': {
         if (i + 2 >= s.size() || hex_value(s[i + 1]) < 0 || hex_value(s[i + 2]) < 0) {
           throw std::runtime_error(where + ": bad \\x escape");
@@ -163,11 +170,16 @@ std::vector<Case> parse_fixture(const fs::path& path) {
       if (!(fields >> key >> eq >> value) || eq != "=") {
         throw std::runtime_error(where + ": expected '@ limit = N'");
       }
-      if (key == "max_request_line") c.limits.max_request_line = value;
-      else if (key == "max_header_bytes") c.limits.max_header_bytes = value;
-      else if (key == "max_headers") c.limits.max_headers = value;
-      else if (key == "max_body") c.limits.max_body = value;
-      else throw std::runtime_error(where + ": unknown limit " + key);
+      if (key == "max_request_line")
+        c.limits.max_request_line = value;
+      else if (key == "max_header_bytes")
+        c.limits.max_header_bytes = value;
+      else if (key == "max_headers")
+        c.limits.max_headers = value;
+      else if (key == "max_body")
+        c.limits.max_body = value;
+      else
+        throw std::runtime_error(where + ": unknown limit " + key);
     } else if (text.rfind("= ", 0) == 0) {
       const std::size_t colon = text.find(':');
       if (colon == std::string::npos) throw std::runtime_error(where + ": expected '= key: value'");
@@ -206,34 +218,50 @@ const std::vector<Case>& all_cases() {
 
 std::string show(const ParseResult& r) {
   switch (r.kind) {
-    case ParseResult::Incomplete: return "incomplete";
-    case ParseResult::Done: return "done (consumed " + std::to_string(r.consumed) + ")";
-    case ParseResult::Error: return "error " + std::to_string(r.status);
+    case ParseResult::Incomplete:
+      return "incomplete";
+    case ParseResult::Done:
+      return "done (consumed " + std::to_string(r.consumed) + ")";
+    case ParseResult::Error:
+      return "error " + std::to_string(r.status);
   }
   return "?";
 }
 
 std::string show(const BodyDecoder::Step& s, std::size_t total_consumed) {
   switch (s.state) {
-    case BodyDecoder::State::More: return "more (consumed " + std::to_string(total_consumed) + ")";
-    case BodyDecoder::State::Done: return "done (consumed " + std::to_string(total_consumed) + ")";
-    case BodyDecoder::State::Error: return "error " + std::to_string(s.status);
+    case BodyDecoder::State::More:
+      return "more (consumed " + std::to_string(total_consumed) + ")";
+    case BodyDecoder::State::Done:
+      return "done (consumed " + std::to_string(total_consumed) + ")";
+    case BodyDecoder::State::Error:
+      return "error " + std::to_string(s.status);
   }
   return "?";
 }
 
 const char* method_name(Method m) {
   switch (m) {
-    case Method::Get: return "Get";
-    case Method::Head: return "Head";
-    case Method::Post: return "Post";
-    case Method::Put: return "Put";
-    case Method::Delete: return "Delete";
-    case Method::Patch: return "Patch";
-    case Method::Options: return "Options";
-    case Method::Trace: return "Trace";
-    case Method::Connect: return "Connect";
-    case Method::Unknown: return "Unknown";
+    case Method::Get:
+      return "Get";
+    case Method::Head:
+      return "Head";
+    case Method::Post:
+      return "Post";
+    case Method::Put:
+      return "Put";
+    case Method::Delete:
+      return "Delete";
+    case Method::Patch:
+      return "Patch";
+    case Method::Options:
+      return "Options";
+    case Method::Trace:
+      return "Trace";
+    case Method::Connect:
+      return "Connect";
+    case Method::Unknown:
+      return "Unknown";
   }
   return "?";
 }
@@ -302,9 +330,12 @@ std::string body_field(const BodyDecoder::Step& s, std::size_t consumed, const s
                        std::size_t body_size) {
   if (key == "body") {
     switch (s.state) {
-      case BodyDecoder::State::More: return "more";
-      case BodyDecoder::State::Done: return "done";
-      case BodyDecoder::State::Error: return "error " + std::to_string(s.status);
+      case BodyDecoder::State::More:
+        return "more";
+      case BodyDecoder::State::Done:
+        return "done";
+      case BodyDecoder::State::Error:
+        return "error " + std::to_string(s.status);
     }
   }
   // body_consumed
@@ -367,8 +398,8 @@ TEST_P(ParserFixture, OneShotMatchesExpectations) {
     } else {
       got = field(r, result, key, c.input.size());
     }
-    EXPECT_EQ(got, want) << c.where() << "\n  key:    " << key
-                         << "\n  input:  " << escape(c.input) << "\n  result: " << show(result);
+    EXPECT_EQ(got, want) << c.where() << "\n  key:    " << key << "\n  input:  " << escape(c.input)
+                         << "\n  result: " << show(result);
   }
 }
 
@@ -457,8 +488,8 @@ TEST_P(BodyFixture, BodySplitAnywhereDecodesTheSame) {
   std::vector<std::size_t> every;
   for (std::size_t k = 1; k < body.size(); ++k) {
     const auto [step, consumed] = decode_body(r, c.limits.max_body, body, {k});
-    ASSERT_EQ(show(step, consumed), want) << c.where() << " split at " << k
-                                          << "\n  body: " << escape(body);
+    ASSERT_EQ(show(step, consumed), want)
+        << c.where() << " split at " << k << "\n  body: " << escape(body);
     every.push_back(k);
   }
   const auto [step, consumed] = decode_body(r, c.limits.max_body, body, every);
@@ -516,8 +547,7 @@ TEST(ParseRequest, DefaultLimitsAnswer431ForTooManyOrTooLargeHeaders) {
 
 TEST(ParseRequest, Answers413ForContentLengthOverTheDefaultMaxBody) {
   Request r;
-  EXPECT_EQ(parse_request(get_with("/", "Content-Length: 1048576\r\n"), r).kind,
-            ParseResult::Done);
+  EXPECT_EQ(parse_request(get_with("/", "Content-Length: 1048576\r\n"), r).kind, ParseResult::Done);
   EXPECT_EQ(show(parse_request(get_with("/", "Content-Length: 1048577\r\n"), r)), "error 413");
 }
 
@@ -527,16 +557,17 @@ TEST(ParseRequest, ViewsPointIntoTheCallersBuffer) {
   ASSERT_EQ(parse_request(input, r).kind, ParseResult::Done);
   const char* lo = input.data();
   const char* hi = input.data() + input.size();
-  for (std::string_view v : {r.method_token, r.target, r.path, r.query, r.host,
-                             r.headers[1].name, r.headers[1].value}) {
+  for (std::string_view v :
+       {r.method_token, r.target, r.path, r.query, r.host, r.headers[1].name, r.headers[1].value}) {
     EXPECT_TRUE(v.data() >= lo && v.data() + v.size() <= hi) << "view '" << v << "' copied";
   }
 }
 
 TEST(ParseRequest, ReusedRequestForgetsThePreviousOne) {
   Request r;
-  ASSERT_EQ(parse_request(get_with("/a", "Connection: close\r\nContent-Length: 3\r\n"
-                                         "Expect: 100-continue\r\n"),
+  ASSERT_EQ(parse_request(get_with("/a",
+                                   "Connection: close\r\nContent-Length: 3\r\n"
+                                   "Expect: 100-continue\r\n"),
                           r)
                 .kind,
             ParseResult::Done);
@@ -554,11 +585,11 @@ TEST(ParseRequest, DoesNotAllocateOnceTheHeaderVectorIsWarm) {
   const std::string input = get_with("/static/logo.png?v=3", many);
   Request r;
   ASSERT_EQ(parse_request(input, r).kind, ParseResult::Done);  // warms the vector
-  const long before = g_allocations.load();
+  const long before = test::allocations();
   for (int i = 0; i < 10; ++i) {
     ASSERT_EQ(parse_request(input, r).kind, ParseResult::Done);
   }
-  EXPECT_EQ(g_allocations.load() - before, 0) << "parse_request allocated on a warm Request";
+  EXPECT_EQ(test::allocations() - before, 0) << "parse_request allocated on a warm Request";
 }
 
 TEST(RequestHelpers, MethodTokensAreCaseSensitiveAndHeaderNamesAreNot) {
@@ -629,8 +660,8 @@ TEST(BodyDecoder, ChunkedBodyEndingExactlyAtAGuardPageIsDone) {
 }
 
 TEST(BodyDecoder, HugeChunkSizesFailBeforeAnyDataArrives) {
-  for (std::string size : {"10000000000000000", "ffffffffffffffffff", "FFFFFFFFFFFFFFFF",
-                           "100001"}) {
+  for (std::string size :
+       {"10000000000000000", "ffffffffffffffffff", "FFFFFFFFFFFFFFFF", "100001"}) {
     BodyDecoder d;
     d.start(chunked_request(), 1024 * 1024);
     const auto step = d.feed(size);  // no CRLF yet: the size alone is enough

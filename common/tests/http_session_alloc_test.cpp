@@ -12,24 +12,10 @@
 #include <string>
 #include <string_view>
 
+#include "allocation_counter.hpp"
 #include "http_test_support.hpp"
 #include "serverlab/http/session.hpp"
 #include "serverlab/metrics.hpp"
-
-// ---- Allocation counting ----------------------------------------------------
-namespace {
-std::atomic<long> g_allocations{0};
-}  // namespace
-
-// noinline: once inlined, GCC pairs a `new` with the free() inside our delete
-// and warns about a mismatch that is not there (both sides are malloc/free).
-__attribute__((noinline)) void* operator new(std::size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-__attribute__((noinline)) void operator delete(void* p) noexcept { std::free(p); }
-__attribute__((noinline)) void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace serverlab::http {
 namespace {
@@ -84,11 +70,11 @@ TEST_F(SessionAllocations, KeepAliveGetOfACachedFileAllocatesNothingOnceWarm) {
   for (int i = 0; i < 3; ++i) expected = round_trip(s);  // fills the cache, grows buffers
   ASSERT_GT(expected, 4096u) << "the warm-up request was not answered with the file";
 
-  const long before = g_allocations.load();
+  const long before = test::allocations();
   for (int i = 0; i < 100; ++i) {
     ASSERT_EQ(round_trip(s), expected) << "request " << i;
   }
-  EXPECT_EQ(g_allocations.load() - before, 0)
+  EXPECT_EQ(test::allocations() - before, 0)
       << "operator new calls during 100 warm keep-alive requests";
   EXPECT_EQ(s.requests(), 103u);
 }
@@ -107,14 +93,14 @@ TEST_F(SessionAllocations, ParkingAndResumingASessionBetweenRequestsAllocatesNot
   }
   ASSERT_GT(expected, 4096u);
 
-  const long before = g_allocations.load();
+  const long before = test::allocations();
   for (int i = 0; i < 100; ++i) {
     s.start("192.168.100.200", carry);
     ASSERT_EQ(round_trip(s), expected) << "request " << i;
     carry = s.carry();
     s.release(64 * 1024);
   }
-  EXPECT_EQ(g_allocations.load() - before, 0)
+  EXPECT_EQ(test::allocations() - before, 0)
       << "operator new calls during 100 parked-and-resumed requests";
   EXPECT_EQ(carry.requests, 103u) << "the request count did not travel with the Carry";
   EXPECT_EQ(carry.timer, HttpSession::Timer::KeepAlive);
