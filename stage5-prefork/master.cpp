@@ -215,8 +215,8 @@ void Master::reap_children() {
     const Phase was = found->phase;
     const std::size_t lane = found->lane;
     const std::int64_t lived_ms = scoreboard_monotonic_ms() - found->started_ms;
-    if (watched_slot_ == static_cast<int>(found - workers_.begin())) unwatch_channel();
-    *found = Worker{};  // closes our channel end
+    if (watched_slot_ == static_cast<int>(slot)) unwatch_channel();  // before the fd closes
+    *found = Worker{};                                               // closes our channel end
     board_.reap(slot);
 
     Lane& l = lanes_[lane];
