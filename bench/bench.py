@@ -88,11 +88,14 @@ def our_servers() -> list[Server]:
         Server("http-threadpool", "http", "3", "stage3-threadpool/http-threadpool"),
         Server("http-epoll", "http", "4", "stage4-epoll/http-epoll"),
     ]
+    # --worker-connections matches the peers' limits (nginx: worker_connections 16384), so
+    # one worker can hold all the idle connections of the RSS test, as nginx's does.
     for accept in ("passfd", "shared", "reuseport"):
         for workers in (1, 2):
             rows.append(Server(f"http-prefork-{accept}-w{workers}", "http", "5",
                                "stage5-prefork/http-prefork",
-                               ["--accept", accept, "--workers", str(workers)], workers=workers))
+                               ["--accept", accept, "--workers", str(workers),
+                                "--worker-connections", "16384"], workers=workers))
     return rows
 
 
