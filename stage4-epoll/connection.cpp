@@ -1,6 +1,5 @@
 #include "connection.hpp"
 
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -10,6 +9,7 @@
 #include <utility>
 
 #include "http_server.hpp"
+#include "serverlab/http/send_output.hpp"
 #include "serverlab/sys_error.hpp"
 
 namespace serverlab {
@@ -19,9 +19,8 @@ namespace {
 using Clock = http::HttpSession::Clock;
 using Want = http::HttpSession::Want;
 
-constexpr int kMaxRounds = 32;                             // steps per wake-up, for fairness
-constexpr std::uint64_t kSendfileChunk = 1ull << 30;       // sendfile moves < 2 GiB per call
-constexpr std::uint64_t kLingerMs = 2000;                  // lingering close: at most this long
+constexpr int kMaxRounds = 32;                              // steps per wake-up, for fairness
+constexpr std::uint64_t kLingerMs = 2000;                   // lingering close: at most this long
 constexpr std::size_t kLingerBytes = std::size_t{1} << 20;  // ...and this many bytes drained
 
 }  // namespace
@@ -148,37 +147,16 @@ Connection::Step Connection::read_some() {
 }
 
 Connection::Step Connection::write_some() {
-  const http::HttpSession::Output out = session_->output();
-  if (!out.bytes.empty()) {
-    // MSG_MORE: a file body follows, so let the head share its first segment.
-    const int flags = MSG_NOSIGNAL | (out.file_length > 0 ? MSG_MORE : 0);
-    for (;;) {
-      const ssize_t n = ::send(fd_.get(), out.bytes.data(), out.bytes.size(), flags);
-      if (n >= 0) {
-        session_->wrote(static_cast<std::size_t>(n));
-        return Step::Progress;
-      }
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      return Step::Failed;
-    }
-  } else {
-    for (;;) {
-      off_t offset = static_cast<off_t>(out.file_offset);
-      const auto chunk = static_cast<std::size_t>(std::min(out.file_length, kSendfileChunk));
-      const ssize_t n = ::sendfile(fd_.get(), out.file_fd, &offset, chunk);
-      if (n > 0) {
-        session_->sent_file(static_cast<std::uint64_t>(n));
-        return Step::Progress;
-      }
-      if (n == 0) return Step::Failed;  // the file shrank under us: the length was a lie
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      return Step::Failed;
-    }
+  switch (http::send_output(fd_.get(), *session_)) {
+    case http::SendStep::Progress:
+      return Step::Progress;
+    case http::SendStep::Blocked:
+      can_write_ = false;
+      return Step::Blocked;
+    case http::SendStep::Failed:
+      break;
   }
-  can_write_ = false;
-  return Step::Blocked;
+  return Step::Failed;
 }
 
 void Connection::finish() {

@@ -1,7 +1,6 @@
 #include "serverlab/http/serve.hpp"
 
 #include <poll.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -9,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 
+#include "serverlab/http/send_output.hpp"
 #include "serverlab/http/session.hpp"
 #include "serverlab/log.hpp"
 #include "serverlab/socket.hpp"
@@ -18,7 +18,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr std::size_t kSendfileChunk = std::size_t{1} << 30;  // sendfile moves < 2 GiB per call
 constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr std::size_t kLingerBytes = std::size_t{1} << 20;
 constexpr int kStopPollMs = 200;  // how often an atomic-only stop flag is re-checked
@@ -100,21 +99,15 @@ void serve_connection(Fd fd, const HttpService& service, const ConnectionOptions
 
     bool blocked = false;
     if (want == HttpSession::Want::Write) {
-      HttpSession::Output out = session.output();
-      if (!out.bytes.empty()) {
-        ssize_t n = ::send(fd.get(), out.bytes.data(), out.bytes.size(), MSG_NOSIGNAL);
-        if (n >= 0) session.wrote(static_cast<std::size_t>(n));
-        else if (errno == EAGAIN || errno == EWOULDBLOCK) blocked = true;
-        else if (errno != EINTR) io_error = true;
-      } else {
-        off_t offset = static_cast<off_t>(out.file_offset);
-        std::size_t chunk = static_cast<std::size_t>(std::min<std::uint64_t>(out.file_length,
-                                                                              kSendfileChunk));
-        ssize_t n = ::sendfile(fd.get(), out.file_fd, &offset, chunk);
-        if (n > 0) session.sent_file(static_cast<std::uint64_t>(n));
-        else if (n == 0) io_error = true;  // the file shrank under us: the length was a lie
-        else if (errno == EAGAIN || errno == EWOULDBLOCK) blocked = true;
-        else if (errno != EINTR) io_error = true;
+      switch (send_output(fd.get(), session)) {
+        case SendStep::Progress:
+          break;
+        case SendStep::Blocked:
+          blocked = true;
+          break;
+        case SendStep::Failed:
+          io_error = true;
+          break;
       }
     } else {
       IoResult r = session.input().read_from(fd.get());

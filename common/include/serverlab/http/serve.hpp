@@ -3,7 +3,7 @@
 //
 //   serve_connection(fd):
 //     loop until the session wants Close:
-//       Write -> send(2) the head bytes / sendfile(2) the body (chunks <= 1 GiB,
+//       Write -> send_output: send(2) the head bytes / sendfile(2) the body (chunks <= 1 GiB,
 //                64-bit offsets, so files over 4 GiB work)
 //       Read  -> Buffer::read_from -> session.on_input() / on_eof()
 //       would block -> poll(2) until readable/writable, the session's deadline,
