@@ -41,7 +41,7 @@
 #include <string>
 #include <string_view>
 
-#include "buffer_pool.hpp"
+#include "session_pool.hpp"
 #include "event_loop.hpp"
 #include "serverlab/fd.hpp"
 #include "serverlab/http/session.hpp"

@@ -27,7 +27,7 @@
 #include <string_view>
 #include <vector>
 
-#include "buffer_pool.hpp"
+#include "session_pool.hpp"
 #include "event_loop.hpp"
 #include "serverlab/fd.hpp"
 #include "serverlab/http/service.hpp"
