@@ -16,8 +16,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <optional>
 #include <string>
 #include <thread>
@@ -25,6 +23,7 @@
 
 #include "http_client.hpp"
 #include "server_process.hpp"
+#include "temp_dir.hpp"
 
 namespace {
 
@@ -34,28 +33,16 @@ using serverlab::testing::escape_bytes;
 using serverlab::testing::HttpClient;
 using serverlab::testing::send_all;
 using serverlab::testing::ServerProcess;
+using serverlab::testing::TempDir;
 using serverlab::testing::wait_for_eof;
-namespace fs = std::filesystem;
 
 std::string server_binary() {
   return serverlab::testing::binary_from_env("HTTP_EPOLL_BIN", HTTP_EPOLL_DEFAULT_BIN);
 }
 
-class DocRoot {
- public:
-  DocRoot() {
-    char tmpl[] = "/tmp/http-epoll-test-XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-    write("a.txt", "alpha\n");
-  }
-  ~DocRoot() { fs::remove_all(path_); }
-  void write(const std::string& name, const std::string& content) const {
-    std::ofstream(path_ + "/" + name, std::ios::binary) << content;
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
+// A document root holding a.txt ("alpha\n"), removed with everything in it.
+struct DocRoot : TempDir {
+  DocRoot() : TempDir("http-epoll-test") { write("a.txt", "alpha\n"); }
 };
 
 // Bytes that differ from position to position, so a dropped or repeated chunk shows.

@@ -18,7 +18,6 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -30,6 +29,7 @@
 #include <vector>
 
 #include "server_process.hpp"
+#include "temp_dir.hpp"
 
 namespace {
 
@@ -40,6 +40,7 @@ using serverlab::testing::escape_bytes;
 using serverlab::testing::recv_until_eof;
 using serverlab::testing::send_all;
 using serverlab::testing::ServerProcess;
+using serverlab::testing::TempDir;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
@@ -47,21 +48,9 @@ std::string server_binary() {
   return serverlab::testing::binary_from_env("HTTP_PREFORK_BIN", HTTP_PREFORK_DEFAULT_BIN);
 }
 
-class DocRoot {
- public:
-  DocRoot() {
-    char tmpl[] = "/tmp/http-prefork-test-XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-    std::ofstream(path_ + "/a.txt", std::ios::binary) << "alpha\n";
-  }
-  ~DocRoot() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
+// A document root holding a.txt ("alpha\n"), removed with everything in it.
+struct DocRoot : TempDir {
+  DocRoot() : TempDir("http-prefork-test") { write("a.txt", "alpha\n"); }
 };
 
 struct Reply {
