@@ -1,9 +1,8 @@
 // echo_support.hpp: helpers shared by the stage 1 black-box suites.
 //
 // The binaries come from SERVERLAB_ECHO_SERVER / SERVERLAB_ECHO_CLIENT (set by
-// CMake, or by a grader pointing the suite at another build); run_program runs
-// a short-lived child (echo-client, `echo-server --help`) with stdin from a pipe
-// and collects its output. Test-process only; every wait has a deadline.
+// CMake, or by a grader pointing the suite at another build). Test-process only;
+// every wait has a deadline.
 #pragma once
 
 #include <chrono>
@@ -24,17 +23,6 @@ std::string echo_client_bin();
 
 // Starts echo-server on 127.0.0.1, port 0, with the extra flags.
 std::unique_ptr<ServerProcess> start_echo(std::vector<std::string> flags);
-
-struct ProgramResult {
-  int status = -1;  // exit status, 128+N if killed by signal N, -1 on timeout
-  std::string out;
-  std::string err;
-};
-// Runs argv with `input` on stdin (closed after it, unless keep_stdin_open, in
-// which case it stays open until the child exits or the deadline passes).
-ProgramResult run_program(const std::vector<std::string>& argv, std::string_view input,
-                          std::chrono::milliseconds deadline = std::chrono::seconds(20),
-                          bool keep_stdin_open = false);
 
 // Deterministic test data.
 std::string all_byte_values();  // "\x00\x01...\xff"

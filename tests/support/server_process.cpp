@@ -171,41 +171,109 @@ std::string binary_from_env(const char* variable, const std::string& fallback) {
   return value != nullptr && *value != '\0' ? std::string(value) : fallback;
 }
 
-int run_to_exit(std::vector<std::string> argv, std::chrono::milliseconds deadline) {
-  if (argv.empty()) throw std::runtime_error("run_to_exit: empty argv");
+ProgramResult run_program(const std::vector<std::string>& argv, std::string_view input,
+                          std::chrono::milliseconds deadline, bool keep_stdin_open) {
+  int in[2], out[2], err[2];
+  if (::pipe2(in, O_CLOEXEC) < 0 || ::pipe2(out, O_CLOEXEC) < 0 || ::pipe2(err, O_CLOEXEC) < 0)
+    throw std::runtime_error("pipe2 failed");
+  std::vector<std::string> copy = argv;
   std::vector<char*> args;
-  for (auto& a : argv) args.push_back(a.data());
+  for (auto& a : copy) args.push_back(a.data());
   args.push_back(nullptr);
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
-    int null = ::open("/dev/null", O_WRONLY);
-    ::dup2(null, 1);
-    ::dup2(null, 2);
+    ::dup2(in[0], 0);
+    ::dup2(out[1], 1);
+    ::dup2(err[1], 2);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::execv(args[0], args.data());
+    std::fprintf(stderr, "exec %s: %s\n", args[0], std::strerror(errno));
     ::_exit(127);
   }
-  const auto until = Clock::now() + deadline;
-  for (;;) {
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    }
-    if (Clock::now() >= until) break;
-    std::this_thread::sleep_for(10ms);
+  ::close(in[0]);
+  ::close(out[1]);
+  ::close(err[1]);
+  ::fcntl(in[1], F_SETFL, O_NONBLOCK);
+
+  ProgramResult result;
+  auto until = std::chrono::steady_clock::now() + deadline;
+  int stdin_fd = in[1];
+  std::size_t sent = 0;
+  if (input.empty() && !keep_stdin_open) {
+    ::close(stdin_fd);
+    stdin_fd = -1;
   }
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, nullptr, 0);
-  return -2;
+  bool out_open = true, err_open = true;
+  while (out_open || err_open) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    until - std::chrono::steady_clock::now())
+                    .count();
+    if (left <= 0) break;
+    pollfd fds[3] = {{out_open ? out[0] : -1, POLLIN, 0},
+                     {err_open ? err[0] : -1, POLLIN, 0},
+                     {stdin_fd >= 0 && sent < input.size() ? stdin_fd : -1, POLLOUT, 0}};
+    int n = ::poll(fds, 3, static_cast<int>(left));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    char buf[65536];
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].revents == 0) continue;
+      ssize_t r = ::read(fds[i].fd, buf, sizeof buf);
+      if (r > 0)
+        (i == 0 ? result.out : result.err).append(buf, static_cast<std::size_t>(r));
+      else
+        (i == 0 ? out_open : err_open) = false;
+    }
+    if (fds[2].revents != 0) {
+      ssize_t w = ::write(stdin_fd, input.data() + sent, input.size() - sent);
+      if (w > 0) sent += static_cast<std::size_t>(w);
+      if (w < 0 && errno != EAGAIN && errno != EINTR) sent = input.size();
+      if (sent == input.size() && !keep_stdin_open) {
+        ::close(stdin_fd);
+        stdin_fd = -1;
+      }
+    }
+  }
+  ::close(out[0]);
+  ::close(err[0]);
+  if (stdin_fd >= 0) ::close(stdin_fd);
+  // Both output pipes are closed (or the deadline passed): reap, or kill on timeout.
+  for (;;) {
+    int raw = 0;
+    pid_t r = ::waitpid(pid, &raw, WNOHANG);
+    if (r == pid) {
+      result.status = decode_status(raw);
+      return result;
+    }
+    if (std::chrono::steady_clock::now() >= until) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &raw, 0);
+      result.status = -1;
+      return result;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+int run_to_exit(std::vector<std::string> argv, std::chrono::milliseconds deadline) {
+  if (argv.empty()) throw std::runtime_error("run_to_exit: empty argv");
+  return run_program(argv, "", deadline).status;
 }
 
 std::string escape_bytes(std::string_view bytes) {
   std::string out;
   for (unsigned char c : bytes) {
-    if (c == '\r') out += "\\r";
-    else if (c == '\n') out += "\\n";
-    else if (c == '\\') out += "\\\\";
-    else if (c >= 0x20 && c < 0x7f) out += static_cast<char>(c);
+    if (c == '\r')
+      out += "\\r";
+    else if (c == '\n')
+      out += "\\n";
+    else if (c == '\\')
+      out += "\\\\";
+    else if (c >= 0x20 && c < 0x7f)
+      out += static_cast<char>(c);
     else {
       char hex[5];
       std::snprintf(hex, sizeof hex, "\\x%02x", c);

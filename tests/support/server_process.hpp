@@ -80,10 +80,21 @@ class ServerProcess {
 // instructor can point a suite at a student's server), else the fallback.
 std::string binary_from_env(const char* variable, const std::string& fallback);
 
-// Runs argv (argv[0] the binary's path) to completion with stdout and stderr on
-// /dev/null, for flag checks (--help, a bad flag). Returns the exit status, -1 if
-// it died of a signal, -2 if it was still running at the deadline (it is then
-// SIGKILLed and reaped: only the PID started here is signalled).
+// A short-lived child's exit and output (echo-client, `server --help`).
+struct ProgramResult {
+  int status = -1;  // exit status, 128+N if killed by signal N, -1 on timeout
+  std::string out;
+  std::string err;
+};
+// Runs argv (argv[0] the binary's path) with `input` on stdin (closed after it,
+// unless keep_stdin_open, in which case it stays open until the child exits or the
+// deadline passes), collecting stdout and stderr. A child still running at the
+// deadline is SIGKILLed and reaped: only the PID started here is signalled.
+ProgramResult run_program(const std::vector<std::string>& argv, std::string_view input,
+                          std::chrono::milliseconds deadline = 20s, bool keep_stdin_open = false);
+
+// run_program with no input, for flag checks (--help, a bad flag): the exit
+// status alone (128+N if killed by signal N, -1 if still running at the deadline).
 int run_to_exit(std::vector<std::string> argv, std::chrono::milliseconds deadline = 10s);
 
 // Escapes bytes for failure messages: printable ASCII as is, the rest as \xNN, \r, \n.
