@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "http_client.hpp"
 #include "server_process.hpp"
 #include "temp_dir.hpp"
 
@@ -37,6 +38,8 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 using serverlab::Fd;
 using serverlab::testing::escape_bytes;
+using serverlab::testing::HttpClient;
+using serverlab::testing::HttpResponse;
 using serverlab::testing::recv_until_eof;
 using serverlab::testing::send_all;
 using serverlab::testing::ServerProcess;
@@ -53,38 +56,23 @@ struct DocRoot : TempDir {
   DocRoot() : TempDir("http-prefork-test") { write("a.txt", "alpha\n"); }
 };
 
-struct Reply {
-  int status = 0;
-  std::string head;
-  std::string body;
-  std::string wire;
-};
-
-// One request on a fresh connection (Connection: close), read to EOF. nullopt when the
-// connection failed or the response is not a complete HTTP response with its whole body.
-std::optional<Reply> fetch(const ServerProcess& server, const std::string& target,
-                           std::string* wire_out = nullptr) {
-  Fd c;
+// One request on a fresh connection (Connection: close), read with the shared strict
+// client. nullopt when the connection failed or no complete response with its whole
+// body arrived; *wire_out gets the bytes received either way.
+std::optional<HttpResponse> fetch(const ServerProcess& server, const std::string& target,
+                                  std::string* wire_out = nullptr) {
+  std::optional<HttpClient> c;
   try {
-    c = server.connect();
+    c.emplace(HttpClient::connect(server));
   } catch (const std::exception&) {
     return std::nullopt;
   }
-  const std::string request =
-      "GET " + target + " HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n";
-  if (!send_all(c.get(), request)) return std::nullopt;
-  Reply r;
-  r.wire = recv_until_eof(c.get(), 5s);
-  if (wire_out != nullptr) *wire_out = r.wire;
-  const std::size_t end = r.wire.find("\r\n\r\n");
-  if (r.wire.rfind("HTTP/1.1 ", 0) != 0 || end == std::string::npos) return std::nullopt;
-  r.status = std::atoi(r.wire.c_str() + 9);
-  r.head = r.wire.substr(0, end + 4);
-  r.body = r.wire.substr(end + 4);
-  const std::size_t at = r.head.find("Content-Length: ");
-  if (at == std::string::npos || std::stoull(r.head.substr(at + 16)) != r.body.size()) {
+  if (!c->send("GET " + target + " HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")) {
     return std::nullopt;
   }
+  std::optional<HttpResponse> r = c->read_response();
+  if (wire_out != nullptr) *wire_out = r ? r->raw : c->extra_bytes();
+  if (r && !r->has("Content-Length")) return std::nullopt;  // every answer here is sized
   return r;
 }
 
@@ -297,7 +285,7 @@ TEST_F(HttpPrefork, StatusAutoIsApacheStyleText) {
   std::string wire;
   auto r = fetch(server, "/server-status?auto", &wire);
   ASSERT_TRUE(r && r->status == 200) << escape_bytes(wire);
-  EXPECT_NE(r->head.find("Content-Type: text/plain"), std::string::npos) << escape_bytes(r->head);
+  EXPECT_EQ(r->header("Content-Type").value_or("").rfind("text/plain", 0), 0u) << r->wire();
 
   std::map<std::string, std::string> fields;
   std::size_t start = 0;
@@ -328,7 +316,7 @@ TEST_F(HttpPrefork, StatusHtmlListsEveryLiveWorker) {
   std::string wire;
   auto r = fetch(server, "/server-status", &wire);
   ASSERT_TRUE(r && r->status == 200) << escape_bytes(wire);
-  EXPECT_NE(r->head.find("Content-Type: text/html"), std::string::npos) << escape_bytes(r->head);
+  EXPECT_EQ(r->header("Content-Type").value_or("").rfind("text/html", 0), 0u) << r->wire();
   for (int pid : pids) {
     EXPECT_NE(r->body.find("<td>" + std::to_string(pid) + "</td>"), std::string::npos)
         << pid << " not in " << escape_bytes(r->body);
@@ -340,7 +328,7 @@ TEST_F(HttpPrefork, StatusIsAnOrdinaryPathWithAdminOff) {
   ServerProcess server(argv({"--workers", "1", "--admin", "off"}));
   auto r = fetch(server, "/server-status?json");
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 404) << escape_bytes(r->wire);
+  EXPECT_EQ(r->status, 404) << r->wire();
   expect_clean_stop(server);
 }
 
