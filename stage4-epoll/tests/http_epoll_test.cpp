@@ -52,61 +52,6 @@ std::string pattern(std::size_t n) {
   return s;
 }
 
-struct Reply {
-  std::string head;
-  std::string body;
-  bool ok = false;
-};
-
-// Reads responses (Content-Length bodies) off one connection, keeping bytes that
-// arrive past a response for the next one. Every wait is bounded.
-class Reader {
- public:
-  explicit Reader(int fd) : fd_(fd) {}
-  Reply next(std::chrono::milliseconds deadline = 10s) {
-    const auto until = std::chrono::steady_clock::now() + deadline;
-    Reply r;
-    std::size_t end;
-    while ((end = pending_.find("\r\n\r\n")) == std::string::npos) {
-      if (!fill(until)) {
-        r.head = pending_;
-        return r;
-      }
-    }
-    r.head = pending_.substr(0, end + 4);
-    pending_.erase(0, end + 4);
-    const std::size_t at = r.head.find("Content-Length: ");
-    if (at == std::string::npos) return r;
-    const std::size_t length = std::stoull(r.head.substr(at + 16));
-    while (pending_.size() < length && fill(until)) {
-    }
-    r.body = pending_.substr(0, std::min(length, pending_.size()));
-    pending_.erase(0, r.body.size());
-    r.ok = r.body.size() == length;
-    return r;
-  }
-
- private:
-  bool fill(std::chrono::steady_clock::time_point until) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        until - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return false;
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
-    char buf[65536];
-    const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-    if (n <= 0) return false;
-    pending_.append(buf, static_cast<std::size_t>(n));
-    return true;
-  }
-  int fd_;
-  std::string pending_;
-};
-
-Reply read_reply(int fd, std::chrono::milliseconds deadline = 10s) {
-  return Reader(fd).next(deadline);  // for connections with one response in flight
-}
-
 std::string get(std::string_view path, bool close = false) {
   std::string req = "GET ";
   req += path;
@@ -137,33 +82,31 @@ TEST_P(HttpEpoll, ServesAFileLargerThanTheSocketBuffersToASlowReader) {
   const std::string big = pattern(8 << 20);
   root_.write("big.bin", big);
   ServerProcess server(argv());
-  Fd c = server.connect();
-  ASSERT_TRUE(send_all(c.get(), get("/big.bin")));
+  HttpClient c = HttpClient::connect(server);
+  ASSERT_TRUE(c.send(get("/big.bin")));
   std::this_thread::sleep_for(200ms);  // let the server fill the socket and wait for EPOLLOUT
-  Reply r = read_reply(c.get());
-  ASSERT_TRUE(r.ok) << escape_bytes(r.head) << " body bytes: " << r.body.size();
-  EXPECT_TRUE(r.body == big) << "the 8 MiB body arrived changed";
+  auto r = c.read_response(false, 10s);
+  ASSERT_TRUE(r) << c.error() << " (bytes received: " << c.extra_bytes().size() << ")";
+  EXPECT_TRUE(r->body == big) << "the 8 MiB body arrived changed";
   // The connection is still usable afterwards.
-  ASSERT_TRUE(send_all(c.get(), get("/a.txt")));
-  Reply again = read_reply(c.get());
-  ASSERT_TRUE(again.ok) << escape_bytes(again.head);
-  EXPECT_EQ(again.body, "alpha\n");
+  ASSERT_TRUE(c.send(get("/a.txt")));
+  auto again = c.read_response(false, 10s);
+  ASSERT_TRUE(again) << c.error();
+  EXPECT_EQ(again->body, "alpha\n");
   EXPECT_EQ(server.stop(), 0);
 }
 
 TEST_P(HttpEpoll, ManyConnectionsWithPipelinedRequestsAreAllAnswered) {
   ServerProcess server(argv());
-  std::vector<Fd> clients;
-  for (int i = 0; i < 40; ++i) clients.push_back(server.connect());
-  for (Fd& c : clients) ASSERT_TRUE(send_all(c.get(), get("/a.txt") + get("/-/health")));
+  std::vector<HttpClient> clients;
+  for (int i = 0; i < 40; ++i) clients.push_back(HttpClient::connect(server));
+  for (HttpClient& c : clients) ASSERT_TRUE(c.send(get("/a.txt") + get("/-/health")));
   for (std::size_t i = 0; i < clients.size(); ++i) {
-    Reader reader(clients[i].get());
-    Reply first = reader.next();
-    Reply second = reader.next();
-    ASSERT_TRUE(first.ok && second.ok)
-        << "client " << i << ": " << escape_bytes(first.head) << " / " << escape_bytes(second.head);
-    EXPECT_EQ(first.body, "alpha\n") << "client " << i;
-    EXPECT_EQ(second.body, "ok\n") << "client " << i;
+    auto first = clients[i].read_response(false, 10s);
+    auto second = clients[i].read_response(false, 10s);
+    ASSERT_TRUE(first && second) << "client " << i << ": " << clients[i].error();
+    EXPECT_EQ(first->body, "alpha\n") << "client " << i;
+    EXPECT_EQ(second->body, "ok\n") << "client " << i;
   }
   EXPECT_EQ(server.stop(), 0);
 }
@@ -178,87 +121,86 @@ std::optional<double> metric(const std::string& body, const std::string& name) {
 
 TEST_P(HttpEpoll, IdleAndSilentConnectionsHoldNoSession) {
   ServerProcess server(argv());
-  std::vector<Fd> idle;  // answered once, now idle between requests
+  std::vector<HttpClient> idle;  // answered once, now idle between requests
   for (int i = 0; i < 10; ++i) {
-    idle.push_back(server.connect());
-    ASSERT_TRUE(send_all(idle.back().get(), get("/a.txt")));
-    ASSERT_TRUE(read_reply(idle.back().get()).ok);
+    idle.push_back(HttpClient::connect(server));
+    ASSERT_TRUE(idle.back().send(get("/a.txt")));
+    ASSERT_TRUE(idle.back().read_response(false, 10s)) << idle.back().error();
   }
   std::vector<Fd> silent;  // accepted, never sent a byte
   for (int i = 0; i < 5; ++i) silent.push_back(server.connect());
-  std::vector<Fd> partial;  // half a request head: these must keep their session
+  std::vector<HttpClient> partial;  // half a request head: these must keep their session
   for (int i = 0; i < 3; ++i) {
-    partial.push_back(server.connect());
-    ASSERT_TRUE(send_all(partial.back().get(), "GET /a.txt HTTP/1.1\r\nHo"));
+    partial.push_back(HttpClient::connect(server));
+    ASSERT_TRUE(partial.back().send("GET /a.txt HTTP/1.1\r\nHo"));
   }
   std::this_thread::sleep_for(100ms);  // let the server accept and read them all
 
-  Fd scraper = server.connect();
-  ASSERT_TRUE(send_all(scraper.get(), get("/-/metrics")));
-  Reply r = read_reply(scraper.get());
-  ASSERT_TRUE(r.ok) << escape_bytes(r.head);
-  std::optional<double> open = metric(r.body, "serverlab_connections_open");
-  std::optional<double> in_use = metric(r.body, "serverlab_epoll_sessions_in_use");
-  ASSERT_TRUE(open && in_use) << r.body;
+  HttpClient scraper = HttpClient::connect(server);
+  ASSERT_TRUE(scraper.send(get("/-/metrics")));
+  auto r = scraper.read_response(false, 10s);
+  ASSERT_TRUE(r) << scraper.error();
+  std::optional<double> open = metric(r->body, "serverlab_connections_open");
+  std::optional<double> in_use = metric(r->body, "serverlab_epoll_sessions_in_use");
+  ASSERT_TRUE(open && in_use) << r->body;
   EXPECT_EQ(*open, 19.0) << "10 idle + 5 silent + 3 partial + the scraper are open";
   // The 3 half-sent requests and the scraping connection are mid-request; the
   // other 15 hold nothing but their Connection record.
   EXPECT_EQ(*in_use, 4.0) << "sessions lent with 15 of 19 connections idle";
 
   // The idle ones still work, and their partial neighbours finish.
-  ASSERT_TRUE(send_all(idle.front().get(), get("/a.txt")));
-  Reply again = read_reply(idle.front().get());
-  ASSERT_TRUE(again.ok) << escape_bytes(again.head);
-  EXPECT_EQ(again.body, "alpha\n");
-  ASSERT_TRUE(send_all(partial.front().get(), "st: t\r\n\r\n"));
-  Reply finished = read_reply(partial.front().get());
-  ASSERT_TRUE(finished.ok) << escape_bytes(finished.head);
-  EXPECT_EQ(finished.body, "alpha\n");
+  ASSERT_TRUE(idle.front().send(get("/a.txt")));
+  auto again = idle.front().read_response(false, 10s);
+  ASSERT_TRUE(again) << idle.front().error();
+  EXPECT_EQ(again->body, "alpha\n");
+  ASSERT_TRUE(partial.front().send("st: t\r\n\r\n"));
+  auto finished = partial.front().read_response(false, 10s);
+  ASSERT_TRUE(finished) << partial.front().error();
+  EXPECT_EQ(finished->body, "alpha\n");
   EXPECT_EQ(server.stop(), 0);
 }
 
 TEST_P(HttpEpoll, KeepAliveTimeoutClosesAnIdleConnectionWithoutASession) {
   ServerProcess server(argv({"--keepalive-timeout", "0.3", "--header-timeout", "0.3"}));
-  Fd idle = server.connect();
-  ASSERT_TRUE(send_all(idle.get(), get("/a.txt")));
-  ASSERT_TRUE(read_reply(idle.get()).ok);
+  HttpClient idle = HttpClient::connect(server);
+  ASSERT_TRUE(idle.send(get("/a.txt")));
+  ASSERT_TRUE(idle.read_response(false, 10s)) << idle.error();
   Fd silent = server.connect();
-  EXPECT_TRUE(wait_for_eof(idle.get(), 5s)) << "an idle keep-alive connection outlived its timeout";
+  EXPECT_TRUE(wait_for_eof(idle.fd(), 5s)) << "an idle keep-alive connection outlived its timeout";
   EXPECT_TRUE(wait_for_eof(silent.get(), 5s)) << "a silent connection outlived the header timeout";
   EXPECT_EQ(server.stop(), 0);
 }
 
 TEST_P(HttpEpoll, MaxKeepAliveRequestsCountsAcrossIdlePeriods) {
   ServerProcess server(argv({"--max-keepalive-requests", "3"}));
-  Fd c = server.connect();
+  HttpClient c = HttpClient::connect(server);
   for (int i = 1; i <= 3; ++i) {
-    ASSERT_TRUE(send_all(c.get(), get("/a.txt")));
-    Reply r = read_reply(c.get());
-    ASSERT_TRUE(r.ok) << "request " << i << ": " << escape_bytes(r.head);
+    ASSERT_TRUE(c.send(get("/a.txt")));
+    auto r = c.read_response(false, 10s);
+    ASSERT_TRUE(r) << "request " << i << ": " << c.error();
     // Idle between requests: the session goes back to the pool each time.
     std::this_thread::sleep_for(30ms);
-    const bool closes = r.head.find("Connection: close") != std::string::npos;
-    EXPECT_EQ(closes, i == 3) << "request " << i << ": " << escape_bytes(r.head);
+    EXPECT_EQ(r->closes(), i == 3) << "request " << i << ": " << r->wire();
   }
-  EXPECT_TRUE(wait_for_eof(c.get(), 5s));
+  EXPECT_TRUE(wait_for_eof(c.fd(), 5s));
   EXPECT_EQ(server.stop(), 0);
 }
 
 TEST_P(HttpEpoll, MaxConnectionsPausesAcceptingAndResumesWhenOneCloses) {
   ServerProcess server(argv({"--max-connections", "2"}));
-  Fd a = server.connect();
-  Fd b = server.connect();
-  for (Fd* c : {&a, &b}) {
-    ASSERT_TRUE(send_all(c->get(), get("/-/health")));
-    ASSERT_TRUE(read_reply(c->get()).ok);
+  HttpClient a = HttpClient::connect(server);
+  HttpClient b = HttpClient::connect(server);
+  for (HttpClient* c : {&a, &b}) {
+    ASSERT_TRUE(c->send(get("/-/health")));
+    ASSERT_TRUE(c->read_response(false, 10s)) << c->error();
   }
-  Fd waiting = server.connect();  // completes in the kernel's backlog
-  ASSERT_TRUE(send_all(waiting.get(), get("/a.txt")));
-  EXPECT_TRUE(silent_for(waiting.get(), 300ms)) << "a third client was served past the limit";
-  a.reset();
-  Reply r = read_reply(waiting.get());
-  ASSERT_TRUE(r.ok) << "not served after a slot freed: " << escape_bytes(r.head);
-  EXPECT_EQ(r.body, "alpha\n");
+  HttpClient waiting = HttpClient::connect(server);  // completes in the kernel's backlog
+  ASSERT_TRUE(waiting.send(get("/a.txt")));
+  EXPECT_TRUE(silent_for(waiting.fd(), 300ms)) << "a third client was served past the limit";
+  a.close();
+  auto r = waiting.read_response(false, 10s);
+  ASSERT_TRUE(r) << "not served after a slot freed: " << waiting.error();
+  EXPECT_EQ(r->body, "alpha\n");
   EXPECT_EQ(server.stop(), 0);
 }
 
@@ -266,18 +208,18 @@ TEST_P(HttpEpoll, GracefulShutdownFinishesTheResponseInFlight) {
   const std::string big = pattern(8 << 20);
   root_.write("big.bin", big);
   ServerProcess server(argv({"--shutdown-timeout", "10"}));
-  Fd idle = server.connect();
-  ASSERT_TRUE(send_all(idle.get(), get("/-/health")));
-  ASSERT_TRUE(read_reply(idle.get()).ok);
-  Fd slow = server.connect();
-  ASSERT_TRUE(send_all(slow.get(), get("/big.bin")));
+  HttpClient idle = HttpClient::connect(server);
+  ASSERT_TRUE(idle.send(get("/-/health")));
+  ASSERT_TRUE(idle.read_response(false, 10s)) << idle.error();
+  HttpClient slow = HttpClient::connect(server);
+  ASSERT_TRUE(slow.send(get("/big.bin")));
   std::this_thread::sleep_for(200ms);  // the response is now stuck in flight
   server.signal(SIGTERM);
-  EXPECT_TRUE(wait_for_eof(idle.get(), 5s)) << "the idle keep-alive connection was not closed";
-  Reply r = read_reply(slow.get());
-  ASSERT_TRUE(r.ok) << escape_bytes(r.head) << " body bytes: " << r.body.size();
-  EXPECT_TRUE(r.body == big);
-  EXPECT_TRUE(wait_for_eof(slow.get(), 5s));
+  EXPECT_TRUE(wait_for_eof(idle.fd(), 5s)) << "the idle keep-alive connection was not closed";
+  auto r = slow.read_response(false, 10s);
+  ASSERT_TRUE(r) << slow.error() << " (bytes received: " << slow.extra_bytes().size() << ")";
+  EXPECT_TRUE(r->body == big);
+  EXPECT_TRUE(wait_for_eof(slow.fd(), 5s));
   EXPECT_EQ(server.wait(10s), std::optional<int>(0));
 }
 
@@ -441,9 +383,9 @@ TEST(HttpEpollLimits, SurvivesRunningOutOfFileDescriptors) {
       {server_binary(), "--port", "0", "--root", root.path(), "--log-level", "error"});
   {  // Served while there is room. (This also warms UBSan's type cache: its slow
      // path needs a pipe, so it cannot run in a process that is out of descriptors.)
-    Fd warm = server.connect();
-    ASSERT_TRUE(send_all(warm.get(), get("/a.txt", true)));
-    ASSERT_TRUE(read_reply(warm.get()).ok);
+    HttpClient warm = HttpClient::connect(server);
+    ASSERT_TRUE(warm.send(get("/a.txt", true)));
+    ASSERT_TRUE(warm.read_response(false, 10s)) << warm.error();
   }
   // Leave room for two connections only.
   rlimit old{};
@@ -452,11 +394,11 @@ TEST(HttpEpollLimits, SurvivesRunningOutOfFileDescriptors) {
   tight.rlim_cur = static_cast<rlim_t>(server.fd_count() + 2);
   ASSERT_EQ(::prlimit(server.pid(), RLIMIT_NOFILE, &tight, nullptr), 0);
 
-  std::vector<Fd> clients;
-  for (int i = 0; i < 8; ++i) clients.push_back(server.connect());
+  std::vector<HttpClient> clients;
+  for (int i = 0; i < 8; ++i) clients.push_back(HttpClient::connect(server));
   // A refused client may already be closed when it sends (EPIPE/ECONNRESET).
   std::vector<bool> sent;
-  for (Fd& c : clients) sent.push_back(send_all(c.get(), get("/-/health", true)));
+  for (HttpClient& c : clients) sent.push_back(c.send(get("/-/health", true)));
   // Every client either gets its answer or a close; none is left hanging.
   int served = 0, refused = 0;
   for (std::size_t i = 0; i < clients.size(); ++i) {
@@ -464,12 +406,12 @@ TEST(HttpEpollLimits, SurvivesRunningOutOfFileDescriptors) {
       ++refused;
       continue;
     }
-    Reply r = read_reply(clients[i].get(), 5s);
-    if (r.ok) {
+    if (clients[i].read_response(false, 5s)) {
       ++served;
     } else {
-      EXPECT_TRUE(r.head.empty()) << "client " << i << ": " << escape_bytes(r.head);
-      EXPECT_TRUE(wait_for_eof(clients[i].get(), 1s)) << "client " << i << " was left hanging";
+      EXPECT_TRUE(clients[i].extra_bytes().empty())
+          << "client " << i << ": " << escape_bytes(clients[i].extra_bytes());
+      EXPECT_TRUE(wait_for_eof(clients[i].fd(), 1s)) << "client " << i << " was left hanging";
       ++refused;
     }
   }
@@ -478,12 +420,12 @@ TEST(HttpEpollLimits, SurvivesRunningOutOfFileDescriptors) {
   clients.clear();
 
   ASSERT_EQ(::prlimit(server.pid(), RLIMIT_NOFILE, &old, nullptr), 0);
-  Fd after = server.connect();
-  ASSERT_TRUE(send_all(after.get(), get("/a.txt")));
-  Reply r = read_reply(after.get());
-  ASSERT_TRUE(r.ok) << "not serving after descriptors were available again: "
-                    << escape_bytes(r.head) << "\nserver stderr:\n"
-                    << server.stderr_text();
+  HttpClient after = HttpClient::connect(server);
+  ASSERT_TRUE(after.send(get("/a.txt")));
+  auto r = after.read_response(false, 10s);
+  ASSERT_TRUE(r) << "not serving after descriptors were available again: " << after.error()
+                 << "\nserver stderr:\n"
+                 << server.stderr_text();
   EXPECT_EQ(server.stop(), 0);
 }
 
