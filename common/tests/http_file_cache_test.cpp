@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <filesystem>
 #include <thread>
 
 #include "http_test_support.hpp"
@@ -65,7 +66,7 @@ TEST(FileCache, DeletedFileIsReportedAfterRevalidation) {
   root.write("a.txt", "here");
   FileCache cache(root.path(), {.max_entries = 8, .validity = 0});
   ASSERT_TRUE(cache.lookup("a.txt").file);
-  std::filesystem::remove(root / "a.txt");
+  std::filesystem::remove(root.path("a.txt"));
   auto gone = cache.lookup("a.txt");
   EXPECT_FALSE(gone.file);
   EXPECT_EQ(gone.error, ENOENT);
@@ -116,7 +117,7 @@ TEST(FileCache, ZeroEntriesMeansNoCaching) {
 TEST(FileCache, RefusesAFileReachedThroughASymlinkOutOfTheRoot) {
   TempDir root, outside;
   outside.write("secret", "s");
-  root.symlink(outside / "secret", "link");
+  root.symlink(outside.path("secret"), "link");
   root.symlink(outside.path(), "dirlink");
   FileCache cache(root.path());
   EXPECT_EQ(cache.lookup("link").error, EXDEV);
@@ -137,7 +138,7 @@ TEST(FileCache, DirectoriesAreEntriesWithoutABody) {
 
 TEST(FileCache, FifosAreNeverOpenedForServing) {
   TempDir root;
-  ASSERT_EQ(::mkfifo((root / "pipe").c_str(), 0644), 0);
+  ASSERT_EQ(::mkfifo(root.path("pipe").c_str(), 0644), 0);
   FileCache cache(root.path());
   EXPECT_EQ(cache.lookup("pipe").error, EACCES);
 }

@@ -437,7 +437,7 @@ TEST_F(ServeConnectionTest, SendsFileBytesBeyondFourGibibytes) {
   // A sparse 5 GiB file: only the last bytes are real.
   const std::uint64_t size = 5ULL << 30;
   {
-    Fd f(::open((root_ / "huge.bin").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+    Fd f(::open(root_.path("huge.bin").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
     ASSERT_TRUE(f);
     ASSERT_EQ(::ftruncate(f.get(), static_cast<off_t>(size)), 0);
     ASSERT_EQ(::pwrite(f.get(), "TAIL", 4, static_cast<off_t>(size - 4)), 4);

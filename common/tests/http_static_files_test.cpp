@@ -29,8 +29,8 @@ class StaticFilesTest : public ::testing::Test {
     root_.write("list/alpha.txt", "alpha");
     root_.mkdir("list/sub");
     outside_.write("secret.txt", "TOP SECRET");
-    root_.symlink(outside_ / "secret.txt", "escape.txt");
-    root_.symlink(root_ / "hello.txt", "inside-link.txt");
+    root_.symlink(outside_.path("secret.txt"), "escape.txt");
+    root_.symlink(root_.path("hello.txt"), "inside-link.txt");
     config_.root = root_.path();
   }
 

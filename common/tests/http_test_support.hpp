@@ -1,13 +1,11 @@
 // http_test_support.hpp: helpers shared by the HTTP serving unit tests
-// (a temporary document root, parsing a request from text, reading a
+// (the shared temporary directory, parsing a request from text, reading a
 // Response plan's body). Test-only; header-only so each test stays one file.
 #pragma once
 
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <filesystem>
-#include <fstream>
 #include <stdexcept>
 #include <string>
 
@@ -15,35 +13,12 @@
 #include "serverlab/http/parser.hpp"
 #include "serverlab/http/request.hpp"
 #include "serverlab/http/response.hpp"
+#include "temp_dir.hpp"
 
 namespace serverlab::http::test {
 
-// A directory under /tmp, removed with everything in it when the object dies.
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/serverlab-http-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp");
-    path_ = tmpl;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-  void write(const std::string& name, const std::string& content) const {
-    std::filesystem::create_directories(std::filesystem::path(path_ + "/" + name).parent_path());
-    std::ofstream(path_ + "/" + name, std::ios::binary | std::ios::trunc) << content;
-  }
-  void mkdir(const std::string& name) const { std::filesystem::create_directories(*this / name); }
-  void symlink(const std::string& target, const std::string& name) const {
-    std::filesystem::create_symlink(target, *this / name);
-  }
-
- private:
-  std::string path_;
-};
+// A directory under /tmp, removed with everything in it (tests/support).
+using TempDir = serverlab::testing::TempDir;
 
 // Holds the text a Request's views point into.
 struct ParsedRequest {

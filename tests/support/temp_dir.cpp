@@ -35,6 +35,8 @@ std::string TempDir::path(std::string_view name) const { return path_ + "/" + st
 
 std::string TempDir::write(std::string_view name, std::string_view bytes) const {
   std::string p = path(name);
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(p).parent_path(), ec);
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   out.close();

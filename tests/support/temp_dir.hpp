@@ -36,7 +36,8 @@ class TempDir {
   // path()/name, without touching the file system.
   std::string path(std::string_view name) const;
 
-  // Creates or truncates `name` with exactly `bytes`; returns its path.
+  // Creates or truncates `name` (and its missing parent directories) with exactly
+  // `bytes`; returns its path.
   std::string write(std::string_view name, std::string_view bytes) const;
   // Creates the directory `name` (and missing parents); returns its path.
   std::string mkdir(std::string_view name) const;
