@@ -3,14 +3,12 @@
 #include "session_pool.hpp"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include "serverlab/metrics.hpp"
+#include "temp_dir.hpp"
 
 namespace serverlab {
 namespace {
@@ -19,14 +17,11 @@ namespace {
 class SessionPoolTest : public ::testing::Test {
  protected:
   SessionPoolTest() {
-    char tmpl[] = "/tmp/session-pool-test-XXXXXX";
-    root_ = ::mkdtemp(tmpl);
-    std::ofstream(root_ + "/a.txt") << "alpha\n";
-    config_.root = root_;
+    root_.write("a.txt", "alpha\n");
+    config_.root = root_.path();
     config_.max_keepalive_requests = 2;
     service_ = std::make_unique<http::HttpService>(config_, &metrics_);
   }
-  ~SessionPoolTest() override { std::filesystem::remove_all(root_); }
 
   // One request in, the response out; returns the wire bytes.
   static std::string serve(http::HttpSession& s) {
@@ -41,7 +36,7 @@ class SessionPoolTest : public ::testing::Test {
     return wire;
   }
 
-  std::string root_;
+  serverlab::testing::TempDir root_{"session-pool-test"};
   http::HttpConfig config_;
   Metrics metrics_;
   std::unique_ptr<http::HttpService> service_;
