@@ -6,8 +6,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstring>
+#include <exception>
 #include <utility>
 
+#include "serverlab/lab_stub.hpp"
+#include "serverlab/log.hpp"
 #include "serverlab/signals.hpp"
 #include "serverlab/sys_error.hpp"
 
@@ -16,6 +20,16 @@ namespace serverlab {
 namespace {
 
 constexpr int kMaxBatch = 4096;
+
+// Logs an error from a place that must not throw (a full disk or no memory for
+// the log line is not a reason to end the loop).
+template <typename... Args>
+void log_quietly(fmt::format_string<Args...> format, Args&&... args) noexcept {
+  try {
+    log::error(format, std::forward<Args>(args)...);
+  } catch (...) {
+  }
+}
 
 std::uint64_t pack(int fd, std::uint32_t generation) {
   return std::uint64_t{generation} << 32 | static_cast<std::uint32_t>(fd);
@@ -122,8 +136,18 @@ std::size_t EventLoop::run_once(int max_wait_ms) {
   const int timeout = poll_timeout(max_wait_ms);
   const int ready = ::epoll_wait(epoll_.get(), ready_.data(), static_cast<int>(ready_.size()),
                                  timeout);
+  const int error = errno;
   update_time();
-  if (ready <= 0) return 0;  // timeout, or EINTR (a debugger, SIGSTOP): just iterate again
+  if (ready < 0) {
+    if (error == EINTR) return 0;  // a signal handler, a debugger, SIGSTOP: iterate again
+    // EBADF, EINVAL, EFAULT: the epoll fd itself is broken, and every further call
+    // would fail the same way at once. Spinning on it would burn a CPU and serve
+    // nothing, so the loop ends here and the caller decides (http-epoll exits 1).
+    log_quietly("event loop: epoll_wait on fd {} failed: {}; the loop stops", epoll_.get(),
+                std::strerror(error));
+    throw SysError("epoll_wait", error);
+  }
+  if (ready == 0) return 0;  // timeout: the timers are due
 
   // 4. dispatch
   return dispatch(ready);
@@ -132,7 +156,11 @@ std::size_t EventLoop::run_once(int max_wait_ms) {
 std::size_t EventLoop::dispatch(int ready) {
   std::size_t called = 0;
   // [lab11:event-loop-dispatch:begin]
-  // [lab11:event-loop-dispatch:stub] (void)ready;  // no handler is called yet
+  // [lab11:event-loop-dispatch:stub] // Until this is written, a ready fd ends the process, by name: a loop that
+  // [lab11:event-loop-dispatch:stub] // calls no handler would spin on epoll_wait and never hear SIGTERM.
+  // [lab11:event-loop-dispatch:stub] if (ready > 0)
+  // [lab11:event-loop-dispatch:stub]   lab_stub_reached("lab11:event-loop-dispatch", "stage4-epoll/event_loop.cpp",
+  // [lab11:event-loop-dispatch:stub]                    "labs/week11-event-loop/README.md");
   for (int i = 0; i < ready; ++i) {
     const epoll_event& ev = ready_[static_cast<std::size_t>(i)];
     const auto fd = static_cast<std::uint32_t>(ev.data.u64);
@@ -145,7 +173,8 @@ std::size_t EventLoop::dispatch(int ready) {
     if (slot.handler == nullptr || slot.generation != generation) continue;
     const std::uint32_t events = ev.events & (slot.events | EPOLLERR | EPOLLHUP);
     if (events == 0) continue;  // interest changed earlier in this batch
-    slot.handler->on_event(events);
+    // deliver() gets copies: the handler may add fds and grow (move) the table.
+    deliver(slot.handler, static_cast<int>(fd), generation, events);
     ++called;
   }
   // [lab11:event-loop-dispatch:end]
@@ -153,6 +182,28 @@ std::size_t EventLoop::dispatch(int ready) {
   if (static_cast<std::size_t>(ready) == ready_.size() && ready_.size() < kMaxBatch)
     ready_.resize(ready_.size() * 2);
   return called;
+}
+
+void EventLoop::deliver(EventHandler* handler, int fd, std::uint32_t generation,
+                        std::uint32_t events) noexcept {
+  try {
+    handler->on_event(events);
+  } catch (const std::exception& e) {
+    drop_thrower(fd, generation, e.what());
+  } catch (...) {
+    drop_thrower(fd, generation, "an exception of unknown type");
+  }
+}
+
+// A handler that throws has left its work half done; calling it again for the
+// same readiness (level-triggered: at once) would most likely throw again. The
+// registration goes, the fd stays open (its owner closes it), the loop goes on.
+void EventLoop::drop_thrower(int fd, std::uint32_t generation, const char* what) noexcept {
+  ++handler_errors_;
+  log_quietly("event loop: the handler of fd {} threw ({}); no longer watching it", fd, what);
+  // The handler may have removed itself, and even registered a new one on the
+  // same fd number, before throwing: only the registration that threw goes.
+  if (watching(fd) && table_[static_cast<std::size_t>(fd)].generation == generation) remove(fd);
 }
 
 SignalWatcher::SignalWatcher(EventLoop& loop, std::initializer_list<int> signals,

@@ -34,22 +34,38 @@
 // Signals: SignalWatcher blocks signals and reads them from a signalfd, which is
 // just one more fd in the loop (no work is ever done in a signal handler).
 //
-// Threading contract: NOT thread-safe. Create, use and destroy an EventLoop on
-// one thread; every method (including stop()) must be called on that thread,
-// normally from a handler, timer or hook. Handlers and timers must not block.
-// Handlers are owned elsewhere and must stay alive while registered.
-// Setup calls (constructor, add, modify) throw SysError naming the syscall; nothing
-// thrown by a handler is caught (handlers return errors as values instead).
+// Errors: setup calls (constructor, add, modify) throw SysError naming the syscall.
+// epoll_wait failing with anything but EINTR (the epoll fd itself is broken) is
+// logged and ends run()/run_once() with SysError("epoll_wait"): the loop does not
+// spin on an error that would repeat forever.
+//
+// Exceptions from handlers: none leaves dispatch. A handler that throws is caught
+// in the loop, logged, and its registration removed (the fd stays open: its owner
+// closes it); the rest of the batch is still delivered and the loop goes on.
+// Handlers should still report their own errors as values and close their own
+// connection; the catch is the last line of defence (handler_errors() counts it).
+// Timer callbacks and the before_sleep hook are not guarded: what they throw ends
+// run() (it is the caller's bug, and the loop's state stays consistent).
+//
+// Who may call: the thread that created the loop, and only it (NOT thread-safe).
+// Every method, stop() included, is called on that thread, normally from a
+// handler, timer or hook. Handlers and timers must not block. Handlers are owned
+// elsewhere and must stay alive while registered.
+//
+// Callbacks are std::function. libstdc++ keeps a callable of up to two pointers
+// that is trivially copyable ([this], [this, lane], [&a, &b]) inside the object,
+// so arming a timer or setting the hook with such a capture never allocates
+// (stage4_alloc_test checks it); a larger capture works but allocates.
 #pragma once
 
 #include <sys/epoll.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <vector>
 
-#include "inline_function.hpp"
 #include "serverlab/fd.hpp"
 #include "timer_heap.hpp"
 
@@ -60,10 +76,12 @@ inline constexpr std::uint32_t kWritable = EPOLLOUT;
 inline constexpr std::uint32_t kPeerClosed = EPOLLRDHUP;
 
 // Something that reacts to readiness on one fd. The loop does not own it.
+// Who may call on_event: the EventLoop it is registered with, on the loop thread.
 class EventHandler {
  public:
   // `events` is what epoll reported for the fd, limited to the interest mask plus
   // EPOLLERR and EPOLLHUP (which epoll always reports). Runs on the loop thread.
+  // Should not throw; if it does, the loop logs it and removes the registration.
   virtual void on_event(std::uint32_t events) = 0;
 
  protected:
@@ -77,7 +95,7 @@ struct LoopOptions {
 
 class EventLoop {
  public:
-  using Hook = InlineFunction<void()>;
+  using Hook = std::function<void()>;
 
   explicit EventLoop(LoopOptions options = {});  // throws SysError("epoll_create1")
   ~EventLoop();
@@ -109,11 +127,12 @@ class EventLoop {
 
   // Runs iterations until stop(); then clears the stop request and returns (so
   // run() can be called again). If stop() was called before run(), run() returns
-  // at once.
+  // at once. Throws SysError("epoll_wait") if epoll_wait fails (not EINTR), and
+  // whatever a timer callback or the before_sleep hook throws.
   void run();
   // Runs one iteration, waiting at most `max_wait_ms` in epoll_wait (-1: as long
   // as the timers allow). Returns the number of handlers called. For tests and
-  // for embedding the loop in another one.
+  // for embedding the loop in another one. Throws as run() does.
   std::size_t run_once(int max_wait_ms = -1);
   // Asks run() to return after the current iteration; the rest of the current
   // dispatch batch is still delivered. Call from a handler, timer or hook.
@@ -126,6 +145,8 @@ class EventLoop {
 
   bool edge_triggered() const { return options_.edge_triggered; }
   std::uint64_t iterations() const { return iterations_; }
+  // Handlers that threw (each one was logged and its registration removed).
+  std::uint64_t handler_errors() const { return handler_errors_; }
   int epoll_fd() const { return epoll_.get(); }
 
  private:
@@ -138,6 +159,11 @@ class EventLoop {
   void control(int op, int fd, std::uint32_t events, std::uint32_t generation);
   int poll_timeout(int max_wait_ms) const;
   std::size_t dispatch(int ready);
+  // Calls one handler; catches what it throws (see "Exceptions" above). Takes
+  // copies, never a reference into table_, which the handler may grow.
+  void deliver(EventHandler* handler, int fd, std::uint32_t generation,
+               std::uint32_t events) noexcept;
+  void drop_thrower(int fd, std::uint32_t generation, const char* what) noexcept;
 
   LoopOptions options_;
   Fd epoll_;
@@ -148,6 +174,7 @@ class EventLoop {
   Hook before_sleep_;
   std::uint64_t now_ms_ = 0;
   std::uint64_t iterations_ = 0;
+  std::uint64_t handler_errors_ = 0;
   bool stop_requested_ = false;
 };
 
@@ -158,9 +185,12 @@ class EventLoop {
 // The constructor blocks the signals in the calling thread (block_signals), so
 // make it in main() before any thread starts. Each delivered signal number is
 // passed to the callback on the loop thread.
+//
+// Who may call: main() (or a worker's main), on the loop's thread, before any
+// other thread exists; destroy it before the loop.
 class SignalWatcher final : public EventHandler {
  public:
-  using Callback = InlineFunction<void(int)>;
+  using Callback = std::function<void(int)>;
 
   SignalWatcher(EventLoop& loop, std::initializer_list<int> signals, Callback on_signal);
   ~SignalWatcher();

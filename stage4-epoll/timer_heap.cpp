@@ -67,6 +67,7 @@ TimerCallback TimerHeap::remove_at(std::size_t index) {
   }
   Slot& s = slots_[slot];
   TimerCallback callback = std::move(s.callback);
+  s.callback = nullptr;  // a moved-from std::function is only "valid": make it empty
   s.live = false;
   if (++s.generation == 0) s.generation = 1;  // 0 would make an id look empty
   free_slots_.push_back(slot);

@@ -23,16 +23,20 @@
 // that re-arms itself cannot starve the rest of the loop.
 //
 // Deadlines are plain milliseconds on whatever monotonic clock the caller uses
-// (EventLoop passes CLOCK_MONOTONIC ms). Not thread-safe: one loop thread.
-// Callbacks may add and cancel timers, including their own id (a no-op then).
+// (EventLoop passes CLOCK_MONOTONIC ms). Callbacks may add and cancel timers,
+// including their own id (a no-op then). A callback that throws leaves the heap
+// consistent (it was taken out before the call) and the exception goes to the
+// caller of run_expired().
+//
+// Who may call: the owner's thread only (not thread-safe); in the servers, that
+// is EventLoop on the loop thread (run_after, cancel), never the code directly.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <vector>
-
-#include "inline_function.hpp"
 
 namespace serverlab {
 
@@ -52,7 +56,9 @@ class TimerId {
   std::uint64_t value_ = 0;
 };
 
-using TimerCallback = InlineFunction<void()>;
+// A timer's callback. Up to two pointers of trivially copyable capture are stored
+// without allocating (see event_loop.hpp).
+using TimerCallback = std::function<void()>;
 
 class TimerHeap {
  public:

@@ -10,9 +10,17 @@
 
 #include <gtest/gtest.h>
 
+#include <pthread.h>
+
 #include <array>
+#include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "serverlab/fd.hpp"
@@ -41,7 +49,7 @@ void send_bytes(int fd, const std::string& s) {
 struct Recorder final : EventHandler {
   int calls = 0;
   std::uint32_t last_events = 0;
-  InlineFunction<void()> action;
+  std::function<void()> action;
   void on_event(std::uint32_t events) override {
     ++calls;
     last_events = events;
@@ -294,6 +302,126 @@ TEST_F(EventLoopTest, HandlerMayRemoveItselfAndBeDestroyed) {
   loop.run_once(1000);
   EXPECT_EQ(r, nullptr);
   EXPECT_EQ(loop.watched_count(), 0u);
+}
+
+// --- errors and exceptions ---------------------------------------------------
+
+TEST_F(EventLoopTest, EpollWaitFailingEndsRunWithSysErrorInsteadOfSpinning) {
+  EventLoop loop;
+  loop.run_after(60'000, [] {});  // something to wait for, so run() would go on forever
+  // Put a pipe where the epoll fd was: epoll_wait now fails with EINVAL ("not an
+  // epoll fd") on every call, as it would with a corrupted or closed epoll fd.
+  int pipefd[2];
+  ASSERT_EQ(::pipe2(pipefd, O_CLOEXEC), 0);
+  Fd read_end(pipefd[0]), write_end(pipefd[1]);
+  ASSERT_EQ(::dup2(read_end.get(), loop.epoll_fd()), loop.epoll_fd());
+  try {
+    loop.run();
+    ADD_FAILURE() << "run() returned normally although epoll_wait fails";
+  } catch (const SysError& e) {
+    EXPECT_EQ(e.error(), EINVAL) << e.what();
+    EXPECT_NE(std::string(e.what()).find("epoll_wait"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(loop.iterations(), 1u) << "the loop went round again after epoll_wait failed";
+  EXPECT_THROW(loop.run_once(0), SysError) << "every later call fails the same way, at once";
+}
+
+TEST_F(EventLoopTest, EpollWaitInterruptedBySignalJustIterates) {
+  // A handler installed without SA_RESTART makes epoll_wait fail with EINTR.
+  struct sigaction action {}, old {};
+  action.sa_handler = [](int) {};
+  sigemptyset(&action.sa_mask);
+  ASSERT_EQ(::sigaction(SIGUSR2, &action, &old), 0);
+  EventLoop loop;
+  std::atomic<bool> done{false};
+  const pthread_t loop_thread = ::pthread_self();
+  // Nothing registered, no timer: only a signal can end this epoll_wait. Keep
+  // signalling until it has, in case the first one lands before the wait began.
+  std::thread kicker([&] {
+    while (!done.load()) {
+      ::pthread_kill(loop_thread, SIGUSR2);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  std::size_t called = 99;
+  EXPECT_NO_THROW(called = loop.run_once(-1));
+  done = true;
+  kicker.join();
+  ::sigaction(SIGUSR2, &old, nullptr);
+  EXPECT_EQ(called, 0u);
+}
+
+TEST_F(EventLoopTest, AHandlerThatThrowsIsRemovedAndTheBatchGoesOn) {
+  EventLoop loop;
+  Pair p1, p2;
+  Recorder thrower, other;
+  thrower.action = [] { throw std::runtime_error("boom"); };
+  loop.add(p1.b.get(), kReadable, thrower);
+  loop.add(p2.b.get(), kReadable, other);
+  send_bytes(p1.a.get(), "1");
+  send_bytes(p2.a.get(), "2");
+  EXPECT_NO_THROW(loop.run_once(1000));
+  EXPECT_EQ(thrower.calls, 1);
+  EXPECT_EQ(other.calls, 1) << "an exception cut the rest of the batch off";
+  EXPECT_EQ(loop.handler_errors(), 1u);
+  EXPECT_FALSE(loop.watching(p1.b.get())) << "the handler that threw is still registered";
+  EXPECT_TRUE(loop.watching(p2.b.get()));
+  // Its byte is still unread (level-triggered: still ready), yet it is not called
+  // again, and the loop keeps serving the others.
+  send_bytes(p2.a.get(), "3");
+  EXPECT_EQ(loop.run_once(1000), 1u);
+  EXPECT_EQ(thrower.calls, 1);
+  EXPECT_EQ(other.calls, 2);
+}
+
+TEST_F(EventLoopTest, AThrowerThatReplacedItsOwnFdLeavesTheNewRegistrationAlone) {
+  EventLoop loop;
+  Pair p;
+  Recorder thrower, newcomer;
+  Fd replacement, replacement_peer;
+  const int fd = p.b.get();
+  thrower.action = [&] {
+    // What a connection does on close, before something else goes wrong: remove,
+    // close, and the fd number comes back at once for a new registration.
+    loop.remove(fd);
+    p.b.reset();
+    int pipefd[2];
+    ASSERT_EQ(::pipe2(pipefd, O_NONBLOCK | O_CLOEXEC), 0);
+    replacement.reset(pipefd[0]);
+    replacement_peer.reset(pipefd[1]);
+    loop.add(replacement.get(), kReadable, newcomer);
+    throw std::runtime_error("after the handover");
+  };
+  loop.add(fd, kReadable, thrower);
+  send_bytes(p.a.get(), "x");
+  loop.run_once(1000);
+  ASSERT_EQ(replacement.get(), fd) << "precondition: the kernel reuses the lowest free fd";
+  EXPECT_EQ(loop.handler_errors(), 1u);
+  EXPECT_TRUE(loop.watching(fd)) << "the newcomer on the same fd number was removed";
+}
+
+TEST_F(EventLoopTest, AHandlerMayGrowTheTableWhileItRuns) {
+  // The registration table is a vector indexed by fd: a handler that registers
+  // many new fds reallocates it while the loop is inside the call. The loop must
+  // not touch the old table afterwards (the asan preset turns that into an error).
+  EventLoop loop;
+  Pair p;
+  Recorder idle;
+  std::vector<Fd> extra;
+  Recorder grower;
+  grower.action = [&] {
+    for (int i = 0; i < 200; ++i) {
+      extra.emplace_back(::dup(p.b.get()));
+      ASSERT_TRUE(extra.back()) << "dup: " << std::strerror(errno);
+      loop.add(extra.back().get(), 0, idle);  // interest 0: reports only errors
+    }
+  };
+  loop.add(p.b.get(), kReadable, grower);
+  send_bytes(p.a.get(), "x");
+  EXPECT_EQ(loop.run_once(1000), 1u);
+  EXPECT_EQ(grower.calls, 1);
+  EXPECT_EQ(loop.watched_count(), 201u);
+  EXPECT_EQ(idle.calls, 0);
 }
 
 }  // namespace
