@@ -171,6 +171,30 @@ TEST_P(HttpEpoll, KeepAliveTimeoutClosesAnIdleConnectionWithoutASession) {
   EXPECT_EQ(server.stop(), 0);
 }
 
+// The timer is armed once and left alone while the deadline moves later; each time
+// it fires early it must re-arm for the real deadline. Two requests, the second
+// one after the first request's timer would have been due: the connection must
+// outlive the first deadline and close about --keepalive-timeout after the SECOND
+// request. (A header timeout shorter than the keep-alive one, as in the conformance
+// suite, only ever moves the timer earlier and cannot show this.)
+TEST_P(HttpEpoll, KeepAliveTimeoutCountsFromTheLastRequest) {
+  ServerProcess server(argv({"--keepalive-timeout", "1.2", "--header-timeout", "1.2"}));
+  HttpClient c = HttpClient::connect(server);
+  ASSERT_TRUE(c.send(get("/a.txt")));
+  ASSERT_TRUE(c.read_response(false, 10s)) << c.error();
+  std::this_thread::sleep_for(600ms);
+  ASSERT_TRUE(c.send(get("/a.txt")));
+  ASSERT_TRUE(c.read_response(false, 10s)) << "second request: " << c.error();
+  // The first request's deadline (and the header timer armed at connect) passes
+  // within this window, about 0.6 s from now; the second one's, 1.2 s from now.
+  EXPECT_TRUE(silent_for(c.fd(), 800ms))
+      << "closed before --keepalive-timeout had passed since the second request";
+  EXPECT_TRUE(wait_for_eof(c.fd(), 3s))
+      << "the idle connection outlived --keepalive-timeout after its second request "
+         "(the timer was not re-armed)";
+  EXPECT_EQ(server.stop(), 0);
+}
+
 TEST_P(HttpEpoll, MaxKeepAliveRequestsCountsAcrossIdlePeriods) {
   ServerProcess server(argv({"--max-keepalive-requests", "3"}));
   HttpClient c = HttpClient::connect(server);
