@@ -31,8 +31,9 @@
 // or one that has not sent a byte yet, costs this small record, one timer and one
 // epoll registration. The connection (not the session) counts itself in the metrics.
 //
-// Owned by EpollHttpServer; runs on the loop thread only. Never throws out of a
-// handler: I/O errors close the connection.
+// Who may call: EpollHttpServer (which owns every Connection) and the EventLoop
+// (on_event, its timers), on the loop thread only. Never throws out of a handler:
+// I/O errors close the connection.
 #pragma once
 
 #include <chrono>

@@ -18,7 +18,10 @@
 // Closed connections are deleted in before_sleep(), not from inside their own
 // handler: call it from the loop's before_sleep hook.
 //
-// Loop thread only; not thread-safe. Setup (the constructor, listen()) throws SysError.
+// Who may call: main() of http-epoll and stage 5's workers, which own the server
+// and its loop, plus the loop itself (on_event, timers) and Connection (release);
+// all on the loop thread (not thread-safe). Setup (the constructor, listen())
+// throws SysError.
 #pragma once
 
 #include <cstddef>

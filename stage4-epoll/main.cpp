@@ -37,7 +37,10 @@ int main(int argc, char** argv) {
     ignore_sigpipe();
 
     EventLoop loop(LoopOptions{.edge_triggered = edge_triggered});
-    // Before any thread exists (the access log may start one): signals arrive only here.
+    // SIGINT and SIGTERM are blocked here and read from a signalfd on the loop, so
+    // shutdown() runs on the loop thread like any handler. http-epoll has one thread:
+    // blocking them first thing keeps it true that only the signalfd receives them.
+    // One that arrives before run() waits in the signalfd; server_ptr is set by then.
     EpollHttpServer* server_ptr = nullptr;
     SignalWatcher signals(loop, {SIGINT, SIGTERM}, [&server_ptr](int) {
       if (server_ptr != nullptr) server_ptr->shutdown();

@@ -15,7 +15,9 @@
 // PooledSession is a unique_ptr whose deleter returns the session to its pool, so
 // "give it back" is just letting the handle go.
 //
-// Not thread-safe: one pool per event loop (per thread or per worker process).
+// Who may call: the EpollHttpServer that owns the pool and its Connections
+// (acquire; letting a PooledSession go), on the loop thread. Not thread-safe: one
+// pool per event loop (per thread or per worker process).
 #pragma once
 
 #include <cstddef>

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <functional>
+#include <stdexcept>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -90,4 +91,43 @@ TEST_CASE("a peer that closes is reported to a reader (EPOLLIN or EPOLLHUP)",
   CHECK(loop.run_once(1000) == 1);
   CHECK(h.calls == 1);
   CHECK((h.last & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) != 0);
+}
+
+TEST_CASE("a handler that throws is dropped and the rest of the batch still runs",
+          "[event-loop-dispatch]") {
+  EventLoop loop;
+  auto [a1, b1] = labcheck::stream_pair();
+  auto [a2, b2] = labcheck::stream_pair();
+  Recorder thrower, other;
+  thrower.action = [] { throw std::runtime_error("handler failed"); };
+  loop.add(a1.get(), serverlab::kReadable, thrower);
+  loop.add(a2.get(), serverlab::kReadable, other);
+  labcheck::put(b1.get(), "x");
+  labcheck::put(b2.get(), "y");
+  // Call it through deliver(): an exception must not escape run_once.
+  CHECK_NOTHROW(loop.run_once(1000));
+  CHECK(thrower.calls == 1);
+  CHECK(other.calls == 1);  // whichever came first in the batch, both were called
+  CHECK_FALSE(loop.watching(a1.get()));
+  CHECK(loop.watching(a2.get()));
+}
+
+TEST_CASE("a handler may register many fds (growing the table) while it runs",
+          "[event-loop-dispatch]") {
+  EventLoop loop;
+  auto [a, b] = labcheck::stream_pair();
+  Recorder grower, quiet;
+  std::vector<serverlab::Fd> extra;
+  grower.action = [&] {
+    for (int i = 0; i < 100; ++i) {
+      extra.emplace_back(::dup(a.get()));
+      loop.add(extra.back().get(), 0, quiet);  // interest 0: never reported here
+    }
+  };
+  loop.add(a.get(), serverlab::kReadable, grower);
+  labcheck::put(b.get(), "x");
+  CHECK(loop.run_once(1000) == 1);
+  CHECK(grower.calls == 1);
+  CHECK(loop.watched_count() == 101);
+  CHECK(quiet.calls == 0);
 }
