@@ -61,6 +61,9 @@ int main(int argc, char** argv) {
                       [&server] { return static_cast<double>(server.sessions().free_count()); });
     metrics.add_gauge("serverlab_epoll_timers", "timers pending in the loop's heap",
                       [&loop] { return static_cast<double>(loop.timer_count()); });
+    metrics.add_gauge("serverlab_epoll_handler_errors",
+                      "event handlers that threw (each was logged and unregistered)",
+                      [&loop] { return static_cast<double>(loop.handler_errors()); });
 
     Fd listener = listen_tcp(config.server.bind, config.server.port,
                              ListenOptions{.backlog = 511, .reuse_port = false, .nonblocking = true});
