@@ -241,7 +241,8 @@ def tree_regions(root: Path) -> list[str]:
     found: list[str] = []
     for top in [root / "common", *sorted(root.glob("stage*"))]:
         for path in sorted(top.rglob("*")):
-            if path.suffix not in (".cpp", ".hpp", ".h", ".cc") or "build" in path.parts:
+            if path.suffix not in (".cpp", ".hpp", ".h", ".cc") or \
+                    "build" in path.relative_to(root).parts:
                 continue
             for m in REGION_BEGIN.finditer(path.read_text(errors="replace")):
                 if m.group(1) not in found:

@@ -133,6 +133,15 @@ class GradeRules(unittest.TestCase):
         self.assertEqual(grade.resolve_regions(["lab03:parse-request"], ["lab03:parse-request"]),
                          ["lab03:parse-request"])
 
+    def test_the_regions_are_read_from_a_tree_under_a_build_directory(self):
+        with tempfile.TemporaryDirectory(dir=BUILD if BUILD.exists() else None) as tree:
+            src = Path(tree) / "common" / "src"
+            src.mkdir(parents=True)
+            (src / "rio.cpp").write_text("// [lab02:read-n:begin]\n// [lab02:read-n:end]\n")
+            (Path(tree) / "build").mkdir()
+            (Path(tree) / "build" / "copy.cpp").write_text("// [lab09:stale:begin]\n")
+            self.assertEqual(grade.tree_regions(Path(tree)), ["lab02:read-n"])
+
     def test_black_box_failures_name_the_likely_region(self):
         known = grade.tree_regions(ROOT)
         self.assertIn("lab04:safe-path", known)
