@@ -675,11 +675,12 @@ def grade_one(t: dict, stage: str, weights: dict[str, int], binary: str,
     r = run(name, cmd, env, cwd, timeout, out / "logs" / f"{safe(name)}.log")
 
     cases: list[Case] = []
-    if r.status in (0, 1) and report.exists() and report.stat().st_size > 0:
+    if report.exists() and report.stat().st_size > 0:
         try:
             cases = catch2_cases(report) if catch2 else gtest_cases(report, name)
         except ET.ParseError:
             cases = []
+    report_cases = bool(cases)
     failed = sum(1 for c in cases if c.scored and not c.passed)
     if r.status != 0 and failed == 0:
         # It died (crash, sanitizer abort, timeout, a lab stub) before reporting a
@@ -701,10 +702,14 @@ def grade_one(t: dict, stage: str, weights: dict[str, int], binary: str,
     failing = sorted({c.suite for c in cases if c.scored and not c.passed})
     if failing or group.note:
         black_box = "integration" in labels
-        stub_regions = [m.group(1) for s in r.stubs for m in [STUB_LINE.search(s)] if m]
-        group.hints = resolve_regions(stub_regions, known) + [
-            h for h in hints_for(stage, name, failing, black_box, known)
-            if h not in stub_regions]
+        # Most likely first: a stub it reached; for a server suite that hung or died
+        # before reporting, the stage's own labs (its concurrency model); then the map.
+        first = [m.group(1) for s in r.stubs for m in [STUB_LINE.search(s)] if m]
+        if black_box and r.status != 0 and not report_cases:
+            first += STAGE_REGIONS.get(stage, [])
+        first = resolve_regions(first, known)
+        group.hints = first + [h for h in hints_for(stage, name, failing, black_box, known)
+                               if h not in first]
     return group, r.stubs
 
 
