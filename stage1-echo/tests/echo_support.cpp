@@ -18,10 +18,10 @@ std::string sibling(const char* name) {
 }  // namespace
 
 std::string echo_server_bin() {
-  return binary_from_env("SERVERLAB_ECHO_SERVER", sibling("echo-server"));
+  return server_binary("SERVERLAB_ECHO_SERVER", sibling("echo-server"));
 }
 std::string echo_client_bin() {
-  return binary_from_env("SERVERLAB_ECHO_CLIENT", sibling("echo-client"));
+  return client_binary("SERVERLAB_ECHO_CLIENT", sibling("echo-client"));
 }
 
 std::unique_ptr<ServerProcess> start_echo(std::vector<std::string> flags) {

@@ -1,8 +1,8 @@
 // echo_support.hpp: helpers shared by the stage 1 black-box suites.
 //
-// The binaries come from SERVERLAB_ECHO_SERVER / SERVERLAB_ECHO_CLIENT (set by
-// CMake, or by a grader pointing the suite at another build). Test-process only;
-// every wait has a deadline.
+// The binaries come from SERVERLAB_SERVER_BIN / SERVERLAB_CLIENT_BIN when a grader
+// set them, else SERVERLAB_ECHO_SERVER / SERVERLAB_ECHO_CLIENT (set by CMake)
+// (server_binary() in server_process.hpp). Test-process only; every wait has a deadline.
 #pragma once
 
 #include <chrono>

@@ -29,7 +29,7 @@ using serverlab::testing::TempDir;
 namespace fs = std::filesystem;
 
 std::string server_binary() {
-  return serverlab::testing::binary_from_env("HTTP_SEQ_BIN", HTTP_SEQ_DEFAULT_BIN);
+  return serverlab::testing::server_binary("HTTP_SEQ_BIN", HTTP_SEQ_DEFAULT_BIN);
 }
 
 // A temporary document root with a few known files; removed at the end.

@@ -37,7 +37,7 @@ using serverlab::testing::ServerProcess;
 using serverlab::testing::TempDir;
 
 std::string server_binary() {
-  return serverlab::testing::binary_from_env("HTTP_THREADPOOL_BIN", HTTP_THREADPOOL_DEFAULT_BIN);
+  return serverlab::testing::server_binary("HTTP_THREADPOOL_BIN", HTTP_THREADPOOL_DEFAULT_BIN);
 }
 
 struct DocRoot : TempDir {

@@ -37,7 +37,7 @@ using serverlab::testing::TempDir;
 using serverlab::testing::wait_for_eof;
 
 std::string server_binary() {
-  return serverlab::testing::binary_from_env("HTTP_EPOLL_BIN", HTTP_EPOLL_DEFAULT_BIN);
+  return serverlab::testing::server_binary("HTTP_EPOLL_BIN", HTTP_EPOLL_DEFAULT_BIN);
 }
 
 // A document root holding a.txt ("alpha\n"), removed with everything in it.

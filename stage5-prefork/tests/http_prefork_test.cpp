@@ -48,7 +48,7 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 std::string server_binary() {
-  return serverlab::testing::binary_from_env("HTTP_PREFORK_BIN", HTTP_PREFORK_DEFAULT_BIN);
+  return serverlab::testing::server_binary("HTTP_PREFORK_BIN", HTTP_PREFORK_DEFAULT_BIN);
 }
 
 // A document root holding a.txt ("alpha\n"), removed with everything in it.

@@ -35,6 +35,28 @@ int decode_status(int status) {
   return -1;
 }
 
+// serverlab::kLabStubExit (common/include/serverlab/lab_stub.hpp), without linking it.
+constexpr int kLabStubExit = 70;
+
+// Appends `path` to $SERVERLAB_STARTED_LOG, when set (one line per server started).
+void record_started(const std::string& path) {
+  const char* log = std::getenv("SERVERLAB_STARTED_LOG");
+  if (log == nullptr || *log == '\0') return;
+  std::ofstream out(log, std::ios::app);
+  out << path << '\n';
+}
+
+// The "serverlab: [labNN:name] is still the stub: ..." lines of a server's stderr.
+std::string stub_lines(const std::string& stderr_text) {
+  std::istringstream in(stderr_text);
+  std::string line, found;
+  while (std::getline(in, line)) {
+    if (line.starts_with("serverlab: [lab") && line.find("is still the stub") != std::string::npos)
+      found += line + '\n';
+  }
+  return found;
+}
+
 }  // namespace
 
 ServerProcess::ServerProcess(std::vector<std::string> argv, std::chrono::milliseconds start_deadline) {
@@ -51,6 +73,7 @@ ServerProcess::ServerProcess(std::vector<std::string> argv, std::chrono::millise
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
 
+  record_started(argv[0]);
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
@@ -86,7 +109,7 @@ ServerProcess::~ServerProcess() {
   if (pid_ > 0 && !status_) {
     ::kill(pid_, SIGKILL);
     int status = 0;
-    ::waitpid(pid_, &status, 0);
+    if (::waitpid(pid_, &status, 0) == pid_) exited(decode_status(status));
   }
   if (!stderr_path_.empty()) ::unlink(stderr_path_.c_str());
 }
@@ -104,7 +127,7 @@ std::optional<int> ServerProcess::wait(std::chrono::milliseconds deadline) {
     int status = 0;
     pid_t r = ::waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
-      status_ = decode_status(status);
+      exited(decode_status(status));
       return status_;
     }
     if (r < 0 && errno != EINTR) {
@@ -113,6 +136,16 @@ std::optional<int> ServerProcess::wait(std::chrono::milliseconds deadline) {
     }
     if (Clock::now() >= until) return std::nullopt;
     std::this_thread::sleep_for(5ms);
+  }
+}
+
+void ServerProcess::exited(int status) {
+  status_ = status;
+  if (status != kLabStubExit) return;
+  std::string lines = stub_lines(stderr_text());
+  if (!lines.empty()) {
+    std::fputs(lines.c_str(), stderr);
+    std::fflush(stderr);
   }
 }
 
@@ -256,6 +289,14 @@ ProgramResult run_program(const std::vector<std::string>& argv, std::string_view
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+}
+
+std::string server_binary(const char* suite_variable, const std::string& fallback) {
+  return binary_from_env("SERVERLAB_SERVER_BIN", binary_from_env(suite_variable, fallback));
+}
+
+std::string client_binary(const char* suite_variable, const std::string& fallback) {
+  return binary_from_env("SERVERLAB_CLIENT_BIN", binary_from_env(suite_variable, fallback));
 }
 
 int run_to_exit(std::vector<std::string> argv, std::chrono::milliseconds deadline) {

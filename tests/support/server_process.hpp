@@ -67,6 +67,9 @@ class ServerProcess {
   int fd_count() const;
 
  private:
+  // Records the exit status; copies the stub line of a server that reached a lab stub.
+  void exited(int status);
+
   pid_t pid_ = -1;
   std::optional<int> status_;
   std::uint16_t port_ = 0;
@@ -76,9 +79,29 @@ class ServerProcess {
   std::string stderr_path_;
 };
 
-// Path of a built binary, from an environment variable when it is set (so an
-// instructor can point a suite at a student's server), else the fallback.
+// Path of a built binary, from an environment variable when it is set, else the fallback.
 std::string binary_from_env(const char* variable, const std::string& fallback);
+
+// The server binary a black-box suite starts. In order:
+//   1. $SERVERLAB_SERVER_BIN, the one variable a grader sets to point every suite of
+//      every stage at a student's server (tools/grade.py --bin sets it);
+//   2. $<suite_variable>, the suite's own variable (its ctest registration sets it to
+//      the reference binary, e.g. HTTP_SEQ_BIN);
+//   3. `fallback`, the path the suite was built with (for running it by hand).
+// Every suite that starts a server must take its path from here, so `make grade BIN=`
+// reaches it; a ctest ENVIRONMENT entry cannot override the grader's choice.
+std::string server_binary(const char* suite_variable, const std::string& fallback);
+// The same for a client binary (stage 1's echo-client): $SERVERLAB_CLIENT_BIN first.
+std::string client_binary(const char* suite_variable, const std::string& fallback);
+
+// Each ServerProcess appends the path it starts (argv[0]) as one line to the file
+// named by $SERVERLAB_STARTED_LOG, when that is set: tools/grade.py reads it to check
+// that every suite started the binary being graded and nothing else.
+//
+// A server that exits with status 70 (serverlab::kLabStubExit: it reached a lab region
+// that is still the stub) has its `serverlab: [labNN:name] is still the stub: ...`
+// lines copied to this process's stderr as soon as the exit is seen, so the test's
+// own output names the unwritten region (and tools/grade.py stops the suite there).
 
 // A short-lived child's exit and output (echo-client, `server --help`).
 struct ProgramResult {
