@@ -73,6 +73,8 @@ constexpr std::size_t kInitialHeaderCapacity = 24;
 
 ParseResult error(int status) { return {ParseResult::Error, 0, status, 0}; }
 ParseResult done(std::size_t consumed) { return {ParseResult::Done, consumed, 0, 0}; }
+// Incomplete with no limit in sight (limit_at 0: the caller parses again on any byte).
+constexpr ParseResult kIncomplete{ParseResult::Incomplete, 0, 0, 0};
 
 // The scan position the three steps of parse_request share: the input is
 // [begin, end) and p is the next byte to read.
@@ -242,11 +244,11 @@ ParseResult parse_request_line(Cursor& c, Request& request, const ParseLimits& l
   // [lab03:request-line:stub] return error(501);
   const char*& p = c.p;
   for (int empty_lines = 0;; ++empty_lines) {
-    if (p == c.end) return {ParseResult::Incomplete, 0, 0, 0};
+    if (p == c.end) return kIncomplete;
     if (*p == '\n') {
       ++p;
     } else if (*p == '\r') {
-      if (p + 1 == c.end) return {ParseResult::Incomplete, 0, 0, 0};
+      if (p + 1 == c.end) return kIncomplete;
       if (p[1] != '\n') return error(400);
       p += 2;
     } else {
@@ -256,20 +258,21 @@ ParseResult parse_request_line(Cursor& c, Request& request, const ParseLimits& l
   }
 
   const char* const line = p;
-  const std::size_t line_window = limits.max_request_line + 2;
-  const char* const wend =
-      static_cast<std::size_t>(c.end - line) > line_window ? line + line_window : c.end;
-  auto line_out_of_bytes = [&]() { return c.out_of_bytes(line, line_window, 414); };
+  const std::size_t window = limits.max_request_line + 2;
+  // Where the scan of the line stops: the end of the window or of the input.
+  const char* const line_limit =
+      static_cast<std::size_t>(c.end - line) > window ? line + window : c.end;
+  auto line_out_of_bytes = [&]() { return c.out_of_bytes(line, window, 414); };
 
-  while (p < wend && kTchar[uc(*p)]) ++p;
-  if (p == wend) return line_out_of_bytes();
+  while (p < line_limit && kTchar[uc(*p)]) ++p;
+  if (p == line_limit) return line_out_of_bytes();
   if (*p != ' ' || p == line) return error(400);
   request.method_token = std::string_view(line, static_cast<std::size_t>(p - line));
   request.method = method_from_token(request.method_token);
 
   const char* target = ++p;
-  while (p < wend && kTargetChar[uc(*p)]) ++p;
-  if (p == wend) return line_out_of_bytes();
+  while (p < line_limit && kTargetChar[uc(*p)]) ++p;
+  if (p == line_limit) return line_out_of_bytes();
   if (*p != ' ' || p == target) return error(400);
   request.target = std::string_view(target, static_cast<std::size_t>(p - target));
   ++p;
@@ -277,7 +280,7 @@ ParseResult parse_request_line(Cursor& c, Request& request, const ParseLimits& l
   // "HTTP/" DIGIT "." DIGIT, compared a byte at a time so a prefix waits.
   static constexpr std::string_view kVersion = "HTTP/0.0";
   for (std::size_t i = 0; i < kVersion.size(); ++i, ++p) {
-    if (p == wend) return line_out_of_bytes();
+    if (p == line_limit) return line_out_of_bytes();
     if (kVersion[i] == '0' ? !is_digit(uc(*p)) : *p != kVersion[i]) return error(400);
   }
   const char major = p[-3];
@@ -285,10 +288,10 @@ ParseResult parse_request_line(Cursor& c, Request& request, const ParseLimits& l
   if (major != '1') return error(505);  // HTTP/0.9 and HTTP/2+: not this protocol
   request.version_minor = minor == '0' ? 0 : 1;
 
-  if (p == wend) return line_out_of_bytes();
+  if (p == line_limit) return line_out_of_bytes();
   const char* line_end = p;
   if (*p == '\r') {
-    if (++p == wend) return line_out_of_bytes();
+    if (++p == line_limit) return line_out_of_bytes();
   }
   if (*p != '\n') return error(400);
   if (static_cast<std::size_t>(line_end - line) > limits.max_request_line) return error(414);
@@ -311,7 +314,8 @@ ParseResult parse_header_fields(Cursor& c, Request& request, Framing& framing,
   // [lab03:header-fields:stub] return error(501);
   const char*& p = c.p;
   const char* const section = p;
-  const char* const hend = static_cast<std::size_t>(c.end - section) > limits.max_header_bytes
+  // Where the scan of the section stops: the end of the window or of the input.
+  const char* const section_limit = static_cast<std::size_t>(c.end - section) > limits.max_header_bytes
                                ? section + limits.max_header_bytes
                                : c.end;
   auto section_out_of_bytes = [&]() {
@@ -319,9 +323,9 @@ ParseResult parse_header_fields(Cursor& c, Request& request, Framing& framing,
   };
 
   for (;;) {
-    if (p == hend) return section_out_of_bytes();
+    if (p == section_limit) return section_out_of_bytes();
     if (*p == '\r') {  // the empty line: end of the head
-      if (++p == hend) return section_out_of_bytes();
+      if (++p == section_limit) return section_out_of_bytes();
       if (*p != '\n') return error(400);
       ++p;
       return done(0);
@@ -333,19 +337,19 @@ ParseResult parse_header_fields(Cursor& c, Request& request, Framing& framing,
     // A line starting with whitespace is obs-fold (or junk before the first
     // field): RFC 9112 5.2 lets us reject it, and unfolding invites smuggling.
     const char* name = p;
-    while (p < hend && kTchar[uc(*p)]) ++p;
-    if (p == hend) return section_out_of_bytes();
+    while (p < section_limit && kTchar[uc(*p)]) ++p;
+    if (p == section_limit) return section_out_of_bytes();
     if (*p != ':' || p == name) return error(400);  // includes "Name :" and obs-fold
     const auto name_len = static_cast<std::size_t>(p - name);
     ++p;
 
-    while (p < hend && is_ows(*p)) ++p;
+    while (p < section_limit && is_ows(*p)) ++p;
     const char* value = p;
-    while (p < hend && kFieldChar[uc(*p)]) ++p;
-    if (p == hend) return section_out_of_bytes();
+    while (p < section_limit && kFieldChar[uc(*p)]) ++p;
+    if (p == section_limit) return section_out_of_bytes();
     const char* value_end = p;
     if (*p == '\r') {
-      if (++p == hend) return section_out_of_bytes();
+      if (++p == section_limit) return section_out_of_bytes();
     }
     if (*p != '\n') return error(400);  // NUL, bare CR, other controls
     ++p;
@@ -442,17 +446,17 @@ void BodyDecoder::start(const Request& request, std::uint64_t max_body) {
   saw_digit_ = false;
   error_status_ = 0;
   if (request.chunked) {
-    state_ = Phase::ChunkSize;
+    phase_ = Phase::ChunkSize;
   } else if (request.content_length && *request.content_length > 0) {
     if (*request.content_length > max_body) {
-      state_ = Phase::Failed;
+      phase_ = Phase::Failed;
       error_status_ = 413;
     } else {
-      state_ = Phase::Fixed;
+      phase_ = Phase::Fixed;
       remaining_ = *request.content_length;
     }
   } else {
-    state_ = Phase::Finished;
+    phase_ = Phase::Finished;
   }
 }
 
@@ -461,14 +465,14 @@ BodyDecoder::Step BodyDecoder::feed(std::string_view bytes) {
   const char* const end = begin + bytes.size();
   const char* p = begin;
   auto fail = [&](int status) {
-    state_ = Phase::Failed;
+    phase_ = Phase::Failed;
     error_status_ = status;
     return Step{State::Error, static_cast<std::size_t>(p - begin), status};
   };
 
   while (p < end) {
     const char c = *p;
-    switch (state_) {
+    switch (phase_) {
       case Phase::Finished:
         return {State::Done, static_cast<std::size_t>(p - begin), 0};
       case Phase::Failed:
@@ -480,7 +484,7 @@ BodyDecoder::Step BodyDecoder::feed(std::string_view bytes) {
             std::min<std::uint64_t>(remaining_, static_cast<std::uint64_t>(end - p)));
         p += n;
         remaining_ -= n;
-        if (remaining_ == 0) state_ = state_ == Phase::Fixed ? Phase::Finished : Phase::ChunkDataCr;
+        if (remaining_ == 0) phase_ = phase_ == Phase::Fixed ? Phase::Finished : Phase::ChunkDataCr;
         continue;
       }
 
@@ -496,9 +500,9 @@ BodyDecoder::Step BodyDecoder::feed(std::string_view bytes) {
         } else if (!saw_digit_) {
           return fail(400);
         } else if (c == ';' || is_ows(c)) {
-          state_ = Phase::ChunkExt;
+          phase_ = Phase::ChunkExt;
         } else if (c == '\r') {
-          state_ = Phase::ChunkSizeLf;
+          phase_ = Phase::ChunkSizeLf;
         } else {
           return fail(400);
         }
@@ -507,7 +511,7 @@ BodyDecoder::Step BodyDecoder::feed(std::string_view bytes) {
       case Phase::ChunkExt:
         if (++line_len_ > kMaxChunkLine) return fail(400);
         if (c == '\r') {
-          state_ = Phase::ChunkSizeLf;
+          phase_ = Phase::ChunkSizeLf;
         } else if (!kFieldChar[uc(c)]) {
           return fail(400);
         }
@@ -517,53 +521,53 @@ BodyDecoder::Step BodyDecoder::feed(std::string_view bytes) {
         line_len_ = 0;
         saw_digit_ = false;
         if (remaining_ == 0) {
-          state_ = Phase::TrailerStart;
+          phase_ = Phase::TrailerStart;
         } else {
           total_ += remaining_;
-          state_ = Phase::ChunkData;
+          phase_ = Phase::ChunkData;
         }
         break;
       case Phase::ChunkDataCr:
         if (c != '\r') return fail(400);
-        state_ = Phase::ChunkDataLf;
+        phase_ = Phase::ChunkDataLf;
         break;
       case Phase::ChunkDataLf:
         if (c != '\n') return fail(400);
-        state_ = Phase::ChunkSize;
+        phase_ = Phase::ChunkSize;
         break;
 
       case Phase::TrailerStart:  // at the start of a trailer line
         if (c == '\r') {
-          state_ = Phase::TrailerEndLf;
+          phase_ = Phase::TrailerEndLf;
         } else if (is_ows(c) || !kTchar[uc(c)]) {
           return fail(400);  // obs-fold or junk
         } else {
-          state_ = Phase::TrailerLine;
+          phase_ = Phase::TrailerLine;
         }
         if (++line_len_ > kMaxTrailerBytes) return fail(431);
         break;
       case Phase::TrailerLine:
         if (++line_len_ > kMaxTrailerBytes) return fail(431);
         if (c == '\r') {
-          state_ = Phase::TrailerLineLf;
+          phase_ = Phase::TrailerLineLf;
         } else if (!kFieldChar[uc(c)]) {
           return fail(400);
         }
         break;
       case Phase::TrailerLineLf:
         if (c != '\n') return fail(400);
-        state_ = Phase::TrailerStart;
+        phase_ = Phase::TrailerStart;
         break;
       case Phase::TrailerEndLf:
         if (c != '\n') return fail(400);
-        state_ = Phase::Finished;
+        phase_ = Phase::Finished;
         ++p;
         return {State::Done, static_cast<std::size_t>(p - begin), 0};
     }
     ++p;
   }
-  if (state_ == Phase::Finished) return {State::Done, bytes.size(), 0};
-  if (state_ == Phase::Failed) return fail(error_status_);
+  if (phase_ == Phase::Finished) return {State::Done, bytes.size(), 0};
+  if (phase_ == Phase::Failed) return fail(error_status_);
   return {State::More, bytes.size(), 0};
 }
 

@@ -88,7 +88,7 @@ class BodyDecoder {
   void start(const Request& request, std::uint64_t max_body);
   // Consumes body bytes from the front of `bytes`.
   Step feed(std::string_view bytes);
-  bool done() const { return state_ == Phase::Finished; }
+  bool done() const { return phase_ == Phase::Finished; }
 
  private:
   enum class Phase {
@@ -98,7 +98,7 @@ class BodyDecoder {
     TrailerStart, TrailerLine, TrailerLineLf, TrailerEndLf,  // fields, then "\r\n"
     Finished, Failed
   };
-  Phase state_ = Phase::Finished;
+  Phase phase_ = Phase::Finished;
   std::uint64_t remaining_ = 0;  // Fixed: bytes left; chunked: the current chunk's size/rest
   std::uint64_t total_ = 0;      // chunk-data bytes announced so far
   std::uint64_t max_body_ = 0;
