@@ -14,7 +14,9 @@
 //
 // Requests that arrive pipelined are parsed as soon as they are complete and
 // their responses queued in order; parsing pauses while more than
-// kOutputHighWater bytes wait to be sent.
+// kOutputHighWater bytes wait to be sent. A head that arrives in pieces is
+// parsed again only when a line has ended or a limit falls due (ParseResult::
+// limit_at), never once per read: a head dripped a byte at a time costs O(n).
 //
 // The driver (serve_connection for stages 2-3, stage 4's event loop) does the I/O:
 //
