@@ -66,7 +66,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   // Incomplete: a limit that falls due is still ahead (limit_at 0: not known).
-  if (result.kind == ParseResult::Incomplete) require(result.limit_at == 0 || result.limit_at > size);
+  if (result.kind == ParseResult::Incomplete) {
+    require(result.limit_at == 0 || result.limit_at > size);
+  }
   if (result.kind != ParseResult::Done) return 0;
 
   require(result.consumed > 0 && result.consumed <= size);

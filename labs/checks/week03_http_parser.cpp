@@ -47,9 +47,12 @@ bool operator==(const ParseResult& got, const Expected& want) {
 
 std::string kind_name(ParseResult::Kind kind) {
   switch (kind) {
-    case ParseResult::Incomplete: return "Incomplete";
-    case ParseResult::Done: return "Done";
-    case ParseResult::Error: return "Error";
+    case ParseResult::Incomplete:
+      return "Incomplete";
+    case ParseResult::Done:
+      return "Done";
+    case ParseResult::Error:
+      return "Error";
   }
   return "Kind(" + std::to_string(static_cast<int>(kind)) + ")";
 }
@@ -98,16 +101,26 @@ template <>
 struct StringMaker<Method> {
   static std::string convert(Method m) {
     switch (m) {
-      case Method::Get: return "GET";
-      case Method::Head: return "HEAD";
-      case Method::Post: return "POST";
-      case Method::Put: return "PUT";
-      case Method::Delete: return "DELETE";
-      case Method::Patch: return "PATCH";
-      case Method::Options: return "OPTIONS";
-      case Method::Trace: return "TRACE";
-      case Method::Connect: return "CONNECT";
-      case Method::Unknown: return "Unknown";
+      case Method::Get:
+        return "GET";
+      case Method::Head:
+        return "HEAD";
+      case Method::Post:
+        return "POST";
+      case Method::Put:
+        return "PUT";
+      case Method::Delete:
+        return "DELETE";
+      case Method::Patch:
+        return "PATCH";
+      case Method::Options:
+        return "OPTIONS";
+      case Method::Trace:
+        return "TRACE";
+      case Method::Connect:
+        return "CONNECT";
+      case Method::Unknown:
+        return "Unknown";
     }
     return "Method(" + std::to_string(static_cast<int>(m)) + ")";
   }
@@ -166,14 +179,14 @@ TEST_CASE("bad request lines get 400, other versions 505, long lines 414", "[req
   };
   const Case cases[] = {
       {"GET /\r\nHost: h\r\n\r\n", 400},                 // no version
-      {"GET  / HTTP/1.1\r\nHost: h\r\n\r\n", 400},        // two spaces
-      {" GET / HTTP/1.1\r\nHost: h\r\n\r\n", 400},        // no method
-      {"GET / HTTP/1.1 \r\nHost: h\r\n\r\n", 400},        // junk after the version
-      {"GET /a b HTTP/1.1\r\nHost: h\r\n\r\n", 400},      // a space in the target
-      {"GET /a#frag HTTP/1.1\r\nHost: h\r\n\r\n", 400},   // a fragment in the target
-      {"GET / HTTP/1.1\rHost: h\r\n\r\n", 400},           // bare CR
-      {"GET / http/1.1\r\nHost: h\r\n\r\n", 400},         // "HTTP" is case-sensitive
-      {"GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505},         // not HTTP/1.x
+      {"GET  / HTTP/1.1\r\nHost: h\r\n\r\n", 400},       // two spaces
+      {" GET / HTTP/1.1\r\nHost: h\r\n\r\n", 400},       // no method
+      {"GET / HTTP/1.1 \r\nHost: h\r\n\r\n", 400},       // junk after the version
+      {"GET /a b HTTP/1.1\r\nHost: h\r\n\r\n", 400},     // a space in the target
+      {"GET /a#frag HTTP/1.1\r\nHost: h\r\n\r\n", 400},  // a fragment in the target
+      {"GET / HTTP/1.1\rHost: h\r\n\r\n", 400},          // bare CR
+      {"GET / http/1.1\r\nHost: h\r\n\r\n", 400},        // "HTTP" is case-sensitive
+      {"GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505},        // not HTTP/1.x
       {"GET / HTTP/0.9\r\nHost: h\r\n\r\n", 505},
   };
   for (const Case& c : cases) {
@@ -198,8 +211,9 @@ TEST_CASE("bad request lines get 400, other versions 505, long lines 414", "[req
 
 TEST_CASE("header fields keep their names and lose the whitespace around values",
           "[header-fields]") {
-  Parsed p = parse("GET / HTTP/1.1\r\nHost: example\r\nUser-Agent: lab\r\n"
-                   "Accept:  */*  \r\nX-Empty:\r\n\r\n");
+  Parsed p = parse(
+      "GET / HTTP/1.1\r\nHost: example\r\nUser-Agent: lab\r\n"
+      "Accept:  */*  \r\nX-Empty:\r\n\r\n");
   INFO(labcheck::escaped(p.bytes));
   CHECK(p.result == done(p.bytes.size()));
   REQUIRE(p.request.headers.size() == 4);
@@ -230,20 +244,21 @@ TEST_CASE("every proper prefix of a head is Incomplete; the body is not part of 
 
 TEST_CASE("malformed fields get 400", "[header-fields]") {
   const char* const cases[] = {
-      "GET / HTTP/1.1\r\nHost : h\r\n\r\n",             // whitespace before the colon
-      "GET / HTTP/1.1\r\nHost: h\r\n folded\r\n\r\n",   // obs-fold
-      "GET / HTTP/1.1\r\n Host: h\r\n\r\n",             // whitespace before the first field
-      "GET / HTTP/1.1\r\nHost: h\rX: y\r\n\r\n",        // bare CR in a value
+      "GET / HTTP/1.1\r\nHost : h\r\n\r\n",              // whitespace before the colon
+      "GET / HTTP/1.1\r\nHost: h\r\n folded\r\n\r\n",    // obs-fold
+      "GET / HTTP/1.1\r\n Host: h\r\n\r\n",              // whitespace before the first field
+      "GET / HTTP/1.1\r\nHost: h\rX: y\r\n\r\n",         // bare CR in a value
       "GET / HTTP/1.1\r\nHost: h\r\n: no-name\r\n\r\n",  // empty field name
       "GET / HTTP/1.1\r\nHost: h\r\nNo-Colon\r\n\r\n",
-      "GET / HTTP/1.1\r\nHost: h\r\n\rX\r\n\r\n",        // CR not followed by LF at the end
+      "GET / HTTP/1.1\r\nHost: h\r\n\rX\r\n\r\n",  // CR not followed by LF at the end
   };
   for (const char* bytes : cases) {
     Parsed p = parse(bytes);
     INFO("request: " << labcheck::escaped(p.bytes));
     CHECK(p.result == error(400));
   }
-  static constexpr char kNul[] = "GET / HTTP/1.1\r\nHost: h\r\nX: a\0b\r\n\r\n";  // a NUL in a value
+  static constexpr char kNul[] =
+      "GET / HTTP/1.1\r\nHost: h\r\nX: a\0b\r\n\r\n";  // a NUL in a value
   Parsed nul = parse(std::string(kNul, sizeof kNul - 1));
   INFO("request: " << labcheck::escaped(nul.bytes));
   CHECK(nul.result == error(400));
@@ -258,8 +273,8 @@ TEST_CASE("too many fields or too large a section: 431", "[header-fields]") {
   CHECK(three.result == done(three.bytes.size()));
   Parsed many = parse("GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", limits);
   CHECK(many.result == error(431));
-  Parsed big = parse("GET / HTTP/1.1\r\nHost: h\r\nX: " + std::string(300, 'v') + "\r\n\r\n",
-                     limits);
+  Parsed big =
+      parse("GET / HTTP/1.1\r\nHost: h\r\nX: " + std::string(300, 'v') + "\r\n\r\n", limits);
   CHECK(big.result == error(431));
   // Too large is known before the head ends.
   Parsed cut = parse("GET / HTTP/1.1\r\nX: " + std::string(300, 'v'), limits);
@@ -268,8 +283,7 @@ TEST_CASE("too many fields or too large a section: 431", "[header-fields]") {
 
 // ---------------------------------------------------------------- [head-rules]
 
-TEST_CASE("the target splits into path and query; absolute-form names the host",
-          "[head-rules]") {
+TEST_CASE("the target splits into path and query; absolute-form names the host", "[head-rules]") {
   Parsed p = parse("GET /docs/a%20b.html?x=1&y=2 HTTP/1.1\r\nHost: example\r\n\r\n");
   CHECK(p.result == done(p.bytes.size()));
   CHECK(p.request.path == "/docs/a%20b.html");  // still percent-encoded
@@ -307,12 +321,12 @@ TEST_CASE("body framing: one Content-Length, or chunked alone", "[head-rules]") 
     int status;
   };
   const Case cases[] = {
-      {"Content-Length: 1\r\nContent-Length: 2\r\n", 400},       // two different lengths
+      {"Content-Length: 1\r\nContent-Length: 2\r\n", 400},           // two different lengths
       {"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n", 400},  // both: smuggling
       {"Content-Length: -1\r\n", 400},
-      {"Transfer-Encoding: chunked, gzip\r\n", 400},             // chunked must come last
-      {"Transfer-Encoding: gzip\r\n", 501},                      // a coding we do not do
-      {"Content-Length: 101\r\n", 413},                          // over max_body
+      {"Transfer-Encoding: chunked, gzip\r\n", 400},  // chunked must come last
+      {"Transfer-Encoding: gzip\r\n", 501},           // a coding we do not do
+      {"Content-Length: 101\r\n", 413},               // over max_body
   };
   for (const Case& c : cases) {
     Parsed p = parse(std::string("POST / HTTP/1.1\r\nHost: h\r\n") + c.fields + "\r\n", limits);

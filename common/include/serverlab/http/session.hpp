@@ -180,7 +180,7 @@ class HttpSession {
   std::vector<Segment> segments_;
   std::size_t head_ = 0;  // first unsent segment
 
-  Request request_;            // views into in_: cleared whenever those bytes leave it
+  Request request_;  // views into in_: cleared whenever those bytes leave it
   std::size_t head_scanned_ = 0;   // bytes of in_ seen when the parser last said Incomplete
   std::size_t head_limit_at_ = 0;  // that answer's limit_at (0: unknown, parse on any byte)
   std::uint64_t head_parses_ = 0;
