@@ -7,6 +7,7 @@
 //   - Done consumes at most the input, and every view lies inside it;
 //   - the head minus its last byte is Incomplete (prefixes never succeed/fail early
 //     differently);
+//   - an Incomplete's limit_at lies beyond the input;
 //   - the body decodes the same whole or split in two;
 //   - normalize_path's result is absolute and free of "." / ".." segments.
 // Small limits keep the 413/414/431 paths reachable with short inputs.
@@ -63,6 +64,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (result.kind == ParseResult::Error) {
     require(result.status >= 400 && result.status <= 505);
     return 0;
+  }
+  // Incomplete: a limit that falls due is still ahead (limit_at 0: not known).
+  if (result.kind == ParseResult::Incomplete) {
+    require(result.limit_at == 0 || result.limit_at > size);
   }
   if (result.kind != ParseResult::Done) return 0;
 

@@ -3,6 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
 #include "serverlab/http/access_log.hpp"
 #include "serverlab/http/date.hpp"
 
@@ -53,6 +59,39 @@ TEST(ResponseHead, ResetKeepsNothingButCapacity) {
   EXPECT_TRUE(r.text.empty());
   EXPECT_EQ(r.content_length, 0u);
   EXPECT_TRUE(r.send_body);
+}
+
+// text may point into owned_text, so a copy would point into the original.
+static_assert(!std::is_copy_constructible_v<Response> && !std::is_copy_assignable_v<Response>);
+
+TEST(ResponseMove, ATextInOwnedTextPointsIntoTheNewOwner) {
+  for (const std::string& body : {std::string("short"), std::string(200, 'x')}) {  // SSO, heap
+    auto from = std::make_unique<Response>();
+    from->status = 404;
+    from->set_owned_body("text/plain", body);
+    from->text = std::string_view(from->owned_text).substr(1);  // part of it, too
+    Response to(std::move(*from));
+    from.reset();  // the old owner's bytes are gone: ASan would catch a read of them
+    EXPECT_EQ(to.status, 404);
+    EXPECT_EQ(to.text, body.substr(1));
+    EXPECT_GE(to.text.data(), to.owned_text.data());
+    EXPECT_LE(to.text.data() + to.text.size(), to.owned_text.data() + to.owned_text.size());
+
+    Response assigned;
+    assigned = std::move(to);
+    EXPECT_EQ(assigned.text, body.substr(1));
+    EXPECT_EQ(assigned.text.data(), assigned.owned_text.data() + 1);
+    EXPECT_TRUE(to.text.empty());  // the moved-from Response is a fresh one
+  }
+}
+
+TEST(ResponseMove, ATextElsewhereIsKeptAsItIs) {
+  static constexpr std::string_view kStatic = "static body";
+  Response from;
+  from.text = kStatic;
+  from.owned_text = "unrelated";
+  Response to(std::move(from));
+  EXPECT_EQ(to.text.data(), kStatic.data());
 }
 
 TEST(ReasonPhrase, KnowsEveryStatusTheServersSend) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <thread>
 
 
@@ -382,6 +383,86 @@ TEST_F(SessionTest, AdminOffMakesDashPathsOrdinaryFiles) {
   HttpSession s(service(), "p");
   feed(s, "GET /-/health HTTP/1.1\r\nHost: t\r\n\r\n");
   EXPECT_TRUE(drain(s).ends_with("\r\n\r\na file"));
+}
+
+// ---- head scanning: a head dripped a byte at a time is parsed once per line.
+
+// A GET head of about `size` bytes made of `lines` header lines (plus Host).
+std::string head_of(std::size_t size, std::size_t lines) {
+  std::string head = "GET /a.txt HTTP/1.1\r\nHost: t\r\n";
+  const std::size_t each = (size - head.size() - 2) / lines;
+  for (std::size_t i = 0; i < lines; ++i) {
+    std::string name = "X-Pad-" + std::to_string(i) + ": ";
+    head += name + std::string(each - name.size() - 2, 'p') + "\r\n";
+  }
+  return head + "\r\n";
+}
+
+// How many times the session parsed a head fed to it one byte per read; fails
+// the test unless the head is answered 200 after its last byte and not before.
+std::uint64_t parses_of_dripped_head(HttpSession& s, const std::string& head) {
+  for (std::size_t i = 0; i + 1 < head.size(); ++i) {
+    s.input().append(head.substr(i, 1));
+    s.on_input();
+    if (s.want() != HttpSession::Want::Read) {
+      ADD_FAILURE() << "answered before byte " << i + 1 << " of " << head.size();
+      return 0;
+    }
+  }
+  s.input().append(head.substr(head.size() - 1));
+  s.on_input();
+  EXPECT_EQ(s.want(), HttpSession::Want::Write);
+  return s.head_parses();
+}
+
+TEST_F(SessionTest, ADrippedHeadIsParsedOncePerLineNotOncePerByte) {
+  config_.max_header_bytes = 64 * 1024;
+  for (std::size_t kib : {4, 16, 48}) {
+    const std::string head = head_of(kib * 1024, 8);
+    HttpSession s(service(), "p");
+    const std::uint64_t parses = parses_of_dripped_head(s, head);
+    const auto lines = static_cast<std::uint64_t>(std::count(head.begin(), head.end(), '\n'));
+    // One parse on the first byte, then one per line end: linear in the head's
+    // length (re-parsing after every byte would be head.size() parses).
+    EXPECT_LE(parses, lines + 1) << kib << " KiB head of " << lines << " lines";
+    EXPECT_GE(parses, 2u);
+    EXPECT_EQ(statuses(drain(s)), (std::vector<int>{200})) << kib << " KiB";
+  }
+}
+
+TEST_F(SessionTest, ADrippedBadLineIsAnsweredWhenItsLineEnds) {
+  const std::string line = "GET /a.txt HTTP/2.0\r\n";
+  HttpSession s(service(), "p");
+  for (std::size_t i = 0; i + 1 < line.size(); ++i) feed(s, line.substr(i, 1));
+  EXPECT_EQ(s.want(), HttpSession::Want::Read);  // waits for the LF, not for a blank line
+  feed(s, "\n");
+  EXPECT_EQ(statuses(drain(s)), (std::vector<int>{505}));
+}
+
+TEST_F(SessionTest, ADrippedLongRequestLineGets414AtTheLimitNotLater) {
+  config_.max_request_line = 64;
+  HttpSession s(service(), "p");
+  const std::string line = "GET /" + std::string(200, 'a');
+  std::size_t answered_at = 0;
+  for (std::size_t i = 0; i < line.size() && answered_at == 0; ++i) {
+    feed(s, line.substr(i, 1));
+    if (s.want() != HttpSession::Want::Read) answered_at = i + 1;
+  }
+  EXPECT_EQ(answered_at, 64u + 2u);  // the parser's window: the line and its CRLF
+  EXPECT_EQ(statuses(drain(s)), (std::vector<int>{414}));
+}
+
+TEST_F(SessionTest, ADrippedHugeHeaderSectionGets431AtTheLimit) {
+  config_.max_header_bytes = 256;
+  HttpSession s(service(), "p");
+  const std::string head = "GET /a.txt HTTP/1.1\r\nX: " + std::string(1000, 'v');
+  std::size_t answered_at = 0;
+  for (std::size_t i = 0; i < head.size() && answered_at == 0; ++i) {
+    feed(s, head.substr(i, 1));
+    if (s.want() != HttpSession::Want::Read) answered_at = i + 1;
+  }
+  EXPECT_EQ(answered_at, std::string("GET /a.txt HTTP/1.1\r\n").size() + 256);
+  EXPECT_EQ(statuses(drain(s)), (std::vector<int>{431}));
 }
 
 }  // namespace

@@ -92,6 +92,17 @@ TEST_F(StaticFilesTest, RejectsDotDotOutsideRoot) {
   }
 }
 
+// The first guard: a path that climbs above the root is refused with exactly
+// 400 before any file is looked up. The file cache's real-path check behind it
+// would answer 403 or 404, which the conformance suite also accepts, so only
+// this test notices when the first guard goes missing.
+TEST_F(StaticFilesTest, ClimbingAboveTheRootIs400BeforeAnyLookup) {
+  for (const char* target : {"/..", "/../", "/../secret.txt", "/%2e%2e/secret.txt",
+                             "/dir/../../secret.txt", "/dir/%2E%2E/..//secret.txt"}) {
+    EXPECT_EQ(serve(target).status, 400) << target;
+  }
+}
+
 TEST_F(StaticFilesTest, RejectsEncodedSlashNulAndBackslash) {
   EXPECT_EQ(serve("/dir%2findex.html").status, 400);
   EXPECT_EQ(serve("/hello.txt%00.css").status, 400);

@@ -37,6 +37,36 @@ std::string_view reason_phrase(int status) {
   }
 }
 
+Response::Response(Response&& other) noexcept { *this = std::move(other); }
+
+// Every field moves across; a `text` that points into other.owned_text is
+// re-pointed at the same bytes of this->owned_text (a short string's bytes live
+// inside the string object, so a plain move would leave text dangling).
+Response& Response::operator=(Response&& other) noexcept {
+  if (this == &other) return *this;
+  const char* const own = other.owned_text.data();
+  const bool text_is_owned = !other.text.empty() && other.text.data() >= own &&
+                             other.text.data() + other.text.size() <= own + other.owned_text.size();
+  const auto text_offset = static_cast<std::size_t>(text_is_owned ? other.text.data() - own : 0);
+
+  status = other.status;
+  close = other.close;
+  send_body = other.send_body;
+  content_type = other.content_type;
+  last_modified = other.last_modified;
+  etag = other.etag;
+  accept_ranges = other.accept_ranges;
+  extra_headers = std::move(other.extra_headers);
+  content_length = other.content_length;
+  owned_text = std::move(other.owned_text);
+  text = text_is_owned ? std::string_view(owned_text).substr(text_offset, other.text.size())
+                       : other.text;
+  file = std::move(other.file);
+  parts = std::move(other.parts);
+  other.reset();
+  return *this;
+}
+
 void Response::reset() {
   status = 200;
   close = false;

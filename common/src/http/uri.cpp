@@ -4,13 +4,6 @@
 namespace serverlab::http {
 namespace {
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // Decodes the %XX at s[i] (s[i] == '%'). Returns -1 when malformed.
 int decode_escape(std::string_view s, std::size_t i) {
   if (s.size() < 3 || i > s.size() - 3) return -1;

@@ -14,6 +14,10 @@
 // keeps alive. Reusing one Response per connection (reset() keeps capacity)
 // makes a cached-file hit allocation-free.
 //
+// A Response cannot be copied: `text` may point into `owned_text`, and a copy's
+// text would still point into the original. Moving is allowed (a handler's tests
+// return one by value) and keeps such a `text` pointing into the new owner.
+//
 // Who may call: any thread; a Response belongs to one connection. No blocking.
 #pragma once
 
@@ -41,6 +45,13 @@ struct FileRegion {
 };
 
 struct Response {
+  Response() = default;
+  Response(const Response&) = delete;
+  Response& operator=(const Response&) = delete;
+  Response(Response&& other) noexcept;
+  Response& operator=(Response&& other) noexcept;
+  ~Response() = default;
+
   int status = 200;
   bool close = false;      // end the connection after this response (errors, shutdown)
   bool send_body = true;   // false for HEAD and 304: the head still states Content-Length

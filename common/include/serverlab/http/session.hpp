@@ -14,7 +14,9 @@
 //
 // Requests that arrive pipelined are parsed as soon as they are complete and
 // their responses queued in order; parsing pauses while more than
-// kOutputHighWater bytes wait to be sent.
+// kOutputHighWater bytes wait to be sent. A head that arrives in pieces is
+// parsed again only when a line has ended or a limit falls due (ParseResult::
+// limit_at), never once per read: a head dripped a byte at a time costs O(n).
 //
 // The driver (serve_connection for stages 2-3, stage 4's event loop) does the I/O:
 //
@@ -117,6 +119,10 @@ class HttpSession {
   // RST that destroys the response it has not read yet.
   bool linger() const { return linger_; }
   std::uint64_t requests() const { return requests_; }
+  // How many times parse_request has run on this session. A head that arrives a
+  // byte at a time is parsed again only when a line ends (see process()), so this
+  // grows with the lines of a head, not its bytes; the unit tests hold it to that.
+  std::uint64_t head_parses() const { return head_parses_; }
   // Gives buffer memory back while idle (a keep-alive connection waiting for
   // its next request need not hold its high-water capacity). Safe any time.
   void shrink_buffers();
@@ -150,6 +156,8 @@ class HttpSession {
   };
 
   void process();
+  bool head_may_be_ready();
+  void consume_input(std::size_t n);
   void on_head(std::size_t consumed);
   void fail(int status, std::string_view kind);  // queue an error, then close
   void queue_response();
@@ -172,7 +180,10 @@ class HttpSession {
   std::vector<Segment> segments_;
   std::size_t head_ = 0;  // first unsent segment
 
-  Request request_;
+  Request request_;  // views into in_: cleared whenever those bytes leave it
+  std::size_t head_scanned_ = 0;   // bytes of in_ seen when the parser last said Incomplete
+  std::size_t head_limit_at_ = 0;  // that answer's limit_at (0: unknown, parse on any byte)
+  std::uint64_t head_parses_ = 0;
   Response response_;
   BodyDecoder body_;
   Method method_ = Method::Unknown;

@@ -1,4 +1,4 @@
-// http/uri.hpp: percent-decoding, the safe request-path function, query parsing.
+// http/uri.hpp: hex digits, percent-decoding, the safe request-path function, query parsing.
 //
 // Why: the static-file handler maps a request path onto the filesystem, and a
 // path that can climb out of the document root is the classic file-server hole
@@ -19,6 +19,15 @@
 #include <vector>
 
 namespace serverlab::http {
+
+// The value of one hex digit ('0'-'9', 'a'-'f', 'A'-'F'), or -1. The one copy
+// of hex decoding: percent-escapes here, chunk sizes in the body decoder.
+constexpr int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
 
 // Decodes %XX escapes (either hex case). '+' stays '+'. nullopt on a '%' not
 // followed by two hex digits.
