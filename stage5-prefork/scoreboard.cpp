@@ -28,8 +28,6 @@ const char* state_name(char s) {
       return "reading";
     case worker_state::kWriting:
       return "writing";
-    case worker_state::kKeepAlive:
-      return "keepalive";
     case worker_state::kClosing:
       return "closing";
     case worker_state::kOpenSlot:
@@ -163,21 +161,35 @@ std::optional<std::size_t> Scoreboard::find_pid(pid_t pid) const {
 
 std::optional<std::size_t> Scoreboard::least_loaded(std::uint64_t generation,
                                                     std::size_t start) const {
+  PickRequest request;
+  request.generation = generation;
+  request.start = start;
+  return least_loaded(request);
+}
+
+std::optional<std::size_t> Scoreboard::least_loaded(const PickRequest& request) const {
   // [lab16:least-loaded:begin]
-  // [lab16:least-loaded:stub] (void)generation;
-  // [lab16:least-loaded:stub] (void)start;
+  // [lab16:least-loaded:stub] (void)request;
   // [lab16:least-loaded:stub] return std::nullopt;
   std::optional<std::size_t> best;
-  std::uint32_t best_active = 0;
+  std::uint64_t best_load = 0;
   for (std::size_t k = 0; k < slots_; ++k) {
-    const std::size_t i = (start + k) % slots_;
+    const std::size_t i = (request.start + k) % slots_;
     const ScoreboardSlot& s = slots_begin()[i];
     if (!s.live()) continue;
-    if (s.generation.load(std::memory_order_relaxed) != generation) continue;
-    const std::uint32_t active = s.active.load(std::memory_order_relaxed);
-    if (!best || active < best_active) {
+    if (!request.skip.empty() && request.skip[i] != 0) continue;
+    if (request.generation && s.generation.load(std::memory_order_relaxed) != *request.generation)
+      continue;
+    std::uint64_t load = s.active.load(std::memory_order_relaxed);
+    if (!request.sent.empty()) {
+      // Unsigned subtraction is modulo 2^32, so it stays right when either counter wraps.
+      const std::uint32_t received = s.received.load(std::memory_order_acquire);
+      load += static_cast<std::uint32_t>(request.sent[i] - received);
+    }
+    if (request.limit != 0 && load >= request.limit) continue;
+    if (!best || load < best_load) {
       best = i;
-      best_active = active;
+      best_load = load;
     }
   }
   return best;
@@ -306,7 +318,7 @@ std::string Scoreboard::render_html() const {
   out += "<pre>" + scoreboard + "</pre>\n";
   out +=
       "<p>Key: <code>_</code> waiting, <code>S</code> starting, <code>R</code> reading, "
-      "<code>W</code> writing, <code>K</code> keep-alive, <code>C</code> closing, "
+      "<code>W</code> writing, <code>C</code> closing, "
       "<code>.</code> open slot</p>\n";
   out +=
       "<table>\n<tr><th>Slot</th><th>PID</th><th>Gen</th><th>State</th><th>Conns</th>"

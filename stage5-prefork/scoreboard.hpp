@@ -25,8 +25,9 @@
 //    not a consistent snapshot of the whole table; for a status page and a load hint that is fine.
 //
 // The state characters are mod_status's: '_' waiting, 'S' starting, 'R' reading, 'W' writing,
-// 'K' keep-alive, 'C' closing, '.' open slot (no process). An event-driven worker serves many
-// connections at once, so its state is that of the connection it touched last.
+// 'C' closing, '.' open slot (no process). An event-driven worker serves many connections at
+// once, so its state is that of the connection it touched last. (mod_status's 'K', keep-alive,
+// is not used: a worker holding idle keep-alive connections among busy ones has no one state.)
 //
 // Nothing here blocks or allocates except create() (mmap) and the renderers (strings); the slot
 // update methods are async-signal-safe and fine to call right after fork.
@@ -38,6 +39,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <type_traits>
 
@@ -48,7 +50,6 @@ inline constexpr char kWaiting = '_';
 inline constexpr char kStarting = 'S';
 inline constexpr char kReading = 'R';
 inline constexpr char kWriting = 'W';
-inline constexpr char kKeepAlive = 'K';
 inline constexpr char kClosing = 'C';
 inline constexpr char kOpenSlot = '.';
 }  // namespace worker_state
@@ -136,6 +137,18 @@ struct ScoreboardTotals {
   std::uint32_t idle_workers = 0;  // live and waiting ('_')
 };
 
+// What the master knows that the board does not, for Scoreboard::least_loaded. Every span is
+// either empty or has one entry per slot.
+struct PickRequest {
+  std::optional<std::uint64_t> generation;  // only slots of this generation (nullopt: any)
+  std::size_t start = 0;                    // ties: the first found scanning from here
+  std::span<const std::uint32_t> sent;      // per slot, connections the master sent (wrapping);
+                                            // empty: nothing is in flight
+  std::span<const char> skip;               // per slot, nonzero: never pick it (draining, or
+                                            // already tried); empty: skip none
+  std::uint64_t limit = 0;                  // a slot whose load is >= limit is full; 0: no limit
+};
+
 class Scoreboard {
  public:
   // Maps a zeroed shared region for `slots` workers. Call before fork. Throws SysError (mmap)
@@ -170,9 +183,14 @@ class Scoreboard {
   // The slot whose live worker has this pid (the master's waitpid loop uses it).
   std::optional<std::size_t> find_pid(pid_t pid) const;
 
-  // The master's pick: the live slot of `generation` with the fewest active connections. Ties
-  // go to the first one found scanning from `start` (wrapping), so a master that passes
-  // last pick + 1 spreads equal load round-robin. nullopt when no such worker is live.
+  // The master's pick (passfd): the live slot with the least load, where a slot's load is its
+  // active connections plus the ones in flight (sent by the master, not yet received by the
+  // worker: sent[i] - received, modulo 2^32). Ties go to the first one found scanning from
+  // request.start (wrapping), so a master that passes last pick + 1 spreads equal load
+  // round-robin. nullopt when no slot qualifies. See PickRequest for the filters.
+  // Who may call: anyone (it only reads); the master calls it for every connection it passes.
+  std::optional<std::size_t> least_loaded(const PickRequest& request) const;
+  // The same with only a generation and a start: nothing in flight, no limit, nothing skipped.
   std::optional<std::size_t> least_loaded(std::uint64_t generation, std::size_t start = 0) const;
 
   ScoreboardTotals totals() const;

@@ -213,10 +213,10 @@ TEST(Scoreboard, StateCountsFollowModStatus) {
   fake_spawn(board, 0, ws::kWaiting);
   fake_spawn(board, 1, ws::kReading);
   fake_spawn(board, 2, ws::kWriting);
-  fake_spawn(board, 3, ws::kKeepAlive);
+  fake_spawn(board, 3, ws::kReading);
   board.begin_spawn(4);  // starting: neither busy nor idle
   board.set_pid(4, 77);
-  EXPECT_EQ(board.state_string(), "_RWKS.");
+  EXPECT_EQ(board.state_string(), "_RWRS.");
   const ScoreboardTotals t = board.totals();
   EXPECT_EQ(t.live_workers, 5u);
   EXPECT_EQ(t.busy_workers, 3u);
@@ -251,7 +251,7 @@ TEST(Scoreboard, RenderAutoHasApacheKeysAndValues) {
 TEST(Scoreboard, RenderJsonParsesAndHasWorkersAndTotals) {
   Scoreboard board = Scoreboard::create(3);
   fake_spawn(board, 0, ws::kWaiting);
-  fake_spawn(board, 1, ws::kKeepAlive);
+  fake_spawn(board, 1, ws::kReading);
   board.slot(1).request_done(500);
   board.slot(1).request_done(700);
   board.slot(1).connection_opened();
@@ -262,7 +262,7 @@ TEST(Scoreboard, RenderJsonParsesAndHasWorkersAndTotals) {
   nlohmann::json doc;
   ASSERT_NO_THROW(doc = nlohmann::json::parse(text));
   EXPECT_EQ(doc.at("generation"), board.generation());
-  EXPECT_EQ(doc.at("scoreboard"), "_K.");
+  EXPECT_EQ(doc.at("scoreboard"), "_R.");
   ASSERT_TRUE(doc.at("uptime_seconds").is_number_integer());
 
   const auto& totals = doc.at("totals");
@@ -279,8 +279,8 @@ TEST(Scoreboard, RenderJsonParsesAndHasWorkersAndTotals) {
   const auto& w1 = workers.at(1);
   EXPECT_EQ(w1.at("slot"), 1);
   EXPECT_EQ(w1.at("pid"), 100001);
-  EXPECT_EQ(w1.at("state"), "K");
-  EXPECT_EQ(w1.at("state_name"), "keepalive");
+  EXPECT_EQ(w1.at("state"), "R");
+  EXPECT_EQ(w1.at("state_name"), "reading");
   EXPECT_EQ(w1.at("requests"), 2);
   EXPECT_EQ(w1.at("bytes"), 1200);
   EXPECT_EQ(w1.at("active_connections"), 1);
