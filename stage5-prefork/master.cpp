@@ -28,6 +28,8 @@ constexpr std::uint64_t kPausedTickMs = 10;    // while no worker has room
 constexpr std::int64_t kQuickDeathMs = 2000;   // a worker that dies younger counts for backoff
 constexpr std::uint64_t kMaxBackoffMs = 5000;  // respawn delay cap
 constexpr double kKillMarginSeconds = 3.0;     // lingering close and exit, after the grace time
+constexpr std::uint64_t kPoolMs = 1000;        // pool maintenance (Apache: once a second)
+constexpr std::size_t kMaxSpawnRate = 32;      // Apache's MAX_SPAWN_RATE
 
 std::string describe_exit(int status) {
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
@@ -61,8 +63,10 @@ WorkerExitVerdict judge_worker_exit(int wait_status) {
 
 Master::Master(MasterOptions options)
     : options_(std::move(options)),
-      board_(Scoreboard::create(2 * static_cast<std::size_t>(std::max(options_.workers, 1)))) {
-  const std::size_t lanes = static_cast<std::size_t>(std::max(options_.workers, 1));
+      board_(Scoreboard::create(
+          2 * static_cast<std::size_t>(std::max({options_.workers, options_.max_workers, 1})))) {
+  const std::size_t lanes =
+      static_cast<std::size_t>(std::max({options_.workers, options_.max_workers, 1}));
   lanes_.resize(lanes);
   workers_.resize(board_.size());
   if (options_.cpu_affinity) {
@@ -94,6 +98,7 @@ Master::~Master() {
   dispatcher_.reset();
   loop_.cancel(tick_timer_);
   loop_.cancel(kill_timer_);
+  loop_.cancel(pool_timer_);
   for (Lane& lane : lanes_) loop_.cancel(lane.respawn);
 }
 
@@ -110,7 +115,12 @@ int Master::listen_fd_for(std::size_t lane) const {
 }
 
 int Master::run() {
+  const auto first = static_cast<std::size_t>(std::max(options_.workers, 1));
   for (std::size_t lane = 0; lane < lanes_.size(); ++lane) {
+    if (lane >= first) {
+      lanes_[lane].parked = true;  // room to grow into (--max-workers)
+      continue;
+    }
     if (!spawn(lane)) {
       ++lanes_[lane].quick_deaths;
       schedule_respawn(lane);
@@ -118,10 +128,12 @@ int Master::run() {
   }
   // After the first fork, so that whoever reads this line finds every worker on the board.
   announce_listening(listener_ ? listener_.get() : lanes_[0].reuseport.get());
-  log::info("http-prefork: {} worker(s), accept {}, {} connections each", lanes_.size(),
-            accept_mode_name(options_.worker.accept), options_.worker.worker_connections);
+  log::info("http-prefork: {} worker(s) (at most {}), accept {}, {} connections each", first,
+            lanes_.size(), accept_mode_name(options_.worker.accept),
+            options_.worker.worker_connections);
   if (dispatcher_) dispatcher_->start(std::move(listener_));
   tick_timer_ = loop_.run_after(kTickMs, [this] { tick(); });
+  pool_timer_ = loop_.run_after(kPoolMs, [this] { maintain_pool(); });
   loop_.run();
   log::info("http-prefork stopped");
   return exit_code_;
@@ -191,7 +203,7 @@ void Master::schedule_respawn(std::size_t lane) {
   l.respawn = loop_.run_after(delay, [this, lane] {
     Lane& again = lanes_[lane];
     again.respawn = {};
-    if (stop_ != Stop::None || again.current >= 0 || again.fatal) return;
+    if (stop_ != Stop::None || again.current >= 0 || again.fatal || again.parked) return;
     if (!spawn(lane)) {
       ++again.quick_deaths;
       schedule_respawn(lane);
@@ -253,7 +265,8 @@ void Master::on_worker_exit(std::size_t slot, pid_t pid, int status) {
     log::error("worker {} (lane {}) cannot serve this configuration; not respawning it", pid,
                lane);
     l.fatal = true;
-    if (std::all_of(lanes_.begin(), lanes_.end(), [](const Lane& x) { return x.fatal; })) {
+    if (std::all_of(lanes_.begin(), lanes_.end(),
+                    [](const Lane& x) { return x.fatal || x.parked; })) {
       exit_code_ = 1;
       begin_stop(Stop::Fast);
     }
@@ -309,6 +322,7 @@ void Master::begin_stop(Stop how) {
                           [](const Worker& w) { return w.phase != Phase::Empty; }));
   if (dispatcher_) dispatcher_->stop();
   listener_.reset();  // new clients are refused from now on (workers close their copies)
+  loop_.cancel(pool_timer_);
   for (Lane& lane : lanes_) {
     loop_.cancel(lane.respawn);
     lane.reuseport.reset();
@@ -335,6 +349,72 @@ void Master::tick() {
   check_recycling();
   const bool waiting = dispatcher_ && dispatcher_->waiting();
   tick_timer_ = loop_.run_after(waiting ? kPausedTickMs : kTickMs, [this] { tick(); });
+}
+
+// ------------------------------------------------------------------ the pool
+
+void Master::maintain_pool() {
+  pool_timer_ = {};
+  if (stop_ != Stop::None) return;
+  std::size_t active = 0;
+  std::size_t spare = 0;  // idle ('_') or about to be ('S')
+  for (const Lane& lane : lanes_) {
+    if (lane.current < 0) continue;
+    ++active;
+    const char state = board_.slot(static_cast<std::size_t>(lane.current)).state.load();
+    if (state == worker_state::kWaiting || state == worker_state::kStarting) ++spare;
+  }
+  if (scaling()) {
+    const auto min_spare = static_cast<std::size_t>(options_.min_spare);
+    const auto max_spare = static_cast<std::size_t>(options_.max_spare);
+    if (spare < min_spare && active < lanes_.size()) {
+      grow(spawn_rate_);
+      spawn_rate_ = std::min(spawn_rate_ * 2, kMaxSpawnRate);  // still short next second: faster
+    } else {
+      spawn_rate_ = 1;
+      if (spare > max_spare && active > static_cast<std::size_t>(options_.workers)) shrink_by_one();
+    }
+  }
+  // After this second's decision, so the chart shows what the pool has now.
+  board_.record_worker_count(static_cast<std::uint32_t>(
+      std::count_if(lanes_.begin(), lanes_.end(), [](const Lane& l) { return l.current >= 0; })));
+  pool_timer_ = loop_.run_after(kPoolMs, [this] { maintain_pool(); });
+}
+
+// Starts up to `count` workers on parked lanes, lowest lane first.
+void Master::grow(std::size_t count) {
+  for (std::size_t lane = 0; lane < lanes_.size() && count > 0; ++lane) {
+    Lane& l = lanes_[lane];
+    if (!l.parked || l.fatal) continue;
+    l.parked = false;
+    l.quick_deaths = 0;
+    if (!spawn(lane)) {
+      l.parked = true;  // no free slot (old workers draining) or fork failed: next second
+      return;
+    }
+    log::info("pool: started a worker on lane {} (short of spare workers)", lane);
+    --count;
+  }
+}
+
+// Retires the idle worker on the highest lane: it drains (no request is cut off) and its
+// lane is parked.
+void Master::shrink_by_one() {
+  for (std::size_t lane = lanes_.size(); lane-- > static_cast<std::size_t>(options_.workers);) {
+    Lane& l = lanes_[lane];
+    if (l.current < 0) continue;
+    const auto slot = static_cast<std::size_t>(l.current);
+    if (board_.slot(slot).state.load() != worker_state::kWaiting) continue;
+    Worker& w = workers_[slot];
+    if (dispatcher_) dispatcher_->retire_worker(slot);
+    w.phase = Phase::Draining;
+    l.current = -1;
+    l.parked = true;
+    ::kill(w.pid, SIGQUIT);
+    log::info("pool: retiring worker {} (lane {}): more spare workers than --max-spare", w.pid,
+              lane);
+    return;
+  }
 }
 
 void Master::check_recycling() {

@@ -31,6 +31,10 @@
 //   SIGQUIT, SIGINT  graceful shutdown: SIGQUIT to every worker (they drain); SIGKILL after
 //                    --shutdown-timeout plus the drain settle time
 // --max-requests-per-worker recycles one worker the same way as SIGHUP does every worker.
+// With --max-workers above --workers the pool grows and shrinks with the load (see
+// MasterOptions); lanes beyond the running ones are parked (no worker, not respawned).
+// The master records the active worker count once a second on the scoreboard, so
+// /server-status shows it over time.
 //
 // Who may call: main(), once, in a single-threaded process. The constructor throws SysError
 // (sockets, mmap); run() never throws for per-connection or per-worker trouble: nothing that
@@ -63,7 +67,14 @@ WorkerExitVerdict judge_worker_exit(int wait_status);
 
 struct MasterOptions {
   WorkerOptions worker;
-  int workers = 1;                 // --workers (lanes)
+  int workers = 1;                 // --workers: lanes started at once, and the pool's floor
+  // Dynamic scaling (Apache prefork's model), on when max_workers > workers: once a second
+  // the master counts the spare (idle or starting) workers. Fewer than min_spare: it starts
+  // 1, then 2, 4, ... up to 32 a second while still short, up to max_workers. More than
+  // max_spare: it retires one idle worker a second (gracefully: it drains) down to workers.
+  int max_workers = 0;             // --max-workers, 0: the same as workers (no scaling)
+  int min_spare = 1;               // --min-spare
+  int max_spare = 2;               // --max-spare
   std::uint64_t max_requests = 0;  // --max-requests-per-worker, 0: never recycle
   bool cpu_affinity = false;       // --cpu-affinity auto
 };
@@ -97,6 +108,7 @@ class Master final {
     int quick_deaths = 0;  // consecutive deaths soon after spawn (for the backoff)
     bool fatal = false;    // its worker refused the configuration: never respawn
     TimerId respawn;
+    bool parked = false;   // scaled down (or not started yet): no worker, none respawned
     Fd reuseport;  // --accept reuseport: this lane's socket
     int cpu = -1;
   };
@@ -111,6 +123,10 @@ class Master final {
   void signal_workers(int signo);
   void tick();
   void check_recycling();
+  void maintain_pool();  // once a second: record the worker count; scale when enabled
+  bool scaling() const { return options_.max_workers > options_.workers; }
+  void grow(std::size_t count);
+  void shrink_by_one();
   bool all_children_gone() const;
   int listen_fd_for(std::size_t lane) const;
 
@@ -124,6 +140,8 @@ class Master final {
   Stop stop_ = Stop::None;
   TimerId tick_timer_;
   TimerId kill_timer_;
+  TimerId pool_timer_;
+  std::size_t spawn_rate_ = 1;  // workers to start in the next second while short of spares
   int exit_code_ = 0;
   std::optional<SignalWatcher> signals_;  // last: removed from loop_ first
 };

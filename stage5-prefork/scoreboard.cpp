@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <ctime>
 #include <new>
 #include <nlohmann/json.hpp>
@@ -196,6 +197,27 @@ std::optional<std::size_t> Scoreboard::least_loaded(const PickRequest& request) 
   // [lab16:least-loaded:end]
 }
 
+void Scoreboard::record_worker_count(std::uint32_t active_workers) {
+  ScoreboardHeader& h = header();
+  const std::uint64_t k = h.worker_samples.load(std::memory_order_relaxed);
+  const auto clamped = static_cast<std::uint16_t>(std::min<std::uint32_t>(active_workers, 0xFFFF));
+  h.worker_history[k % ScoreboardHeader::kWorkerHistory].store(clamped,
+                                                               std::memory_order_relaxed);
+  h.worker_samples.store(k + 1, std::memory_order_release);
+}
+
+std::vector<std::uint32_t> Scoreboard::worker_history() const {
+  const ScoreboardHeader& h = header();
+  const std::uint64_t total = h.worker_samples.load(std::memory_order_acquire);
+  const std::uint64_t n = std::min<std::uint64_t>(total, ScoreboardHeader::kWorkerHistory);
+  std::vector<std::uint32_t> out;
+  out.reserve(n);
+  for (std::uint64_t k = total - n; k < total; ++k)
+    out.push_back(h.worker_history[k % ScoreboardHeader::kWorkerHistory].load(
+        std::memory_order_relaxed));
+  return out;
+}
+
 ScoreboardTotals Scoreboard::totals() const {
   ScoreboardTotals t;
   t.requests = header().retired_requests.load(std::memory_order_relaxed);
@@ -280,6 +302,7 @@ std::string Scoreboard::render_json() const {
            {"idle_workers", t.idle_workers},
        }},
       {"workers", std::move(workers)},
+      {"worker_history", worker_history()},
   };
   return doc.dump(2) + "\n";
 }
@@ -316,6 +339,10 @@ std::string Scoreboard::render_html() const {
   out += "<dt>Workers</dt><dd>" + std::to_string(t.busy_workers) + " busy, " +
          std::to_string(t.idle_workers) + " idle</dd>\n</dl>\n";
   out += "<pre>" + scoreboard + "</pre>\n";
+  std::string history;
+  for (std::uint32_t n : worker_history()) history += (history.empty() ? "" : " ") + std::to_string(n);
+  out += "<p>Active workers, one sample a second, oldest first: <code>" + history +
+         "</code></p>\n";
   out +=
       "<p>Key: <code>_</code> waiting, <code>S</code> starting, <code>R</code> reading, "
       "<code>W</code> writing, <code>C</code> closing, "

@@ -42,6 +42,7 @@
 #include <span>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 namespace serverlab {
 
@@ -113,6 +114,11 @@ struct alignas(64) ScoreboardHeader {
   // here before zeroing them, so the totals never go backwards (master only).
   std::atomic<std::uint64_t> retired_requests{0};
   std::atomic<std::uint64_t> retired_bytes{0};
+  // The number of active workers, sampled once a second by the master (a ring: sample k is
+  // at k % kWorkerHistory; worker_samples counts every sample ever recorded).
+  static constexpr std::size_t kWorkerHistory = 120;
+  std::atomic<std::uint64_t> worker_samples{0};
+  std::atomic<std::uint16_t> worker_history[kWorkerHistory]{};
 };
 
 // What makes the region shareable: no hidden locks, no pointers, plain layout.
@@ -121,6 +127,7 @@ static_assert(std::atomic<std::int64_t>::is_always_lock_free);
 static_assert(std::atomic<std::int32_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 static_assert(std::atomic<char>::is_always_lock_free);
+static_assert(std::atomic<std::uint16_t>::is_always_lock_free);
 static_assert(std::is_standard_layout_v<ScoreboardSlot>);
 static_assert(std::is_standard_layout_v<ScoreboardHeader>);
 static_assert(std::is_trivially_destructible_v<ScoreboardSlot>);
@@ -192,6 +199,11 @@ class Scoreboard {
   std::optional<std::size_t> least_loaded(const PickRequest& request) const;
   // The same with only a generation and a start: nothing in flight, no limit, nothing skipped.
   std::optional<std::size_t> least_loaded(std::uint64_t generation, std::size_t start = 0) const;
+
+  // Master only, once a second: records how many workers are active now.
+  void record_worker_count(std::uint32_t active_workers);
+  // The recorded samples, oldest first (at most kWorkerHistory of them).
+  std::vector<std::uint32_t> worker_history() const;
 
   ScoreboardTotals totals() const;
   // The state characters of every slot in order, e.g. "_RW.".
