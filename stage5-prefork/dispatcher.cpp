@@ -155,11 +155,12 @@ bool Dispatcher::route(Fd& connection, const std::string& peer) {
 // ------------------------------------------------------------------ sending
 
 void Dispatcher::flush_all() {
-  // flush() may leave a slot dirty (blocked); keep those for the next round.
+  // A blocked slot keeps its outbox until its channel turns writable (on_channel_room);
+  // flush() may also leave a slot blocked. Keep those for a later round.
   std::size_t kept = 0;
   for (std::size_t k = 0; k < dirty_.size(); ++k) {
     const std::size_t slot = dirty_[k];
-    flush(slot);
+    if (!routes_[slot].blocked) flush(slot);
     if (routes_[slot].outbox.count > 0) {
       dirty_[kept++] = slot;
     } else {
@@ -194,6 +195,7 @@ void Dispatcher::flush(std::size_t slot) {
   // EPIPE: the worker just died (the master reaps it on SIGCHLD); anything else is logged.
   if (sent.error != EPIPE) log::warn("send_fds to slot {}: {}", slot, std::strerror(sent.error));
   drop_outbox(slot, "its channel is broken");
+  unwatch(slot);   // while r.channel still names the descriptor the loop watches
   r.channel = -1;  // until the master reaps it and forgets the slot
   update_skip(slot);
 }
