@@ -9,8 +9,8 @@
 //     |-- worker, lane 0          stage 4's loop + its channel end (+ its listening socket
 //     |-- worker, lane 1            in shared / reuseport mode)
 //     `-- ...
-//   scoreboard: one MAP_SHARED region, 2 x --workers slots (room for an old generation
-//   draining next to its replacements)
+//   scoreboard: one MAP_SHARED region, 2 x max(--workers, --max-workers) slots (room for
+//   an old generation draining next to its replacements)
 //
 // A "lane" is a worker position 0..N-1: lane i is pinned to CPU i mod ncpu, owns SO_REUSEPORT
 // socket i, and always has one active worker; during a recycle its old worker drains in
