@@ -13,6 +13,11 @@ SIGKILL after 10 s). Python 3 standard library only, plus wrk and (for the chart
 
   bench/scaling.py                         # build/release, steps of 10 s, to bench/results/scaling
   bench/scaling.py --build build/debug --step 5 --out /tmp/scaling
+  bench/scaling.py --build build/debug --step 2 --check   # what the bench-labelled test runs
+
+Exit status: 0; 1 when no sample could be taken, or with --check when the pool did not grow
+above its first sample under load and come back below its peak after it; 2 for bad flags
+(wrk or the binary missing included); 77 with --check when wrk is missing (a skip).
 """
 import argparse
 import json
@@ -127,6 +132,8 @@ def main() -> int:
     p.add_argument("--high", type=int, default=64, help="connections of the high step")
     p.add_argument("--step", type=int, default=10, help="seconds per step (default %(default)s)")
     p.add_argument("--sample", type=float, default=0.5, help="seconds between samples")
+    p.add_argument("--check", action="store_true",
+                   help="exit 1 unless the pool grew under load and shrank after it")
     args = p.parse_args()
     if not 1 <= args.step <= 120 or args.sample <= 0:
         p.error("--step must be 1..120 and --sample positive")
@@ -134,6 +141,9 @@ def main() -> int:
     if not os.access(binary, os.X_OK):
         p.error(f"{binary} is not built")
     if not shutil.which("wrk"):
+        if args.check:
+            progress("scaling: wrk not found (tools/deps.sh bench); skipped")
+            return 77
         p.error("wrk not found (tools/deps.sh bench)")
     os.makedirs(args.out, exist_ok=True)
 
@@ -183,7 +193,16 @@ def main() -> int:
     final = rows[-1][2] if rows else 0
     progress(f"scaling: {len(rows)} samples, peak {peak} workers, {final} at the end; wrote {dat}"
              + (f" and {svg}" if made else ""))
-    return 0 if rows else 1
+    if not rows:
+        return 1
+    if args.check:
+        first = rows[0][2]
+        fell = any(w < peak for _, _, w, _ in rows[[r[2] for r in rows].index(peak):])
+        ok = peak > first and fell
+        progress(f"scaling: check {'ok' if ok else 'FAILED'}: first {first}, peak {peak}, "
+                 f"{'fell' if fell else 'did not fall'} after the peak")
+        return 0 if ok else 1
+    return 0
 
 
 if __name__ == "__main__":
