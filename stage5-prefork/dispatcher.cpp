@@ -176,8 +176,7 @@ void Dispatcher::flush(std::size_t slot) {
   if (out.count == 0 || r.channel < 0) return;
   std::array<int, kMaxFdsPerMessage> fds{};
   for (std::size_t i = 0; i < out.count; ++i) fds[i] = out.fds[i].get();
-  const IoResult sent =
-      send_fds(r.channel, std::span<const int>(fds.data(), out.count), out.peers);
+  const IoResult sent = send_fds(r.channel, std::span<const int>(fds.data(), out.count), out.peers);
   if (sent.is_ok()) {
     for (std::size_t i = 0; i < out.count; ++i) out.fds[i].reset();  // the worker has its copy
     out.count = 0;

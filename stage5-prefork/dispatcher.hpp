@@ -129,11 +129,11 @@ class Dispatcher final : public EventHandler {
   Fd listener_;
   bool accepting_ = false;
   bool stopped_ = false;
-  std::vector<Route> routes_;         // one per slot
-  std::vector<std::uint32_t> sent_;   // per slot: connections picked for it (wraps)
-  std::vector<char> skip_;            // per slot: 1 = never pick (no worker, retired, blocked)
-  std::vector<std::size_t> dirty_;    // slots whose outbox may hold connections (each once)
-  Fd held_;                           // nobody had room for it
+  std::vector<Route> routes_;        // one per slot
+  std::vector<std::uint32_t> sent_;  // per slot: connections picked for it (wraps)
+  std::vector<char> skip_;           // per slot: 1 = never pick (no worker, retired, blocked)
+  std::vector<std::size_t> dirty_;   // slots whose outbox may hold connections (each once)
+  Fd held_;                          // nobody had room for it
   std::string held_peer_;
   std::size_t next_pick_ = 0;
 };

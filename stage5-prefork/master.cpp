@@ -262,8 +262,7 @@ void Master::on_worker_exit(std::size_t slot, pid_t pid, int status) {
   }
   l.current = -1;
   if (verdict == WorkerExitVerdict::FatalConfig) {
-    log::error("worker {} (lane {}) cannot serve this configuration; not respawning it", pid,
-               lane);
+    log::error("worker {} (lane {}) cannot serve this configuration; not respawning it", pid, lane);
     l.fatal = true;
     if (std::all_of(lanes_.begin(), lanes_.end(),
                     [](const Lane& x) { return x.fatal || x.parked; })) {

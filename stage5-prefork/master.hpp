@@ -59,15 +59,15 @@ namespace serverlab {
 
 // What the master does about a worker that ended with this waitpid status.
 enum class WorkerExitVerdict {
-  Respawn,     // crashed, killed, or exited: start a new one (with backoff when it dies young)
-  FatalConfig, // kWorkerExitFatalConfig: its lane is never respawned
-  LabStub,     // kLabStubExit: an unwritten lab region; respawning cannot help: stop the server
+  Respawn,      // crashed, killed, or exited: start a new one (with backoff when it dies young)
+  FatalConfig,  // kWorkerExitFatalConfig: its lane is never respawned
+  LabStub,      // kLabStubExit: an unwritten lab region; respawning cannot help: stop the server
 };
 WorkerExitVerdict judge_worker_exit(int wait_status);
 
 struct MasterOptions {
   WorkerOptions worker;
-  int workers = 1;                 // --workers: lanes started at once, and the pool's floor
+  int workers = 1;  // --workers: lanes started at once, and the pool's floor
   // Dynamic scaling (Apache prefork's model), on when max_workers > workers: once a second
   // the master counts the spare (idle or starting) workers. Fewer than min_spare: it starts
   // 1, then 2, 4, ... up to 32 a second while still short, up to max_workers. More than
@@ -108,8 +108,8 @@ class Master final {
     int quick_deaths = 0;  // consecutive deaths soon after spawn (for the backoff)
     bool fatal = false;    // its worker refused the configuration: never respawn
     TimerId respawn;
-    bool parked = false;   // scaled down (or not started yet): no worker, none respawned
-    Fd reuseport;  // --accept reuseport: this lane's socket
+    bool parked = false;  // scaled down (or not started yet): no worker, none respawned
+    Fd reuseport;         // --accept reuseport: this lane's socket
     int cpu = -1;
   };
 

@@ -201,8 +201,7 @@ void Scoreboard::record_worker_count(std::uint32_t active_workers) {
   ScoreboardHeader& h = header();
   const std::uint64_t k = h.worker_samples.load(std::memory_order_relaxed);
   const auto clamped = static_cast<std::uint16_t>(std::min<std::uint32_t>(active_workers, 0xFFFF));
-  h.worker_history[k % ScoreboardHeader::kWorkerHistory].store(clamped,
-                                                               std::memory_order_relaxed);
+  h.worker_history[k % ScoreboardHeader::kWorkerHistory].store(clamped, std::memory_order_relaxed);
   h.worker_samples.store(k + 1, std::memory_order_release);
 }
 
@@ -213,8 +212,8 @@ std::vector<std::uint32_t> Scoreboard::worker_history() const {
   std::vector<std::uint32_t> out;
   out.reserve(n);
   for (std::uint64_t k = total - n; k < total; ++k)
-    out.push_back(h.worker_history[k % ScoreboardHeader::kWorkerHistory].load(
-        std::memory_order_relaxed));
+    out.push_back(
+        h.worker_history[k % ScoreboardHeader::kWorkerHistory].load(std::memory_order_relaxed));
   return out;
 }
 
@@ -340,9 +339,9 @@ std::string Scoreboard::render_html() const {
          std::to_string(t.idle_workers) + " idle</dd>\n</dl>\n";
   out += "<pre>" + scoreboard + "</pre>\n";
   std::string history;
-  for (std::uint32_t n : worker_history()) history += (history.empty() ? "" : " ") + std::to_string(n);
-  out += "<p>Active workers, one sample a second, oldest first: <code>" + history +
-         "</code></p>\n";
+  for (std::uint32_t n : worker_history())
+    history += (history.empty() ? "" : " ") + std::to_string(n);
+  out += "<p>Active workers, one sample a second, oldest first: <code>" + history + "</code></p>\n";
   out +=
       "<p>Key: <code>_</code> waiting, <code>S</code> starting, <code>R</code> reading, "
       "<code>W</code> writing, <code>C</code> closing, "

@@ -1,12 +1,13 @@
 // The master's verdict on a worker's exit status, from real children's waitpid statuses: a
 // lab stub (kLabStubExit) stops the server, a refused configuration retires the lane, any
 // other end is respawned.
+#include "master.hpp"
+
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "gtest/gtest.h"
-#include "master.hpp"
 #include "serverlab/lab_stub.hpp"
 
 namespace serverlab {
