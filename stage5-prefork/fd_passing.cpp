@@ -42,6 +42,28 @@ std::size_t take_rights(msghdr& msg, int* first) {
   return count;
 }
 
+// Hands every descriptor carried by SCM_RIGHTS records in `msg` to `out`, in order; returns
+// how many there were. Descriptors beyond out.size() (only a malformed message has them) are
+// closed.
+std::size_t take_all_rights(msghdr& msg, std::span<Fd> out) {
+  std::size_t count = 0;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    const std::size_t data_len = c->cmsg_len - CMSG_LEN(0);
+    const unsigned char* data = CMSG_DATA(c);
+    for (std::size_t i = 0; i + sizeof(int) <= data_len; i += sizeof(int)) {
+      int fd = -1;
+      std::memcpy(&fd, data + i, sizeof fd);
+      if (count < out.size()) {
+        out[count++].reset(fd);
+      } else {
+        ::close(fd);
+      }
+    }
+  }
+  return count;
+}
+
 }  // namespace
 
 std::pair<Fd, Fd> make_fd_channel(bool nonblocking) {
@@ -171,6 +193,49 @@ RecvFdResult recv_fd(int channel, std::span<char> payload, std::size_t control_s
     result.status = RecvFdResult::Status::TooManyFds;
   }
   // [lab14:recv-fd:end]
+  return result;
+}
+
+RecvFdsResult recv_fds(int channel, std::span<char> payload) {
+  RecvFdsResult result;
+  char scratch = '\0';
+  iovec iov{};
+  iov.iov_base = payload.empty() ? &scratch : payload.data();
+  iov.iov_len = payload.empty() ? 1 : payload.size();
+
+  ControlBuffer control;
+  std::memset(&control, 0, sizeof control);
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.bytes;
+  msg.msg_controllen = sizeof control.bytes;
+
+  ssize_t n;
+  do {
+    n = ::recvmsg(channel, &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+
+  using Status = RecvFdsResult::Status;
+  if (n < 0) {
+    result.status = (errno == EAGAIN || errno == EWOULDBLOCK) ? Status::WouldBlock : Status::Error;
+    result.error = result.status == Status::Error ? errno : 0;
+    return result;
+  }
+  if (n == 0) {
+    take_rights(msg, nullptr);
+    result.status = Status::Eof;
+    return result;
+  }
+  result.bytes = payload.empty() ? 0 : static_cast<std::size_t>(n);
+  result.payload_truncated = (msg.msg_flags & MSG_TRUNC) != 0;
+  if ((msg.msg_flags & MSG_CTRUNC) != 0) {
+    take_rights(msg, nullptr);
+    result.status = Status::Truncated;
+    return result;
+  }
+  result.count = take_all_rights(msg, result.fds);
+  result.status = result.count == 0 ? Status::NoFd : Status::Ok;
   return result;
 }
 

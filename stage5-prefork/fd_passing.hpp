@@ -31,12 +31,17 @@
 //          |<---------------- CMSG_LEN(4) = 20 ------->|
 //          |<---------------- CMSG_SPACE(4) = 24 ------------------>|
 //
+// recv_fd (one descriptor per message) is the week 14 lab; send_fds/recv_fds carry a batch of
+// descriptors in one message, which is how the master passes every connection it accepted in
+// one wake-up to a worker with one sendmsg (one wake-up of that worker, one recvmsg).
+//
 // Who may call: any thread or process holding one end of the channel; the functions keep no
 // state. They block only if the channel is blocking; they retry EINTR and never raise SIGPIPE.
 // Nothing here allocates, so they are fine to use right after fork. None of them throw except
 // make_fd_channel (setup code: SysError).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <span>
 #include <string_view>
@@ -84,6 +89,26 @@ struct RecvFdResult {
 
   bool is_ok() const { return status == Status::Ok; }
 };
+
+// What recv_fds got: up to kMaxFdsPerMessage descriptors from one message.
+struct RecvFdsResult {
+  using Status = RecvFdResult::Status;  // Ok here means one or more; TooManyFds is never used
+  Status status = Status::Error;
+  std::array<Fd, kMaxFdsPerMessage> fds;  // owned, close-on-exec; the first `count` are valid
+  std::size_t count = 0;
+  std::size_t bytes = 0;  // payload bytes stored in the caller's buffer
+  bool payload_truncated = false;
+  int error = 0;
+
+  bool is_ok() const { return status == Status::Ok; }
+};
+
+// Receives one message carrying 1..kMaxFdsPerMessage descriptors (what send_fds sends): the
+// batch the master passes a worker in one sendmsg. Statuses as recv_fd's, except that Ok
+// means `count` >= 1 descriptors arrived and TooManyFds cannot happen (the control buffer has
+// room for the most send_fds sends; anything beyond is Truncated, closed). Never throws,
+// never leaks.
+RecvFdsResult recv_fds(int channel, std::span<char> payload = {});
 
 // Control space recv_fd uses by default: room for exactly one descriptor.
 std::size_t recv_fd_default_control_space();

@@ -5,6 +5,7 @@
 //   worker: stage 4's event loop and HTTP driver, fed by the master (passfd) or accepting
 //           on a shared / SO_REUSEPORT socket
 //
+// --max-workers/--min-spare/--max-spare grow and shrink the pool with the load (master.hpp).
 // Signals to the master: SIGTERM fast stop, SIGINT/SIGQUIT graceful stop, SIGHUP graceful
 // recycle of every worker (see master.hpp and the README's table).
 #include <sched.h>
@@ -33,6 +34,17 @@ int cpu_count() {
   return std::max(1, CPU_COUNT(&set));
 }
 
+// What is wrong with the scaling flags together, or nullptr.
+const char* scaling_error(const MasterOptions& o) {
+  if (o.max_workers == 0) return nullptr;
+  if (o.max_workers < o.workers) return "--max-workers must be at least --workers";
+  if (o.min_spare > o.max_spare) return "--min-spare must not exceed --max-spare";
+  if (o.max_workers > o.workers && o.worker.accept == AcceptMode::ReusePort)
+    return "--max-workers needs --accept passfd or shared (a reuseport socket without a "
+           "worker would hold its share of the clients)";
+  return nullptr;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -55,12 +67,26 @@ int main(int argc, char** argv) {
   flags.add("worker-connections", options.worker.worker_connections,
             "connections one worker serves at once; with every worker full, accepting pauses", 1,
             1 << 20);
+  flags.add("max-workers", options.max_workers,
+            "grow the pool up to this many workers while short of spare ones (0: no scaling; "
+            "passfd and shared modes)",
+            0, 256);
+  flags.add("min-spare", options.min_spare,
+            "with --max-workers: start workers while fewer than this many are idle", 0, 256);
+  flags.add("max-spare", options.max_spare,
+            "with --max-workers: retire an idle worker (gracefully) each second while more than "
+            "this many are idle, down to --workers",
+            0, 256);
   flags.add("max-requests-per-worker", max_requests,
             "recycle a worker (gracefully) after this many requests (0: never)", 0);
   flags.add_choice("cpu-affinity", cpu_affinity, {"off", "auto"},
                    "auto: pin worker i to CPU i mod ncpu");
   flags.parse_or_exit(argc, argv);
   options.worker.accept = *parse_accept_mode(accept);
+  if (const char* wrong = scaling_error(options)) {
+    std::fprintf(stderr, "http-prefork: %s\n%s", wrong, flags.usage().c_str());
+    return 2;
+  }
   options.max_requests = static_cast<std::uint64_t>(max_requests);
   options.cpu_affinity = cpu_affinity == "auto";
 

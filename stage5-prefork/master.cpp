@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "fd_passing.hpp"
+#include "serverlab/lab_stub.hpp"
 #include "serverlab/log.hpp"
 #include "serverlab/socket.hpp"
 #include "serverlab/sys_error.hpp"
@@ -27,6 +28,8 @@ constexpr std::uint64_t kPausedTickMs = 10;    // while no worker has room
 constexpr std::int64_t kQuickDeathMs = 2000;   // a worker that dies younger counts for backoff
 constexpr std::uint64_t kMaxBackoffMs = 5000;  // respawn delay cap
 constexpr double kKillMarginSeconds = 3.0;     // lingering close and exit, after the grace time
+constexpr std::uint64_t kPoolMs = 1000;        // pool maintenance (Apache: once a second)
+constexpr std::size_t kMaxSpawnRate = 32;      // Apache's MAX_SPAWN_RATE
 
 std::string describe_exit(int status) {
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
@@ -50,10 +53,20 @@ std::vector<int> allowed_cpus() {
 
 }  // namespace
 
+WorkerExitVerdict judge_worker_exit(int wait_status) {
+  if (WIFEXITED(wait_status)) {
+    if (WEXITSTATUS(wait_status) == kWorkerExitFatalConfig) return WorkerExitVerdict::FatalConfig;
+    if (WEXITSTATUS(wait_status) == kLabStubExit) return WorkerExitVerdict::LabStub;
+  }
+  return WorkerExitVerdict::Respawn;
+}
+
 Master::Master(MasterOptions options)
     : options_(std::move(options)),
-      board_(Scoreboard::create(2 * static_cast<std::size_t>(std::max(options_.workers, 1)))) {
-  const std::size_t lanes = static_cast<std::size_t>(std::max(options_.workers, 1));
+      board_(Scoreboard::create(
+          2 * static_cast<std::size_t>(std::max({options_.workers, options_.max_workers, 1})))) {
+  const std::size_t lanes =
+      static_cast<std::size_t>(std::max({options_.workers, options_.max_workers, 1}));
   lanes_.resize(lanes);
   workers_.resize(board_.size());
   if (options_.cpu_affinity) {
@@ -73,6 +86,8 @@ Master::Master(MasterOptions options)
     listener_ = listen_tcp(server.bind, server.port,
                            ListenOptions{.backlog = 511, .reuse_port = false, .nonblocking = true});
   }
+  if (options_.worker.accept == AcceptMode::PassFd)
+    dispatcher_.emplace(loop_, board_, options_.worker.worker_connections);
   // Before the first fork: every child inherits the mask, so these signals reach a worker
   // only through the signalfd it makes for itself.
   signals_.emplace(loop_, std::initializer_list<int>{SIGCHLD, SIGHUP, SIGTERM, SIGINT, SIGQUIT},
@@ -80,9 +95,10 @@ Master::Master(MasterOptions options)
 }
 
 Master::~Master() {
-  if (accepting_) loop_.remove(listener_.get());
+  dispatcher_.reset();
   loop_.cancel(tick_timer_);
   loop_.cancel(kill_timer_);
+  loop_.cancel(pool_timer_);
   for (Lane& lane : lanes_) loop_.cancel(lane.respawn);
 }
 
@@ -99,7 +115,12 @@ int Master::listen_fd_for(std::size_t lane) const {
 }
 
 int Master::run() {
+  const auto first = static_cast<std::size_t>(std::max(options_.workers, 1));
   for (std::size_t lane = 0; lane < lanes_.size(); ++lane) {
+    if (lane >= first) {
+      lanes_[lane].parked = true;  // room to grow into (--max-workers)
+      continue;
+    }
     if (!spawn(lane)) {
       ++lanes_[lane].quick_deaths;
       schedule_respawn(lane);
@@ -107,13 +128,12 @@ int Master::run() {
   }
   // After the first fork, so that whoever reads this line finds every worker on the board.
   announce_listening(listener_ ? listener_.get() : lanes_[0].reuseport.get());
-  log::info("http-prefork: {} worker(s), accept {}, {} connections each", lanes_.size(),
-            accept_mode_name(options_.worker.accept), options_.worker.worker_connections);
-  if (options_.worker.accept == AcceptMode::PassFd) {
-    loop_.add(listener_.get(), kReadable, *this);
-    accepting_ = true;
-  }
+  log::info("http-prefork: {} worker(s) (at most {}), accept {}, {} connections each", first,
+            lanes_.size(), accept_mode_name(options_.worker.accept),
+            options_.worker.worker_connections);
+  if (dispatcher_) dispatcher_->start(std::move(listener_));
   tick_timer_ = loop_.run_after(kTickMs, [this] { tick(); });
+  pool_timer_ = loop_.run_after(kPoolMs, [this] { maintain_pool(); });
   loop_.run();
   log::info("http-prefork stopped");
   return exit_code_;
@@ -164,9 +184,9 @@ bool Master::spawn(std::size_t lane) {
   w.pid = pid;
   w.lane = lane;
   w.channel = std::move(mine);
-  w.sent = 0;
   w.started_ms = scoreboard_monotonic_ms();
   lanes_[lane].current = static_cast<int>(slot);
+  if (dispatcher_) dispatcher_->add_worker(slot, w.channel.get());
   log::debug("worker {} started (slot {}, lane {}, generation {})", pid, slot, lane,
              board_.generation());
   return true;
@@ -183,7 +203,7 @@ void Master::schedule_respawn(std::size_t lane) {
   l.respawn = loop_.run_after(delay, [this, lane] {
     Lane& again = lanes_[lane];
     again.respawn = {};
-    if (stop_ != Stop::None || again.current >= 0 || again.fatal) return;
+    if (stop_ != Stop::None || again.current >= 0 || again.fatal || again.parked) return;
     if (!spawn(lane)) {
       ++again.quick_deaths;
       schedule_respawn(lane);
@@ -198,6 +218,7 @@ void Master::recycle(std::size_t lane) {
   // Not picked any more from here on, so everything sent to it is already in its channel
   // when the signal arrives: it takes all of that before it stops.
   Worker& w = workers_[static_cast<std::size_t>(old)];
+  if (dispatcher_) dispatcher_->retire_worker(static_cast<std::size_t>(old));
   w.phase = Phase::Draining;  // the worker shows 'C' on the board itself
   ::kill(w.pid, SIGQUIT);
 }
@@ -211,36 +232,48 @@ void Master::reap_children() {
       return w.phase != Phase::Empty && w.pid == pid;
     });
     if (found == workers_.end()) continue;
-    const auto slot = static_cast<std::size_t>(found - workers_.begin());
-    const Phase was = found->phase;
-    const std::size_t lane = found->lane;
-    const std::int64_t lived_ms = scoreboard_monotonic_ms() - found->started_ms;
-    if (watched_slot_ == static_cast<int>(slot)) unwatch_channel();  // before the fd closes
-    *found = Worker{};                                               // closes our channel end
-    board_.reap(slot);
-
-    Lane& l = lanes_[lane];
-    const bool was_current = was == Phase::Active && l.current == static_cast<int>(slot);
-    if (!was_current || stop_ != Stop::None) {
-      log::debug("worker {} (slot {}) {}", pid, slot, describe_exit(status));
-      continue;
-    }
-    l.current = -1;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == kWorkerExitFatalConfig) {
-      log::error("worker {} (lane {}) cannot serve this configuration; not respawning it", pid,
-                 lane);
-      l.fatal = true;
-      if (std::all_of(lanes_.begin(), lanes_.end(), [](const Lane& x) { return x.fatal; })) {
-        exit_code_ = 1;
-        begin_stop(Stop::Fast);
-      }
-      continue;
-    }
-    l.quick_deaths = lived_ms < kQuickDeathMs ? l.quick_deaths + 1 : 0;
-    log::warn("worker {} (lane {}) {}; respawning", pid, lane, describe_exit(status));
-    schedule_respawn(lane);
+    on_worker_exit(static_cast<std::size_t>(found - workers_.begin()), pid, status);
   }
   if (stop_ != Stop::None && all_children_gone()) loop_.stop();
+}
+
+void Master::on_worker_exit(std::size_t slot, pid_t pid, int status) {
+  Worker& w = workers_[slot];
+  const Phase was = w.phase;
+  const std::size_t lane = w.lane;
+  const std::int64_t lived_ms = scoreboard_monotonic_ms() - w.started_ms;
+  if (dispatcher_) dispatcher_->forget_worker(slot);  // before the channel closes
+  w = Worker{};                                       // closes our channel end
+  board_.reap(slot);
+
+  const WorkerExitVerdict verdict = judge_worker_exit(status);
+  if (verdict == WorkerExitVerdict::LabStub) {
+    log::error("worker {} reached an unwritten lab region (its line above names it); stopping",
+               pid);
+    exit_code_ = 1;
+    begin_stop(Stop::Fast);
+    return;
+  }
+  Lane& l = lanes_[lane];
+  const bool was_current = was == Phase::Active && l.current == static_cast<int>(slot);
+  if (!was_current || stop_ != Stop::None) {
+    log::debug("worker {} (slot {}) {}", pid, slot, describe_exit(status));
+    return;
+  }
+  l.current = -1;
+  if (verdict == WorkerExitVerdict::FatalConfig) {
+    log::error("worker {} (lane {}) cannot serve this configuration; not respawning it", pid, lane);
+    l.fatal = true;
+    if (std::all_of(lanes_.begin(), lanes_.end(),
+                    [](const Lane& x) { return x.fatal || x.parked; })) {
+      exit_code_ = 1;
+      begin_stop(Stop::Fast);
+    }
+    return;
+  }
+  l.quick_deaths = lived_ms < kQuickDeathMs ? l.quick_deaths + 1 : 0;
+  log::warn("worker {} (lane {}) {}; respawning", pid, lane, describe_exit(status));
+  schedule_respawn(lane);
 }
 
 bool Master::all_children_gone() const {
@@ -276,16 +309,19 @@ void Master::on_signal(int signo) {
 }
 
 void Master::begin_stop(Stop how) {
+  if (stop_ == Stop::Fast && how == Stop::Fast) {
+    // Asked to stop fast a second time (or by SIGTERM after a fatal exit): do not wait.
+    signal_workers(SIGKILL);
+    return;
+  }
   if (stop_ == Stop::Fast || stop_ == how) return;
   stop_ = how;
   log::info("{} shutdown: {} worker(s) to stop", how == Stop::Fast ? "fast" : "graceful",
             std::count_if(workers_.begin(), workers_.end(),
                           [](const Worker& w) { return w.phase != Phase::Empty; }));
-  if (accepting_) loop_.remove(listener_.get());
-  accepting_ = false;
+  if (dispatcher_) dispatcher_->stop();
   listener_.reset();  // new clients are refused from now on (workers close their copies)
-  held_.reset();
-  unwatch_channel();
+  loop_.cancel(pool_timer_);
   for (Lane& lane : lanes_) {
     loop_.cancel(lane.respawn);
     lane.reuseport.reset();
@@ -308,22 +344,76 @@ void Master::begin_stop(Stop how) {
 void Master::tick() {
   tick_timer_ = {};
   if (stop_ != Stop::None) return;
-  if (held_) {
-    std::string peer = std::move(held_peer_);
-    Fd connection = std::move(held_);
-    if (!hand_over(connection, peer)) {
-      held_ = std::move(connection);
-      held_peer_ = std::move(peer);
-      if (full_slot_ >= 0) watch_channel(full_slot_);
+  if (dispatcher_) dispatcher_->tick();
+  check_recycling();
+  const bool waiting = dispatcher_ && dispatcher_->waiting();
+  tick_timer_ = loop_.run_after(waiting ? kPausedTickMs : kTickMs, [this] { tick(); });
+}
+
+// ------------------------------------------------------------------ the pool
+
+void Master::maintain_pool() {
+  pool_timer_ = {};
+  if (stop_ != Stop::None) return;
+  std::size_t active = 0;
+  std::size_t spare = 0;  // idle ('_') or about to be ('S')
+  for (const Lane& lane : lanes_) {
+    if (lane.current < 0) continue;
+    ++active;
+    const char state = board_.slot(static_cast<std::size_t>(lane.current)).state.load();
+    if (state == worker_state::kWaiting || state == worker_state::kStarting) ++spare;
+  }
+  if (scaling()) {
+    const auto min_spare = static_cast<std::size_t>(options_.min_spare);
+    const auto max_spare = static_cast<std::size_t>(options_.max_spare);
+    if (spare < min_spare && active < lanes_.size()) {
+      grow(spawn_rate_);
+      spawn_rate_ = std::min(spawn_rate_ * 2, kMaxSpawnRate);  // still short next second: faster
+    } else {
+      spawn_rate_ = 1;
+      if (spare > max_spare && active > static_cast<std::size_t>(options_.workers)) shrink_by_one();
     }
   }
-  if (!accepting_ && !held_ && listener_ && options_.worker.accept == AcceptMode::PassFd) {
-    std::vector<char> none(workers_.size(), 0);
-    if (pick_worker(none) >= 0) resume_accepting();
+  // After this second's decision, so the chart shows what the pool has now.
+  board_.record_worker_count(static_cast<std::uint32_t>(
+      std::count_if(lanes_.begin(), lanes_.end(), [](const Lane& l) { return l.current >= 0; })));
+  pool_timer_ = loop_.run_after(kPoolMs, [this] { maintain_pool(); });
+}
+
+// Starts up to `count` workers on parked lanes, lowest lane first.
+void Master::grow(std::size_t count) {
+  for (std::size_t lane = 0; lane < lanes_.size() && count > 0; ++lane) {
+    Lane& l = lanes_[lane];
+    if (!l.parked || l.fatal) continue;
+    l.parked = false;
+    l.quick_deaths = 0;
+    if (!spawn(lane)) {
+      l.parked = true;  // no free slot (old workers draining) or fork failed: next second
+      return;
+    }
+    log::info("pool: started a worker on lane {} (short of spare workers)", lane);
+    --count;
   }
-  check_recycling();
-  const bool waiting = held_ || (options_.worker.accept == AcceptMode::PassFd && !accepting_);
-  tick_timer_ = loop_.run_after(waiting ? kPausedTickMs : kTickMs, [this] { tick(); });
+}
+
+// Retires the idle worker on the highest lane: it drains (no request is cut off) and its
+// lane is parked.
+void Master::shrink_by_one() {
+  for (std::size_t lane = lanes_.size(); lane-- > static_cast<std::size_t>(options_.workers);) {
+    Lane& l = lanes_[lane];
+    if (l.current < 0) continue;
+    const auto slot = static_cast<std::size_t>(l.current);
+    if (board_.slot(slot).state.load() != worker_state::kWaiting) continue;
+    Worker& w = workers_[slot];
+    if (dispatcher_) dispatcher_->retire_worker(slot);
+    w.phase = Phase::Draining;
+    l.current = -1;
+    l.parked = true;
+    ::kill(w.pid, SIGQUIT);
+    log::info("pool: retiring worker {} (lane {}): more spare workers than --max-spare", w.pid,
+              lane);
+    return;
+  }
 }
 
 void Master::check_recycling() {
@@ -339,141 +429,6 @@ void Master::check_recycling() {
       recycle(lane);
     }
   }
-}
-
-// ------------------------------------------------------------------ passfd
-
-void Master::on_event(std::uint32_t /*events*/) { accept_connections(); }
-
-void Master::accept_connections() {
-  while (accepting_ && !held_) {
-    sockaddr_storage address{};
-    socklen_t length = sizeof address;
-    const int fd =
-        ::accept4(listener_.get(), reinterpret_cast<sockaddr*>(&address), &length, SOCK_CLOEXEC);
-    if (fd < 0) {
-      switch (errno) {
-        case EINTR:
-        case ECONNABORTED:
-        case EPROTO:
-          continue;
-        case EAGAIN:
-#if EAGAIN != EWOULDBLOCK
-        case EWOULDBLOCK:
-#endif
-          return;
-        default:  // EMFILE, ENFILE, ENOBUFS: back off; the tick tries again soon
-          log::warn("accept4: {}", std::strerror(errno));
-          pause_accepting();
-          return;
-      }
-    }
-    Fd connection(fd);
-    std::string peer = SocketAddress{address, length}.host();
-    if (!hand_over(connection, peer)) {
-      held_ = std::move(connection);  // nobody has room: hold it, stop accepting
-      held_peer_ = std::move(peer);
-      pause_accepting();
-      if (full_slot_ >= 0) watch_channel(full_slot_);
-      return;
-    }
-  }
-}
-
-int Master::pick_worker(const std::vector<char>& skip) {
-  // The least loaded active worker with room. Its load is what the scoreboard says it holds
-  // plus what we sent that it has not taken from its channel yet (the board lags behind a
-  // burst). Ties go to the first found from the slot after the last pick: round-robin.
-  int best = -1;
-  std::uint64_t best_load = 0;
-  const std::size_t n = workers_.size();
-  const auto limit = static_cast<std::uint64_t>(options_.worker.worker_connections);
-  for (std::size_t k = 0; k < n; ++k) {
-    const std::size_t i = (next_pick_ + k) % n;
-    const Worker& w = workers_[i];
-    if (w.phase != Phase::Active || skip[i] != 0) continue;
-    const ScoreboardSlot& s = board_.slot(i);
-    const std::uint32_t received = s.received.load(std::memory_order_acquire);
-    const std::uint32_t active = s.active.load(std::memory_order_relaxed);
-    const std::uint64_t load = std::uint64_t{active} + std::uint32_t(w.sent - received);
-    if (load >= limit) continue;
-    if (best < 0 || load < best_load) {
-      best = static_cast<int>(i);
-      best_load = load;
-    }
-  }
-  if (best >= 0) next_pick_ = static_cast<std::size_t>(best) + 1;
-  return best;
-}
-
-bool Master::hand_over(Fd& connection, const std::string& peer) {
-  std::vector<char> tried(workers_.size(), 0);
-  full_slot_ = -1;
-  for (std::size_t attempt = 0; attempt < workers_.size(); ++attempt) {
-    const int i = pick_worker(tried);
-    if (i < 0) return false;
-    Worker& w = workers_[static_cast<std::size_t>(i)];
-    const IoResult sent = send_fd(w.channel.get(), connection.get(), peer);
-    if (sent.is_ok()) {
-      ++w.sent;
-      connection.reset();  // the worker has its own copy now
-      return true;
-    }
-    // A full channel (WouldBlock) or a worker that just died (EPIPE, reaped on SIGCHLD):
-    // try the next one.
-    if (sent.is_error() && sent.error != EPIPE) {
-      log::warn("send_fd to worker {}: {}", w.pid, std::strerror(sent.error));
-    }
-    if (sent.status == IoResult::Status::WouldBlock && full_slot_ < 0) full_slot_ = i;
-    tried[static_cast<std::size_t>(i)] = 1;
-  }
-  return false;
-}
-
-void Master::pause_accepting() {
-  if (!accepting_) return;
-  loop_.modify(listener_.get(), 0);  // the kernel's backlog holds new clients meanwhile
-  accepting_ = false;
-}
-
-void Master::resume_accepting() {
-  if (accepting_ || !listener_ || stop_ != Stop::None) return;
-  loop_.modify(listener_.get(), kReadable);
-  accepting_ = true;
-}
-
-// A channel holds what fits in its send buffer (about 280 connections with Debian's
-// default net.core.wmem_default), so a burst of new connections can fill it while the
-// worker is busy. Waiting for the 10 ms tick then caps the accept rate and lets the
-// listen queue overflow (clients wait for a SYN retransmit), so the master watches the
-// full channel instead: it turns writable as soon as the worker has taken from it.
-void Master::watch_channel(int slot) {
-  if (watched_slot_ >= 0 || slot < 0) return;
-  const Worker& w = workers_[static_cast<std::size_t>(slot)];
-  if (!w.channel) return;
-  loop_.add(w.channel.get(), kWritable, channel_room_);
-  watched_slot_ = slot;
-}
-
-void Master::unwatch_channel() {
-  if (watched_slot_ < 0) return;
-  loop_.remove(workers_[static_cast<std::size_t>(watched_slot_)].channel.get());
-  watched_slot_ = -1;
-}
-
-void Master::on_channel_room() {
-  unwatch_channel();
-  if (stop_ != Stop::None || !held_) return;
-  std::string peer = std::move(held_peer_);
-  Fd connection = std::move(held_);
-  if (!hand_over(connection, peer)) {  // taken by another burst already: watch again
-    held_ = std::move(connection);
-    held_peer_ = std::move(peer);
-    if (full_slot_ >= 0) watch_channel(full_slot_);
-    return;
-  }
-  resume_accepting();
-  accept_connections();
 }
 
 }  // namespace serverlab

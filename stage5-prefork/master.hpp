@@ -9,30 +9,36 @@
 //     |-- worker, lane 0          stage 4's loop + its channel end (+ its listening socket
 //     |-- worker, lane 1            in shared / reuseport mode)
 //     `-- ...
-//   scoreboard: one MAP_SHARED region, 2 x --workers slots (room for an old generation
-//   draining next to its replacements)
+//   scoreboard: one MAP_SHARED region, 2 x max(--workers, --max-workers) slots (room for
+//   an old generation draining next to its replacements)
 //
 // A "lane" is a worker position 0..N-1: lane i is pinned to CPU i mod ncpu, owns SO_REUSEPORT
 // socket i, and always has one active worker; during a recycle its old worker drains in
 // another slot while the new one serves.
 //
-// passfd: accept -> pick the active worker with the least load (its active connections on
-// the scoreboard + what was sent but not yet received) -> send_fd -> close our copy. When
-// every worker is at --worker-connections the listener leaves the interest set until the
-// tick finds room; the kernel's backlog holds the clients meanwhile.
+// passfd: the Dispatcher (dispatcher.hpp) accepts, picks the least-loaded worker and sends
+// each wake-up's connections in batches; the master only tells it which workers exist.
 //
 // Signals (read from a signalfd, handled on the loop; nothing runs in a handler):
 //   SIGCHLD          reap with waitpid(-1, WNOHANG) until none is left; an active worker
 //                    that died is respawned (after a backoff when it keeps dying young), a
-//                    worker that exits with kWorkerExitFatalConfig is not
+//                    worker that exits with kWorkerExitFatalConfig is not, and one that exits
+//                    with kLabStubExit (it reached an unwritten lab region) stops the server
+//                    with exit status 1: its last line on stderr says which region
 //   SIGHUP           graceful recycle: a new generation starts, the old one drains and exits
 //   SIGTERM          fast shutdown: SIGTERM to every worker; SIGKILL after --shutdown-timeout
+//                    (a second SIGTERM: SIGKILL at once)
 //   SIGQUIT, SIGINT  graceful shutdown: SIGQUIT to every worker (they drain); SIGKILL after
 //                    --shutdown-timeout plus the drain settle time
 // --max-requests-per-worker recycles one worker the same way as SIGHUP does every worker.
+// With --max-workers above --workers the pool grows and shrinks with the load (see
+// MasterOptions); lanes beyond the running ones are parked (no worker, not respawned).
+// The master records the active worker count once a second on the scoreboard, so
+// /server-status shows it over time.
 //
-// Single-threaded; not thread-safe. The constructor throws SysError (sockets, mmap); run()
-// never throws for per-connection or per-worker trouble.
+// Who may call: main(), once, in a single-threaded process. The constructor throws SysError
+// (sockets, mmap); run() never throws for per-connection or per-worker trouble: nothing that
+// runs inside the loop's handlers lets an exception out.
 #pragma once
 
 #include <sys/types.h>
@@ -43,6 +49,7 @@
 #include <string>
 #include <vector>
 
+#include "dispatcher.hpp"
 #include "event_loop.hpp"
 #include "scoreboard.hpp"
 #include "serverlab/fd.hpp"
@@ -50,14 +57,29 @@
 
 namespace serverlab {
 
+// What the master does about a worker that ended with this waitpid status.
+enum class WorkerExitVerdict {
+  Respawn,      // crashed, killed, or exited: start a new one (with backoff when it dies young)
+  FatalConfig,  // kWorkerExitFatalConfig: its lane is never respawned
+  LabStub,      // kLabStubExit: an unwritten lab region; respawning cannot help: stop the server
+};
+WorkerExitVerdict judge_worker_exit(int wait_status);
+
 struct MasterOptions {
   WorkerOptions worker;
-  int workers = 1;                 // --workers (lanes)
+  int workers = 1;  // --workers: lanes started at once, and the pool's floor
+  // Dynamic scaling (Apache prefork's model), on when max_workers > workers: once a second
+  // the master counts the spare (idle or starting) workers. Fewer than min_spare: it starts
+  // 1, then 2, 4, ... up to 32 a second while still short, up to max_workers. More than
+  // max_spare: it retires one idle worker a second (gracefully: it drains) down to workers.
+  int max_workers = 0;             // --max-workers, 0: the same as workers (no scaling)
+  int min_spare = 1;               // --min-spare
+  int max_spare = 2;               // --max-spare
   std::uint64_t max_requests = 0;  // --max-requests-per-worker, 0: never recycle
   bool cpu_affinity = false;       // --cpu-affinity auto
 };
 
-class Master final : public EventHandler {
+class Master final {
  public:
   // Binds the listening socket(s) and maps the scoreboard. Throws SysError.
   explicit Master(MasterOptions options);
@@ -67,11 +89,8 @@ class Master final : public EventHandler {
 
   // Prints "listening on ADDR:PORT", forks the workers and supervises them until a stop
   // signal and the exit of the last child. Returns the process exit status: 0 after a
-  // signalled stop, 1 when no worker could be kept running.
+  // signalled stop, 1 when no worker could be kept running or a worker reached a lab stub.
   int run();
-
-  // The listening socket is readable (passfd mode).
-  void on_event(std::uint32_t events) override;
 
  private:
   enum class Phase { Empty, Active, Draining };
@@ -81,8 +100,7 @@ class Master final : public EventHandler {
     Phase phase = Phase::Empty;
     pid_t pid = 0;
     std::size_t lane = 0;
-    Fd channel;              // the master's end
-    std::uint32_t sent = 0;  // connections sent (wraps, like the slot's `received`)
+    Fd channel;  // the master's end
     std::int64_t started_ms = 0;
   };
   struct Lane {
@@ -90,7 +108,8 @@ class Master final : public EventHandler {
     int quick_deaths = 0;  // consecutive deaths soon after spawn (for the backoff)
     bool fatal = false;    // its worker refused the configuration: never respawn
     TimerId respawn;
-    Fd reuseport;  // --accept reuseport: this lane's socket
+    bool parked = false;  // scaled down (or not started yet): no worker, none respawned
+    Fd reuseport;         // --accept reuseport: this lane's socket
     int cpu = -1;
   };
 
@@ -98,47 +117,31 @@ class Master final : public EventHandler {
   void schedule_respawn(std::size_t lane);
   void recycle(std::size_t lane);  // replace a lane's worker; the old one drains
   void reap_children();
+  void on_worker_exit(std::size_t slot, pid_t pid, int status);
   void on_signal(int signo);
   void begin_stop(Stop how);
   void signal_workers(int signo);
   void tick();
   void check_recycling();
-  void accept_connections();
-  int pick_worker(const std::vector<char>& skip);  // slot, or -1 when nobody has room
-  bool hand_over(Fd& connection, const std::string& peer);
-  void pause_accepting();
-  void resume_accepting();
+  void maintain_pool();  // once a second: record the worker count; scale when enabled
+  bool scaling() const { return options_.max_workers > options_.workers; }
+  void grow(std::size_t count);
+  void shrink_by_one();
   bool all_children_gone() const;
   int listen_fd_for(std::size_t lane) const;
-  // passfd, channel full: watch that worker's channel and send the held connection the
-  // moment the worker has taken something from it (not at the next tick).
-  void watch_channel(int slot);
-  void unwatch_channel();
-  void on_channel_room();
-
-  // The EventHandler for a watched channel (the Master itself handles the listener).
-  struct ChannelRoom final : EventHandler {
-    explicit ChannelRoom(Master& m) : master(m) {}
-    void on_event(std::uint32_t /*events*/) override { master.on_channel_room(); }
-    Master& master;
-  };
 
   MasterOptions options_;
   EventLoop loop_;
-  Fd listener_;  // passfd: accepted here; shared: inherited by the workers
+  Fd listener_;  // passfd: handed to the dispatcher at run(); shared: inherited by the workers
   Scoreboard board_;
   std::vector<Worker> workers_;  // indexed by scoreboard slot
   std::vector<Lane> lanes_;
-  Fd held_;  // accepted, waiting for a worker with room (passfd)
-  std::string held_peer_;
-  int full_slot_ = -1;     // set by hand_over: a worker whose channel was full, or -1
-  int watched_slot_ = -1;  // whose channel channel_room_ watches, or -1
-  ChannelRoom channel_room_{*this};
-  bool accepting_ = false;
-  std::size_t next_pick_ = 0;
+  std::optional<Dispatcher> dispatcher_;  // passfd only
   Stop stop_ = Stop::None;
   TimerId tick_timer_;
   TimerId kill_timer_;
+  TimerId pool_timer_;
+  std::size_t spawn_rate_ = 1;  // workers to start in the next second while short of spares
   int exit_code_ = 0;
   std::optional<SignalWatcher> signals_;  // last: removed from loop_ first
 };

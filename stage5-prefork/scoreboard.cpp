@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <ctime>
 #include <new>
 #include <nlohmann/json.hpp>
@@ -28,8 +29,6 @@ const char* state_name(char s) {
       return "reading";
     case worker_state::kWriting:
       return "writing";
-    case worker_state::kKeepAlive:
-      return "keepalive";
     case worker_state::kClosing:
       return "closing";
     case worker_state::kOpenSlot:
@@ -163,25 +162,59 @@ std::optional<std::size_t> Scoreboard::find_pid(pid_t pid) const {
 
 std::optional<std::size_t> Scoreboard::least_loaded(std::uint64_t generation,
                                                     std::size_t start) const {
+  PickRequest request;
+  request.generation = generation;
+  request.start = start;
+  return least_loaded(request);
+}
+
+std::optional<std::size_t> Scoreboard::least_loaded(const PickRequest& request) const {
   // [lab16:least-loaded:begin]
-  // [lab16:least-loaded:stub] (void)generation;
-  // [lab16:least-loaded:stub] (void)start;
+  // [lab16:least-loaded:stub] (void)request;
   // [lab16:least-loaded:stub] return std::nullopt;
   std::optional<std::size_t> best;
-  std::uint32_t best_active = 0;
+  std::uint64_t best_load = 0;
   for (std::size_t k = 0; k < slots_; ++k) {
-    const std::size_t i = (start + k) % slots_;
+    const std::size_t i = (request.start + k) % slots_;
     const ScoreboardSlot& s = slots_begin()[i];
     if (!s.live()) continue;
-    if (s.generation.load(std::memory_order_relaxed) != generation) continue;
-    const std::uint32_t active = s.active.load(std::memory_order_relaxed);
-    if (!best || active < best_active) {
+    if (!request.skip.empty() && request.skip[i] != 0) continue;
+    if (request.generation && s.generation.load(std::memory_order_relaxed) != *request.generation)
+      continue;
+    std::uint64_t load = s.active.load(std::memory_order_relaxed);
+    if (!request.sent.empty()) {
+      // Unsigned subtraction is modulo 2^32, so it stays right when either counter wraps.
+      const std::uint32_t received = s.received.load(std::memory_order_acquire);
+      load += static_cast<std::uint32_t>(request.sent[i] - received);
+    }
+    if (request.limit != 0 && load >= request.limit) continue;
+    if (!best || load < best_load) {
       best = i;
-      best_active = active;
+      best_load = load;
     }
   }
   return best;
   // [lab16:least-loaded:end]
+}
+
+void Scoreboard::record_worker_count(std::uint32_t active_workers) {
+  ScoreboardHeader& h = header();
+  const std::uint64_t k = h.worker_samples.load(std::memory_order_relaxed);
+  const auto clamped = static_cast<std::uint16_t>(std::min<std::uint32_t>(active_workers, 0xFFFF));
+  h.worker_history[k % ScoreboardHeader::kWorkerHistory].store(clamped, std::memory_order_relaxed);
+  h.worker_samples.store(k + 1, std::memory_order_release);
+}
+
+std::vector<std::uint32_t> Scoreboard::worker_history() const {
+  const ScoreboardHeader& h = header();
+  const std::uint64_t total = h.worker_samples.load(std::memory_order_acquire);
+  const std::uint64_t n = std::min<std::uint64_t>(total, ScoreboardHeader::kWorkerHistory);
+  std::vector<std::uint32_t> out;
+  out.reserve(n);
+  for (std::uint64_t k = total - n; k < total; ++k)
+    out.push_back(
+        h.worker_history[k % ScoreboardHeader::kWorkerHistory].load(std::memory_order_relaxed));
+  return out;
 }
 
 ScoreboardTotals Scoreboard::totals() const {
@@ -268,6 +301,7 @@ std::string Scoreboard::render_json() const {
            {"idle_workers", t.idle_workers},
        }},
       {"workers", std::move(workers)},
+      {"worker_history", worker_history()},
   };
   return doc.dump(2) + "\n";
 }
@@ -304,9 +338,13 @@ std::string Scoreboard::render_html() const {
   out += "<dt>Workers</dt><dd>" + std::to_string(t.busy_workers) + " busy, " +
          std::to_string(t.idle_workers) + " idle</dd>\n</dl>\n";
   out += "<pre>" + scoreboard + "</pre>\n";
+  std::string history;
+  for (std::uint32_t n : worker_history())
+    history += (history.empty() ? "" : " ") + std::to_string(n);
+  out += "<p>Active workers, one sample a second, oldest first: <code>" + history + "</code></p>\n";
   out +=
       "<p>Key: <code>_</code> waiting, <code>S</code> starting, <code>R</code> reading, "
-      "<code>W</code> writing, <code>K</code> keep-alive, <code>C</code> closing, "
+      "<code>W</code> writing, <code>C</code> closing, "
       "<code>.</code> open slot</p>\n";
   out +=
       "<table>\n<tr><th>Slot</th><th>PID</th><th>Gen</th><th>State</th><th>Conns</th>"

@@ -25,8 +25,9 @@
 //    not a consistent snapshot of the whole table; for a status page and a load hint that is fine.
 //
 // The state characters are mod_status's: '_' waiting, 'S' starting, 'R' reading, 'W' writing,
-// 'K' keep-alive, 'C' closing, '.' open slot (no process). An event-driven worker serves many
-// connections at once, so its state is that of the connection it touched last.
+// 'C' closing, '.' open slot (no process). An event-driven worker serves many connections at
+// once, so its state is that of the connection it touched last. (mod_status's 'K', keep-alive,
+// is not used: a worker holding idle keep-alive connections among busy ones has no one state.)
 //
 // Nothing here blocks or allocates except create() (mmap) and the renderers (strings); the slot
 // update methods are async-signal-safe and fine to call right after fork.
@@ -38,8 +39,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 namespace serverlab {
 
@@ -48,7 +51,6 @@ inline constexpr char kWaiting = '_';
 inline constexpr char kStarting = 'S';
 inline constexpr char kReading = 'R';
 inline constexpr char kWriting = 'W';
-inline constexpr char kKeepAlive = 'K';
 inline constexpr char kClosing = 'C';
 inline constexpr char kOpenSlot = '.';
 }  // namespace worker_state
@@ -112,6 +114,11 @@ struct alignas(64) ScoreboardHeader {
   // here before zeroing them, so the totals never go backwards (master only).
   std::atomic<std::uint64_t> retired_requests{0};
   std::atomic<std::uint64_t> retired_bytes{0};
+  // The number of active workers, sampled once a second by the master (a ring: sample k is
+  // at k % kWorkerHistory; worker_samples counts every sample ever recorded).
+  static constexpr std::size_t kWorkerHistory = 120;
+  std::atomic<std::uint64_t> worker_samples{0};
+  std::atomic<std::uint16_t> worker_history[kWorkerHistory]{};
 };
 
 // What makes the region shareable: no hidden locks, no pointers, plain layout.
@@ -120,6 +127,7 @@ static_assert(std::atomic<std::int64_t>::is_always_lock_free);
 static_assert(std::atomic<std::int32_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 static_assert(std::atomic<char>::is_always_lock_free);
+static_assert(std::atomic<std::uint16_t>::is_always_lock_free);
 static_assert(std::is_standard_layout_v<ScoreboardSlot>);
 static_assert(std::is_standard_layout_v<ScoreboardHeader>);
 static_assert(std::is_trivially_destructible_v<ScoreboardSlot>);
@@ -134,6 +142,18 @@ struct ScoreboardTotals {
   std::uint32_t live_workers = 0;
   std::uint32_t busy_workers = 0;  // live and not waiting or starting
   std::uint32_t idle_workers = 0;  // live and waiting ('_')
+};
+
+// What the master knows that the board does not, for Scoreboard::least_loaded. Every span is
+// either empty or has one entry per slot.
+struct PickRequest {
+  std::optional<std::uint64_t> generation;  // only slots of this generation (nullopt: any)
+  std::size_t start = 0;                    // ties: the first found scanning from here
+  std::span<const std::uint32_t> sent;      // per slot, connections the master sent (wrapping);
+                                            // empty: nothing is in flight
+  std::span<const char> skip;               // per slot, nonzero: never pick it (draining, or
+                                            // already tried); empty: skip none
+  std::uint64_t limit = 0;                  // a slot whose load is >= limit is full; 0: no limit
 };
 
 class Scoreboard {
@@ -170,10 +190,20 @@ class Scoreboard {
   // The slot whose live worker has this pid (the master's waitpid loop uses it).
   std::optional<std::size_t> find_pid(pid_t pid) const;
 
-  // The master's pick: the live slot of `generation` with the fewest active connections. Ties
-  // go to the first one found scanning from `start` (wrapping), so a master that passes
-  // last pick + 1 spreads equal load round-robin. nullopt when no such worker is live.
+  // The master's pick (passfd): the live slot with the least load, where a slot's load is its
+  // active connections plus the ones in flight (sent by the master, not yet received by the
+  // worker: sent[i] - received, modulo 2^32). Ties go to the first one found scanning from
+  // request.start (wrapping), so a master that passes last pick + 1 spreads equal load
+  // round-robin. nullopt when no slot qualifies. See PickRequest for the filters.
+  // Who may call: anyone (it only reads); the master calls it for every connection it passes.
+  std::optional<std::size_t> least_loaded(const PickRequest& request) const;
+  // The same with only a generation and a start: nothing in flight, no limit, nothing skipped.
   std::optional<std::size_t> least_loaded(std::uint64_t generation, std::size_t start = 0) const;
+
+  // Master only, once a second: records how many workers are active now.
+  void record_worker_count(std::uint32_t active_workers);
+  // The recorded samples, oldest first (at most kWorkerHistory of them).
+  std::vector<std::uint32_t> worker_history() const;
 
   ScoreboardTotals totals() const;
   // The state characters of every slot in order, e.g. "_RW.".

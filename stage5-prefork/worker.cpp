@@ -193,21 +193,17 @@ class WorkerControl final : public EventHandler {
 
  private:
   // Takes every connection queued in the channel. False when the channel reached EOF.
+  // One message carries a batch (send_fds): its descriptors, and their peers' addresses
+  // joined by '\n' in the same order.
   bool take_connections() {
-    char payload[128];
+    char payload[kMaxFdsPerMessage * 64];
     for (;;) {
-      RecvFdResult r = recv_fd(channel_.get(), std::span<char>(payload, sizeof payload));
-      using S = RecvFdResult::Status;
+      RecvFdsResult r = recv_fds(channel_.get(), std::span<char>(payload, sizeof payload));
+      using S = RecvFdsResult::Status;
       switch (r.status) {
-        case S::Ok: {
-          std::string_view peer(payload, r.bytes);
-          server_.adopt(std::move(r.fd), peer);
-          // active first, then received: the master adds what it sent but we have not
-          // received, so it may briefly count a connection twice, never zero times.
-          observer_.set_active(server_.connection_count());
-          slot_.received.fetch_add(1, std::memory_order_release);
+        case S::Ok:
+          adopt_batch(r, std::string_view(payload, r.bytes));
           continue;
-        }
         case S::Truncated:
         case S::TooManyFds:
           log::warn("worker {}: dropped a malformed channel message", ::getpid());
@@ -224,6 +220,18 @@ class WorkerControl final : public EventHandler {
           return false;
       }
     }
+  }
+
+  void adopt_batch(RecvFdsResult& batch, std::string_view peers) {
+    for (std::size_t i = 0; i < batch.count; ++i) {
+      const std::size_t newline = peers.find('\n');
+      server_.adopt(std::move(batch.fds[i]), peers.substr(0, newline));
+      peers = newline == std::string_view::npos ? std::string_view{} : peers.substr(newline + 1);
+    }
+    // active first, then received: the master adds what it sent but we have not received,
+    // so it may briefly count a connection twice, never zero times.
+    observer_.set_active(server_.connection_count());
+    slot_.received.fetch_add(static_cast<std::uint32_t>(batch.count), std::memory_order_release);
   }
 
   // Connections that have not sent their first request yet would be closed as idle by

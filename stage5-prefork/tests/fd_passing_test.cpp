@@ -199,6 +199,50 @@ TEST(FdPassing, NoControlSpaceAtAllIsTruncatedAndLeaksNothing) {
   EXPECT_EQ(open_fd_count(), before);
 }
 
+TEST(FdPassing, RecvFdsTakesAWholeBatchInOrder) {
+  auto [master, worker] = make_fd_channel();
+  std::array<Pipe, 3> pipes = {make_pipe(), make_pipe(), make_pipe()};
+  const std::array<int, 3> fds = {pipes[0].read_end.get(), pipes[1].read_end.get(),
+                                  pipes[2].read_end.get()};
+  ASSERT_TRUE(send_fds(master.get(), fds, "a\nb\nc").is_ok());
+  for (Pipe& p : pipes) p.read_end.reset();  // only the worker's copies are left
+  for (std::size_t i = 0; i < pipes.size(); ++i) {
+    const std::string text = "pipe " + std::to_string(i);
+    ASSERT_EQ(::write(pipes[i].write_end.get(), text.data(), text.size()),
+              static_cast<ssize_t>(text.size()));
+  }
+  std::array<char, 64> buf{};
+  RecvFdsResult got = recv_fds(worker.get(), buf);
+  ASSERT_EQ(got.status, Status::Ok) << status_name(got.status);
+  ASSERT_EQ(got.count, 3u);
+  EXPECT_EQ(std::string(buf.data(), got.bytes), "a\nb\nc");
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(read_some(got.fds[i].get()), "pipe " + std::to_string(i)) << "descriptor " << i;
+    EXPECT_NE(::fcntl(got.fds[i].get(), F_GETFD) & FD_CLOEXEC, 0);
+  }
+  EXPECT_FALSE(got.fds[3].valid());
+}
+
+TEST(FdPassing, RecvFdsReportsNoFdWouldBlockAndEof) {
+  auto [master, worker] = make_fd_channel(true);
+  EXPECT_EQ(recv_fds(worker.get()).status, Status::WouldBlock);
+  ASSERT_EQ(::send(master.get(), "x", 1, 0), 1);
+  EXPECT_EQ(recv_fds(worker.get()).status, Status::NoFd);
+  const int before = open_fd_count();
+  {
+    Pipe pipe = make_pipe();
+    ASSERT_TRUE(send_fd(master.get(), pipe.read_end.get()).is_ok());
+  }
+  {
+    RecvFdsResult one = recv_fds(worker.get());
+    EXPECT_EQ(one.status, Status::Ok);
+    EXPECT_EQ(one.count, 1u);
+  }
+  EXPECT_EQ(open_fd_count(), before) << "the result owns what it received";
+  master.reset();
+  EXPECT_EQ(recv_fds(worker.get()).status, Status::Eof);
+}
+
 TEST(FdPassing, TwoDescriptorsWhereOneIsExpectedAreRefusedAndClosed) {
   auto [master, worker] = make_fd_channel();
   const int before = open_fd_count();

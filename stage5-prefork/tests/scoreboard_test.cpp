@@ -152,6 +152,54 @@ TEST(Scoreboard, LeastLoadedBreaksTiesFromTheStartHint) {
   EXPECT_EQ(board.least_loaded(gen, 2), std::optional<std::size_t>(0));
 }
 
+TEST(Scoreboard, LeastLoadedCountsConnectionsStillInFlight) {
+  Scoreboard board = Scoreboard::create(3);
+  for (std::size_t i = 0; i < 3; ++i) fake_spawn(board, i);
+  board.slot(0).connection_opened();  // slot 0 holds 1; slots 1, 2 hold none
+  // The master sent 3 to slot 1 and 1 to slot 2; slot 1 has received 1 of its 3 so far.
+  const std::vector<std::uint32_t> sent = {1, 3, 1};
+  board.slot(0).received.store(1);
+  board.slot(1).received.store(1);
+  PickRequest pick;
+  pick.sent = sent;
+  // Loads: slot 0 = 1 + 0, slot 1 = 0 + 2, slot 2 = 0 + 1 (nothing received yet).
+  EXPECT_EQ(board.least_loaded(pick), std::optional<std::size_t>(0));
+  pick.start = 1;  // 0 and 2 tie at 1: the first from the start wins
+  EXPECT_EQ(board.least_loaded(pick), std::optional<std::size_t>(2));
+  // Without the in-flight count slot 1 would look idle and win.
+  PickRequest blind;
+  EXPECT_EQ(board.least_loaded(blind), std::optional<std::size_t>(1));
+}
+
+TEST(Scoreboard, LeastLoadedInFlightSurvivesTheCountersWrapping) {
+  Scoreboard board = Scoreboard::create(2);
+  fake_spawn(board, 0);
+  fake_spawn(board, 1);
+  // sent wrapped past 2^32 and is now 2; received is 2^32 - 3: five are in flight to slot 0.
+  board.slot(0).received.store(0xFFFFFFFDu);
+  const std::vector<std::uint32_t> sent = {2, 0};
+  for (int k = 0; k < 4; ++k) board.slot(1).connection_opened();
+  PickRequest pick;
+  pick.sent = sent;
+  EXPECT_EQ(board.least_loaded(pick), std::optional<std::size_t>(1));
+  pick.limit = 5;  // slot 0 (load 5) is full, slot 1 (load 4) is not
+  EXPECT_EQ(board.least_loaded(pick), std::optional<std::size_t>(1));
+  pick.limit = 4;  // both full
+  EXPECT_EQ(board.least_loaded(pick), std::nullopt);
+}
+
+TEST(Scoreboard, LeastLoadedSkipsWhatTheCallerSkipsAndFiltersTheGeneration) {
+  Scoreboard board = Scoreboard::create(3);
+  for (std::size_t i = 0; i < 3; ++i) fake_spawn(board, i);
+  for (int k = 0; k < 3; ++k) board.slot(2).connection_opened();
+  const std::vector<char> skip = {1, 1, 0};
+  PickRequest pick;
+  pick.skip = skip;
+  EXPECT_EQ(board.least_loaded(pick), std::optional<std::size_t>(2));
+  pick.generation = board.generation() + 1;  // nobody is of that generation
+  EXPECT_EQ(board.least_loaded(pick), std::nullopt);
+}
+
 TEST(Scoreboard, RespawnBumpsTheSlotAndResetsItsCounters) {
   Scoreboard board = Scoreboard::create(2);
   const std::uint64_t first = board.begin_spawn(0);
@@ -213,10 +261,10 @@ TEST(Scoreboard, StateCountsFollowModStatus) {
   fake_spawn(board, 0, ws::kWaiting);
   fake_spawn(board, 1, ws::kReading);
   fake_spawn(board, 2, ws::kWriting);
-  fake_spawn(board, 3, ws::kKeepAlive);
+  fake_spawn(board, 3, ws::kReading);
   board.begin_spawn(4);  // starting: neither busy nor idle
   board.set_pid(4, 77);
-  EXPECT_EQ(board.state_string(), "_RWKS.");
+  EXPECT_EQ(board.state_string(), "_RWRS.");
   const ScoreboardTotals t = board.totals();
   EXPECT_EQ(t.live_workers, 5u);
   EXPECT_EQ(t.busy_workers, 3u);
@@ -251,7 +299,7 @@ TEST(Scoreboard, RenderAutoHasApacheKeysAndValues) {
 TEST(Scoreboard, RenderJsonParsesAndHasWorkersAndTotals) {
   Scoreboard board = Scoreboard::create(3);
   fake_spawn(board, 0, ws::kWaiting);
-  fake_spawn(board, 1, ws::kKeepAlive);
+  fake_spawn(board, 1, ws::kReading);
   board.slot(1).request_done(500);
   board.slot(1).request_done(700);
   board.slot(1).connection_opened();
@@ -262,7 +310,7 @@ TEST(Scoreboard, RenderJsonParsesAndHasWorkersAndTotals) {
   nlohmann::json doc;
   ASSERT_NO_THROW(doc = nlohmann::json::parse(text));
   EXPECT_EQ(doc.at("generation"), board.generation());
-  EXPECT_EQ(doc.at("scoreboard"), "_K.");
+  EXPECT_EQ(doc.at("scoreboard"), "_R.");
   ASSERT_TRUE(doc.at("uptime_seconds").is_number_integer());
 
   const auto& totals = doc.at("totals");
@@ -279,8 +327,8 @@ TEST(Scoreboard, RenderJsonParsesAndHasWorkersAndTotals) {
   const auto& w1 = workers.at(1);
   EXPECT_EQ(w1.at("slot"), 1);
   EXPECT_EQ(w1.at("pid"), 100001);
-  EXPECT_EQ(w1.at("state"), "K");
-  EXPECT_EQ(w1.at("state_name"), "keepalive");
+  EXPECT_EQ(w1.at("state"), "R");
+  EXPECT_EQ(w1.at("state_name"), "reading");
   EXPECT_EQ(w1.at("requests"), 2);
   EXPECT_EQ(w1.at("bytes"), 1200);
   EXPECT_EQ(w1.at("active_connections"), 1);
