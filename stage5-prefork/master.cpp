@@ -352,17 +352,13 @@ void Master::accept_connections() {
     const int fd =
         ::accept4(listener_.get(), reinterpret_cast<sockaddr*>(&address), &length, SOCK_CLOEXEC);
     if (fd < 0) {
-      switch (errno) {
-        case EINTR:
-        case ECONNABORTED:
-        case EPROTO:
+      switch (classify_accept_error(errno)) {
+        case AcceptFailure::Retry:
           continue;
-        case EAGAIN:
-#if EAGAIN != EWOULDBLOCK
-        case EWOULDBLOCK:
-#endif
+        case AcceptFailure::Drained:
           return;
-        default:  // EMFILE, ENFILE, ENOBUFS: back off; the tick tries again soon
+        case AcceptFailure::OutOfFds:  // and ENOBUFS, ENOMEM: back off; the tick tries again soon
+        case AcceptFailure::Resources:
           log::warn("accept4: {}", std::strerror(errno));
           pause_accepting();
           return;
