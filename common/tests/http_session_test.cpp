@@ -4,7 +4,9 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <thread>
 
@@ -400,9 +402,9 @@ class ServeConnectionTest : public SessionTest {
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw SysError("socketpair");
     ConnectionOptions options;
     options.peer = "local";
-    options.stopping = &stopping_;
+    options.stop_fd = stop_.get();
     worker_ = std::thread([this, fd = sv[0], options] {
-      serve_connection(Fd(fd), service(), options);
+      (void)serve_connection(Fd(fd), service(), options);
     });
     return Fd(sv[1]);
   }
@@ -415,11 +417,16 @@ class ServeConnectionTest : public SessionTest {
       out.append(buf, static_cast<std::size_t>(n));
     }
   }
+  // Makes stop_ readable, as a pending SIGTERM makes a server's signalfd readable.
+  void request_stop() {
+    const std::uint64_t one = 1;
+    ASSERT_EQ(::write(stop_.get(), &one, sizeof one), static_cast<ssize_t>(sizeof one));
+  }
   void TearDown() override {
-    stopping_ = true;
+    request_stop();
     if (worker_.joinable()) worker_.join();
   }
-  std::atomic<bool> stopping_{false};
+  Fd stop_{::eventfd(0, EFD_CLOEXEC)};
   std::thread worker_;
 };
 
@@ -454,15 +461,15 @@ TEST_F(ServeConnectionTest, SendsFileBytesBeyondFourGibibytes) {
   EXPECT_TRUE(wire.ends_with("\r\n\r\nTAIL")) << wire;
 }
 
-TEST_F(ServeConnectionTest, StopFlagClosesAnIdleKeepAliveConnection) {
+TEST_F(ServeConnectionTest, StopFdClosesAnIdleKeepAliveConnection) {
   config_.keepalive_timeout = 60;
   service();
   Fd c = start();
   ASSERT_EQ(::write(c.get(), kGetA.data(), kGetA.size()), static_cast<ssize_t>(kGetA.size()));
   char buf[4096];
   ASSERT_GT(::read(c.get(), buf, sizeof buf), 0);
-  stopping_ = true;
-  worker_.join();  // returns within a poll slice, not after the 60 s keep-alive timeout
+  request_stop();
+  worker_.join();  // returns at once, not after the 60 s keep-alive timeout
   EXPECT_EQ(::read(c.get(), buf, sizeof buf), 0);
 }
 
