@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -408,6 +409,16 @@ class ServeConnectionTest : public SessionTest {
     });
     return Fd(sv[1]);
   }
+  // What the peer has sent so far (waits up to 5 s for the first bytes).
+  static std::string read_available(int fd) {
+    std::string out;
+    char buf[65536];
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 5000) <= 0) return out;
+    ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0) out.append(buf, static_cast<std::size_t>(n));
+    return out;
+  }
   static std::string read_all(int fd) {
     std::string out;
     char buf[65536];
@@ -471,6 +482,41 @@ TEST_F(ServeConnectionTest, StopFdClosesAnIdleKeepAliveConnection) {
   request_stop();
   worker_.join();  // returns at once, not after the 60 s keep-alive timeout
   EXPECT_EQ(::read(c.get(), buf, sizeof buf), 0);
+}
+
+// Parking: an idle connection comes back to the caller, open, with its carry, and
+// a second call answers the request the caller read for it (preread).
+TEST_F(ServeConnectionTest, ParksWhenIdleAndResumesFromTheCarryAndPrereadBytes) {
+  config_.keepalive_timeout = 60;
+  service();
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  Fd client(sv[1]);
+  ConnectionOptions options;
+  options.peer = "local";
+  options.park_idle = 0;  // park at the first idle moment
+  std::optional<ParkedConnection> parked;
+  std::thread first([&] { parked = serve_connection(Fd(sv[0]), service(), options); });
+  ASSERT_EQ(::write(client.get(), kGetA.data(), kGetA.size()), static_cast<ssize_t>(kGetA.size()));
+  first.join();  // returns once idle, not after the 60 s keep-alive timeout
+  ASSERT_TRUE(parked.has_value()) << "the idle connection was closed instead of parked";
+  EXPECT_TRUE(parked->fd) << "a parked connection must come back open";
+  EXPECT_EQ(parked->carry.requests, 1u);
+  EXPECT_EQ(parked->carry.timer, HttpSession::Timer::KeepAlive);
+  EXPECT_EQ(parked->peer, "local");
+  std::string wire = read_available(client.get());
+  EXPECT_TRUE(wire.starts_with("HTTP/1.1 200 OK\r\n")) << wire;
+
+  const std::string next = "GET /a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+  ConnectionOptions again;
+  again.resume = parked->carry;
+  again.peer = parked->peer;
+  again.preread = next;  // as stage 3's acceptor hands it over: read already
+  auto closed = serve_connection(std::move(parked->fd), service(), again);
+  EXPECT_FALSE(closed.has_value()) << "Connection: close must close, not park";
+  std::string rest = read_all(client.get());
+  EXPECT_TRUE(rest.starts_with("HTTP/1.1 200 OK\r\n")) << rest;
+  EXPECT_NE(rest.find("Connection: close"), std::string::npos) << rest;
 }
 
 }  // namespace
