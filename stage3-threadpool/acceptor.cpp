@@ -91,6 +91,9 @@ void Acceptor::run(WorkerPool<Ready>& pool, Fairness& fairness) {
   listener_.reset();  // new clients are refused now, not left in the backlog
   std::lock_guard lock(returned_mutex_);
   closed_ = true;
+  for (std::size_t i = 0; i < returned_.size(); ++i) {
+    if (Metrics* m = service_.metrics()) m->connection_closed();
+  }
   returned_.clear();
   while (!waiting_.empty()) drop(waiting_.size() - 1, 0);
   waiting_count_.store(0, std::memory_order_relaxed);
