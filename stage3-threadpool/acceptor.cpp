@@ -21,8 +21,8 @@
 namespace serverlab {
 namespace {
 
-constexpr int kTickMs = 50;                 // re-check fairness while connections queue
-constexpr int kMaxAcceptsPerWake = 64;      // then serve the waiting set too
+constexpr int kTickMs = 50;             // re-check fairness while connections queue
+constexpr int kMaxAcceptsPerWake = 64;  // then serve the waiting set too
 constexpr auto kBackOff = std::chrono::milliseconds(100);  // accept failed for lack of room
 
 // Has the head ended? A blank line: "\r\n\r\n" (or a bare "\n\n", which the parser
@@ -57,8 +57,11 @@ void answer_and_close(Fd client, int status, const http::HttpService& service) {
 
 Acceptor::Acceptor(Fd listener, int stop_fd, const http::HttpService& service,
                    bool reject_when_full)
-    : listener_(std::move(listener)), stop_fd_(stop_fd), service_(service),
-      reject_when_full_(reject_when_full), returns_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+    : listener_(std::move(listener)),
+      stop_fd_(stop_fd),
+      service_(service),
+      reject_when_full_(reject_when_full),
+      returns_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
   if (!returns_) throw SysError("eventfd");
   set_nonblocking(listener_.get());  // accept until EAGAIN, never block in accept4
 }
@@ -175,7 +178,7 @@ void Acceptor::on_readable(std::size_t i, WorkerPool<Ready>& pool) {
   char buf[4096];
   const ssize_t n = ::recv(w.fd.get(), buf, sizeof buf, 0);  // the socket is non-blocking
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
-  if (n <= 0) return drop(i, 0);  // the peer closed (or reset) before finishing a head
+  if (n <= 0) return drop(i, 0);    // the peer closed (or reset) before finishing a head
   if (w.head.empty() && w.carry) {  // a parked connection's next request has begun
     w.deadline = after(service_.config().header_timeout);
     w.carry->timer = http::HttpSession::Timer::Header;

@@ -50,8 +50,8 @@ namespace serverlab {
 struct Ready {
   Fd fd;
   std::string peer;
-  std::string head;                                   // bytes read so far: parse these first
-  std::optional<http::HttpSession::Carry> carry;      // set: a parked connection coming back
+  std::string head;                               // bytes read so far: parse these first
+  std::optional<http::HttpSession::Carry> carry;  // set: a parked connection coming back
 };
 
 class Acceptor {

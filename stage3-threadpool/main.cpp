@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
 
     auto serve = [&](Ready conn, std::size_t id) {
       if (readable_now(signals.get())) {  // stopping: a queued connection is not served
-        conn.fd.reset();  // its head was read already, so this is a FIN, not a RST
+        conn.fd.reset();                  // its head was read already, so this is a FIN, not a RST
         metrics.connection_closed();
         return;
       }
@@ -94,8 +94,10 @@ int main(int argc, char** argv) {
       options.preread = conn.head;
       auto parked = http::serve_connection(std::move(conn.fd), service, options);
       fairness.end(id);
-      if (parked) acceptor.give_back(std::move(*parked));
-      else metrics.connection_closed();
+      if (parked)
+        acceptor.give_back(std::move(*parked));
+      else
+        metrics.connection_closed();
     };
     WorkerPool<Ready> pool(static_cast<std::size_t>(threads), static_cast<std::size_t>(queue),
                            serve);

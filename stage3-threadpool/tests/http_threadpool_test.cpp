@@ -153,8 +153,8 @@ TEST_F(HttpThreadpool, MoreKeepAliveClientsThanThreadsAllGetServed) {
 // A has sent must never be met by a close: most clients, wrk among them, count
 // that as an error and do not retry).
 TEST_F(HttpThreadpool, BusyKeepAliveClientParksForAQueuedClientWithoutAClose) {
-  auto server = start({"--threads", "1", "--keepalive-timeout", "60",
-                       "--max-keepalive-requests", "1000000"});
+  auto server =
+      start({"--threads", "1", "--keepalive-timeout", "60", "--max-keepalive-requests", "1000000"});
   HttpClient a = HttpClient::connect(*server);
   ASSERT_TRUE(a.send(get("/a.txt")));
   auto first = a.read_response();

@@ -48,8 +48,8 @@ namespace serverlab::http {
 struct ConnectionOptions {
   int stop_fd = -1;
   double shutdown_grace = 5.0;
-  std::string peer;  // client host for the access log; empty: asked from the socket
-  double park_idle = -1;                        // see "Parking"; < 0: never park when idle
+  std::string peer;       // client host for the access log; empty: asked from the socket
+  double park_idle = -1;  // see "Parking"; < 0: never park when idle
   const std::atomic<bool>* park_now = nullptr;  // see "Parking"; null: never asked
   std::optional<HttpSession::Carry> resume;     // a parked connection's carry; none: new
   std::string_view preread;  // bytes the caller already read from fd: parsed before any read
