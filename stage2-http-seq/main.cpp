@@ -9,6 +9,11 @@
 // "none": while one client is served, the next waits in the listen backlog.
 // By default every response says Connection: close; --keep-alive keeps the
 // connection for further (and pipelined) requests.
+//
+// Out of descriptors (EMFILE/ENFILE) the waiting client would keep the listener
+// readable and the loop would spin on accept4: it is accepted with a spare
+// descriptor and closed at once instead (SpareFd in socket.hpp).
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -48,15 +53,36 @@ int main(int argc, char** argv) {
     http::ConnectionOptions options;
     options.stop_fd = signals.get();  // a pending signal makes serve_connection wind down
     options.shutdown_grace = config.server.shutdown_timeout;
+    SpareFd spare;
+    int pause_ms = -1;  // > 0: no room to accept even one client; wait before trying again
     for (;;) {
       // The signal fd goes first: a stop request wins over a waiting client.
-      if (wait_readable(signals.get(), listener.get(), -1) == signals.get()) break;
+      int ready = wait_readable(signals.get(), pause_ms > 0 ? -1 : listener.get(), pause_ms);
+      if (ready == signals.get()) break;
+      pause_ms = -1;
+      if (ready != listener.get()) continue;
       Fd client(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
       if (!client) {
-        log::warn("accept4: {}", std::strerror(errno));  // ECONNABORTED, EMFILE, ...
+        const int err = errno;
+        switch (classify_accept_error(err)) {
+          case AcceptFailure::Retry:
+          case AcceptFailure::Drained:
+            break;
+          case AcceptFailure::OutOfFds:
+            metrics.error("accept");
+            if (!spare.shed_one(listener.get())) pause_ms = 100;
+            break;
+          case AcceptFailure::Resources:
+            metrics.error("accept");
+            log::warn("accept4: {}", std::strerror(err));
+            pause_ms = 100;
+            break;
+        }
         continue;
       }
-      http::serve_connection(std::move(client), service, options);
+      metrics.connection_opened();
+      (void)http::serve_connection(std::move(client), service, options);  // never parks here
+      metrics.connection_closed();
     }
     log::info("signal {} received, exiting", read_signal(signals.get()));
   } catch (const std::exception& e) {

@@ -10,6 +10,7 @@
 
 #include "http_server.hpp"
 #include "serverlab/http/send_output.hpp"
+#include "serverlab/socket.hpp"
 #include "serverlab/sys_error.hpp"
 
 namespace serverlab {
@@ -20,8 +21,6 @@ using Clock = http::HttpSession::Clock;
 using Want = http::HttpSession::Want;
 
 constexpr int kMaxRounds = 32;                              // steps per wake-up, for fairness
-constexpr std::uint64_t kLingerMs = 2000;                   // lingering close: at most this long
-constexpr std::size_t kLingerBytes = std::size_t{1} << 20;  // ...and this many bytes drained
 
 }  // namespace
 
@@ -189,19 +188,7 @@ void Connection::begin_linger() {
 }
 
 void Connection::drain_linger() {
-  char sink[16 * 1024];
-  for (;;) {
-    const ssize_t n = ::recv(fd_.get(), sink, sizeof sink, 0);
-    if (n > 0) {
-      const auto got = static_cast<std::size_t>(n);
-      if (got >= linger_left_) return close();
-      linger_left_ -= got;
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;  // wait for more or EOF
-    return close();  // EOF or error: the peer has everything it will read
-  }
+  if (drain_for_linger(fd_.get(), linger_left_)) close();  // else wait for more or EOF
 }
 
 void Connection::close() {

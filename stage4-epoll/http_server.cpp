@@ -92,21 +92,15 @@ void EpollHttpServer::on_event(std::uint32_t /*events*/) {
       add_connection(Fd(fd), peer.host());
       continue;
     }
-    switch (errno) {
-      case EAGAIN:
-#if EAGAIN != EWOULDBLOCK
-      case EWOULDBLOCK:
-#endif
+    switch (classify_accept_error(errno)) {
+      case AcceptFailure::Drained:
         return;
-      case EINTR:
-      case ECONNABORTED:  // the client gave up while queued: try the next one
-      case EPROTO:
+      case AcceptFailure::Retry:  // e.g. the client gave up while queued: try the next one
         continue;
-      case EMFILE:
-      case ENFILE:
+      case AcceptFailure::OutOfFds:
         shed_one();
         continue;
-      default:  // ENOBUFS, ENOMEM: transient; the listening fd stays readable
+      case AcceptFailure::Resources:  // ENOBUFS, ENOMEM: transient; the listening fd stays readable
         log::warn("accept4: {}", std::strerror(errno));
         if (Metrics* m = service_.metrics()) m->error("accept");
         return;

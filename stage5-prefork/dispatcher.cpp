@@ -90,24 +90,13 @@ void Dispatcher::accept_burst() {
     const int fd =
         ::accept4(listener_.get(), reinterpret_cast<sockaddr*>(&address), &length, SOCK_CLOEXEC);
     if (fd < 0) {
-      bool again = false;
-      switch (errno) {
-        case EINTR:
-        case ECONNABORTED:
-        case EPROTO:
-          again = true;
-          break;
-        case EAGAIN:
-#if EAGAIN != EWOULDBLOCK
-        case EWOULDBLOCK:
-#endif
-          break;
-        default:  // EMFILE, ENFILE, ENOBUFS: back off; the tick tries again soon
-          log::warn("accept4: {}", std::strerror(errno));
-          pause_accepting();
-          break;
+      const AcceptFailure failure = classify_accept_error(errno);
+      if (failure == AcceptFailure::Retry) continue;
+      if (failure != AcceptFailure::Drained) {
+        // Out of descriptors or memory: stop accepting; the tick tries again soon.
+        log::warn("accept4: {}", std::strerror(errno));
+        pause_accepting();
       }
-      if (again) continue;
       break;
     }
     Fd connection(fd);

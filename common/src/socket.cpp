@@ -4,13 +4,17 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
 
+#include "serverlab/log.hpp"
 #include "serverlab/sys_error.hpp"
 
 namespace serverlab {
@@ -183,6 +187,88 @@ void set_nonblocking(int fd, bool on) {
 
 void set_nodelay(int fd, bool on) {
   set_int_option(fd, IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0, "setsockopt TCP_NODELAY");
+}
+
+AcceptFailure classify_accept_error(int err) {
+  switch (err) {
+    case EAGAIN:
+#if EAGAIN != EWOULDBLOCK
+    case EWOULDBLOCK:
+#endif
+      return AcceptFailure::Drained;
+    case EINTR:
+    case ECONNABORTED:  // the client gave up while it waited in the backlog
+    case EPROTO:
+    case ENETDOWN:
+    case ENOPROTOOPT:
+    case EHOSTDOWN:
+    case ENONET:
+    case EHOSTUNREACH:
+    case EOPNOTSUPP:
+    case ENETUNREACH:
+      return AcceptFailure::Retry;
+    case EMFILE:
+    case ENFILE:
+      return AcceptFailure::OutOfFds;
+    default:
+      return AcceptFailure::Resources;
+  }
+}
+
+namespace {
+
+Fd open_spare() { return Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC)); }
+
+long long now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+SpareFd::SpareFd() : spare_(open_spare()) {
+  if (!spare_) throw SysError("open /dev/null");
+}
+
+bool SpareFd::shed_one(int listen_fd) {
+  if (last_log_ms_ < 0 || now_ms() - last_log_ms_ >= 1000) {
+    log::warn("out of file descriptors: refusing new clients");
+    last_log_ms_ = now_ms();
+  }
+  spare_.reset();
+  const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+  if (fd >= 0) ::close(fd);
+  spare_ = open_spare();
+  return fd >= 0 && spare_;
+}
+
+bool drain_for_linger(int fd, std::size_t& budget) {
+  char sink[16 * 1024];
+  for (;;) {
+    const ssize_t n = ::recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+    if (n > 0) {
+      const auto got = static_cast<std::size_t>(n);
+      if (got >= budget) return true;
+      budget -= got;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
+    return true;  // EOF or an error: the peer has everything it will read
+  }
+}
+
+void lingering_close(int fd) {
+  using Clock = std::chrono::steady_clock;
+  ::shutdown(fd, SHUT_WR);
+  const auto until = Clock::now() + std::chrono::milliseconds(kLingerMs);
+  std::size_t budget = kLingerBytes;
+  while (!drain_for_linger(fd, budget)) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now()).count();
+    if (left <= 0) return;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left)) == 0) return;  // EINTR: drain and look again
+  }
 }
 
 }  // namespace serverlab

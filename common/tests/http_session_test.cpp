@@ -4,7 +4,10 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <thread>
@@ -481,11 +484,21 @@ class ServeConnectionTest : public SessionTest {
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw SysError("socketpair");
     ConnectionOptions options;
     options.peer = "local";
-    options.stopping = &stopping_;
+    options.stop_fd = stop_.get();
     worker_ = std::thread([this, fd = sv[0], options] {
-      serve_connection(Fd(fd), service(), options);
+      (void)serve_connection(Fd(fd), service(), options);
     });
     return Fd(sv[1]);
+  }
+  // What the peer has sent so far (waits up to 5 s for the first bytes).
+  static std::string read_available(int fd) {
+    std::string out;
+    char buf[65536];
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 5000) <= 0) return out;
+    ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0) out.append(buf, static_cast<std::size_t>(n));
+    return out;
   }
   static std::string read_all(int fd) {
     std::string out;
@@ -496,11 +509,16 @@ class ServeConnectionTest : public SessionTest {
       out.append(buf, static_cast<std::size_t>(n));
     }
   }
+  // Makes stop_ readable, as a pending SIGTERM makes a server's signalfd readable.
+  void request_stop() {
+    const std::uint64_t one = 1;
+    ASSERT_EQ(::write(stop_.get(), &one, sizeof one), static_cast<ssize_t>(sizeof one));
+  }
   void TearDown() override {
-    stopping_ = true;
+    request_stop();
     if (worker_.joinable()) worker_.join();
   }
-  std::atomic<bool> stopping_{false};
+  Fd stop_{::eventfd(0, EFD_CLOEXEC)};
   std::thread worker_;
 };
 
@@ -535,16 +553,51 @@ TEST_F(ServeConnectionTest, SendsFileBytesBeyondFourGibibytes) {
   EXPECT_TRUE(wire.ends_with("\r\n\r\nTAIL")) << wire;
 }
 
-TEST_F(ServeConnectionTest, StopFlagClosesAnIdleKeepAliveConnection) {
+TEST_F(ServeConnectionTest, StopFdClosesAnIdleKeepAliveConnection) {
   config_.keepalive_timeout = 60;
   service();
   Fd c = start();
   ASSERT_EQ(::write(c.get(), kGetA.data(), kGetA.size()), static_cast<ssize_t>(kGetA.size()));
   char buf[4096];
   ASSERT_GT(::read(c.get(), buf, sizeof buf), 0);
-  stopping_ = true;
-  worker_.join();  // returns within a poll slice, not after the 60 s keep-alive timeout
+  request_stop();
+  worker_.join();  // returns at once, not after the 60 s keep-alive timeout
   EXPECT_EQ(::read(c.get(), buf, sizeof buf), 0);
+}
+
+// Parking: an idle connection comes back to the caller, open, with its carry, and
+// a second call answers the request the caller read for it (preread).
+TEST_F(ServeConnectionTest, ParksWhenIdleAndResumesFromTheCarryAndPrereadBytes) {
+  config_.keepalive_timeout = 60;
+  service();
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  Fd client(sv[1]);
+  ConnectionOptions options;
+  options.peer = "local";
+  options.park_idle = 0;  // park at the first idle moment
+  std::optional<ParkedConnection> parked;
+  std::thread first([&] { parked = serve_connection(Fd(sv[0]), service(), options); });
+  ASSERT_EQ(::write(client.get(), kGetA.data(), kGetA.size()), static_cast<ssize_t>(kGetA.size()));
+  first.join();  // returns once idle, not after the 60 s keep-alive timeout
+  ASSERT_TRUE(parked.has_value()) << "the idle connection was closed instead of parked";
+  EXPECT_TRUE(parked->fd) << "a parked connection must come back open";
+  EXPECT_EQ(parked->carry.requests, 1u);
+  EXPECT_EQ(parked->carry.timer, HttpSession::Timer::KeepAlive);
+  EXPECT_EQ(parked->peer, "local");
+  std::string wire = read_available(client.get());
+  EXPECT_TRUE(wire.starts_with("HTTP/1.1 200 OK\r\n")) << wire;
+
+  const std::string next = "GET /a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+  ConnectionOptions again;
+  again.resume = parked->carry;
+  again.peer = parked->peer;
+  again.preread = next;  // as stage 3's acceptor hands it over: read already
+  auto closed = serve_connection(std::move(parked->fd), service(), again);
+  EXPECT_FALSE(closed.has_value()) << "Connection: close must close, not park";
+  std::string rest = read_all(client.get());
+  EXPECT_TRUE(rest.starts_with("HTTP/1.1 200 OK\r\n")) << rest;
+  EXPECT_NE(rest.find("Connection: close"), std::string::npos) << rest;
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 // socket.hpp: TCP/UDP socket helpers over getaddrinfo (IPv4 and IPv6).
 //
-// Every socket is made SOCK_CLOEXEC, so a forked worker or exec'd child
-// inherits nothing by accident. Listening sockets set SO_REUSEADDR, so a
+// Every socket is made SOCK_CLOEXEC, so a program started with exec(2) inherits
+// none of them by accident. CLOEXEC acts on exec only: a fork(2)ed child (stage 5's
+// workers) still holds a copy of every descriptor open at the fork, and must close
+// the ones it should not keep itself. Listening sockets set SO_REUSEADDR, so a
 // restarted server can bind its port again at once (TIME_WAIT is not in the way).
 // Port 0 asks the kernel for a free port; local_address() says which one it gave.
 //
@@ -12,6 +14,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -63,5 +66,48 @@ void announce_listening(int listen_fd);
 
 void set_nonblocking(int fd, bool on = true);
 void set_nodelay(int fd, bool on = true);
+
+// ---- accept4(2) failures: one triage for every server; each reacts its own way.
+enum class AcceptFailure {
+  Retry,      // EINTR, ECONNABORTED, EPROTO and the network errors Linux passes on
+              // from the new socket (accept(2), "Error handling"): try the next client now
+  Drained,    // EAGAIN / EWOULDBLOCK: nobody is waiting (non-blocking listeners only)
+  OutOfFds,   // EMFILE / ENFILE: the waiting client keeps the listener readable, so a
+              // loop that only retries spins; shed it (SpareFd below) or stop accepting
+  Resources,  // ENOBUFS, ENOMEM and anything else: transient; back off, try again later
+};
+AcceptFailure classify_accept_error(int err);
+
+// The spare-descriptor trick for AcceptFailure::OutOfFds: one descriptor (/dev/null)
+// kept in reserve. shed_one() gives it up, accepts the waiting client, closes it at
+// once (the client sees a clean close, not a hang), and takes the spare back. Logs
+// at most once a second. Returns false when even that found no room (another
+// process took the descriptor): the caller should wait a little before the next
+// accept rather than spin. One owner thread; throws SysError if /dev/null won't open.
+class SpareFd {
+ public:
+  SpareFd();
+  bool shed_one(int listen_fd);
+
+ private:
+  Fd spare_;
+  long long last_log_ms_ = -1;
+};
+
+// ---- Lingering close (nginx's name): shut the write side, then read and drop what
+// the peer still sends, bounded in bytes and time, before close(). Closing a socket
+// with unread input makes the kernel send RST, and a RST can destroy a response the
+// peer has not read yet (a 400 sent before the rest of a bad request, a 503, ...).
+inline constexpr int kLingerMs = 2000;
+inline constexpr std::size_t kLingerBytes = std::size_t{1} << 20;
+
+// One non-blocking pass: reads and drops input until it would block, taking what it
+// read off `budget`. True when lingering is over (EOF, an error, the budget spent);
+// false when more may come (wait for readable, call again). For event loops and for
+// a thread that must not block (stage 3's acceptor).
+bool drain_for_linger(int fd, std::size_t& budget);
+// The blocking form (stages 2-3): shutdown(SHUT_WR), then drain until EOF,
+// kLingerBytes or kLingerMs, whichever comes first. The caller closes fd after.
+void lingering_close(int fd);
 
 }  // namespace serverlab

@@ -2,14 +2,12 @@
 
 #include <poll.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 
 #include "serverlab/http/send_output.hpp"
-#include "serverlab/http/session.hpp"
 #include "serverlab/log.hpp"
 #include "serverlab/socket.hpp"
 
@@ -18,39 +16,14 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr auto kLingerTime = std::chrono::seconds(2);
-constexpr std::size_t kLingerBytes = std::size_t{1} << 20;
-constexpr int kStopPollMs = 200;  // how often an atomic-only stop flag is re-checked
+Clock::time_point after(double seconds) {
+  return Clock::now() +
+         std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+}
 
 int millis_until(Clock::time_point deadline) {
   auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
   return static_cast<int>(std::clamp<long long>(left, 0, 1 << 30));
-}
-
-bool readable_now(int fd) {
-  if (fd < 0) return false;
-  pollfd p{fd, POLLIN, 0};
-  return ::poll(&p, 1, 0) > 0;
-}
-
-// Half-closes and reads what the peer still sends (bounded in bytes and time), so
-// the close() that follows does not turn unread input into a RST that could
-// destroy the response before the peer has read it (nginx's lingering close).
-void lingering_close(int fd) {
-  ::shutdown(fd, SHUT_WR);
-  auto until = Clock::now() + kLingerTime;
-  std::size_t drained = 0;
-  char sink[16 * 1024];
-  while (drained < kLingerBytes) {
-    pollfd p{fd, POLLIN, 0};
-    int n = ::poll(&p, 1, millis_until(until));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    ssize_t got = ::recv(fd, sink, sizeof sink, 0);
-    if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (got <= 0) return;
-    drained += static_cast<std::size_t>(got);
-  }
 }
 
 bool input_pending(int fd) {
@@ -60,40 +33,29 @@ bool input_pending(int fd) {
 
 }  // namespace
 
-void serve_connection(Fd fd, const HttpService& service, const ConnectionOptions& options) {
+std::optional<ParkedConnection> serve_connection(Fd fd, const HttpService& service,
+                                                 const ConnectionOptions& options) {
   std::string peer = options.peer;
   try {
     if (peer.empty()) peer = peer_address(fd.get()).host();
     set_nonblocking(fd.get());
   } catch (const std::exception& e) {
     log::debug("connection setup failed: {}", e.what());
-    return;
+    return std::nullopt;
   }
-  HttpSession session(service, peer);
+  HttpSession session(service, HttpSession::Pooled{});  // counts no connection: the caller does
+  session.start(peer, options.resume.value_or(HttpSession::opening(service)));
+  if (!options.preread.empty()) {
+    session.input().append(options.preread);
+    session.on_input();
+  }
   bool stopping = false;
   auto grace_deadline = Clock::time_point::max();
-  bool yielding = false;                           // one more response, then close
-  auto yield_deadline = Clock::time_point::max();  // yielding and idle: close then
+  auto park_at = Clock::time_point::max();  // idle since the last byte read: park then
   bool io_error = false;
+  bool park = false;
 
   for (;;) {
-    if (!stopping && ((options.stopping != nullptr && options.stopping->load()) ||
-                      readable_now(options.stop_fd))) {
-      stopping = true;
-      session.shutdown();
-      grace_deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                          std::chrono::duration<double>(options.shutdown_grace));
-    }
-    if (!yielding && options.yield != nullptr && options.yield->load()) yielding = true;
-    if (yielding && !stopping && session.idle()) {
-      if (yield_deadline == Clock::time_point::max()) {
-        yield_deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                            std::chrono::duration<double>(options.yield_idle));
-      } else if (Clock::now() >= yield_deadline) {
-        stopping = true;  // silent for yield_idle: close quietly
-        session.shutdown();
-      }
-    }
     HttpSession::Want want = session.want();
     if (want == HttpSession::Want::Close) break;
 
@@ -112,43 +74,51 @@ void serve_connection(Fd fd, const HttpService& service, const ConnectionOptions
     } else {
       IoResult r = session.input().read_from(fd.get());
       if (r.is_ok()) {
-        if (yielding && !stopping) {  // before parsing: this request's response says close
-          stopping = true;
-          session.shutdown();
-        }
+        park_at = Clock::time_point::max();
         session.on_input();
+      } else if (r.is_eof()) {
+        session.on_eof();
+      } else if (r.status == IoResult::Status::WouldBlock) {
+        blocked = true;
+      } else {
+        io_error = true;
       }
-      else if (r.is_eof()) session.on_eof();
-      else if (r.status == IoResult::Status::WouldBlock) blocked = true;
-      else io_error = true;
     }
     if (io_error) break;
     if (!blocked) continue;
 
-    bool yield_wait = yielding && !stopping;
-    auto deadline = std::min(session.deadline(), grace_deadline);
-    if (yield_wait) deadline = std::min(deadline, yield_deadline);
+    if (!stopping && session.idle()) {  // between requests: park?
+      if (options.park_idle >= 0 && park_at == Clock::time_point::max())
+        park_at = after(options.park_idle);
+      park = Clock::now() >= park_at || (options.park_now != nullptr && options.park_now->load());
+      if (park) break;
+    }
+    auto deadline = std::min({session.deadline(), grace_deadline, park_at});
     if (Clock::now() >= deadline) {
       if (Clock::now() >= grace_deadline) break;  // shutting down: out of time
-      if (yield_wait && Clock::now() >= yield_deadline) continue;  // the top closes it
-      session.on_timeout();
+      if (Clock::now() >= session.deadline()) session.on_timeout();
       continue;
     }
-    int timeout = millis_until(deadline);
-    bool flag_to_watch = (options.stopping != nullptr && !stopping) ||
-                         (options.yield != nullptr && !yielding);
-    if (flag_to_watch) timeout = std::min(timeout, kStopPollMs);
     pollfd fds[2] = {{fd.get(), want == HttpSession::Want::Write ? short{POLLOUT} : short{POLLIN}, 0},
                      {options.stop_fd, POLLIN, 0}};
     nfds_t count = (options.stop_fd >= 0 && !stopping) ? 2 : 1;
-    if (::poll(fds, count, timeout) < 0 && errno != EINTR) break;
+    if (::poll(fds, count, millis_until(deadline)) < 0 && errno != EINTR) break;
+    if (count == 2 && fds[1].revents != 0) {  // the stop signal: finish up within the grace
+      stopping = true;
+      park_at = Clock::time_point::max();
+      session.shutdown();
+      grace_deadline = after(options.shutdown_grace);
+    }
   }
   if (io_error) {
     if (Metrics* m = service.metrics()) m->error("io");
-    return;  // the peer is gone: nothing to linger for
+    return std::nullopt;  // the peer is gone: nothing to linger for
   }
+  if (park)
+    return ParkedConnection{std::move(fd), session.carry(), std::move(peer)};
   if (session.linger() || !session.input().empty() || input_pending(fd.get()))
     lingering_close(fd.get());
+  return std::nullopt;
 }
 
 }  // namespace serverlab::http

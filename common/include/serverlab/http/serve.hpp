@@ -2,53 +2,67 @@
 // (stage 2 calls it from its accept loop, stage 3 from worker threads).
 //
 //   serve_connection(fd):
-//     loop until the session wants Close:
+//     loop until the session wants Close (or the connection parks, below):
 //       Write -> send_output: send(2) the head bytes / sendfile(2) the body (chunks <= 1 GiB,
 //                64-bit offsets, so files over 4 GiB work)
 //       Read  -> Buffer::read_from -> session.on_input() / on_eof()
 //       would block -> poll(2) until readable/writable, the session's deadline,
 //                      or the stop signal
-//     lingering close when the session asks for it (shutdown(SHUT_WR), drain briefly)
+//     lingering close when the session asks for it (see socket.hpp)
 //
 // The socket is switched to non-blocking so every wait is a poll with a
 // deadline: a client that stops reading or sending cannot hold the thread
 // past the session's timeouts. "Blocking" means the calling thread is tied up
-// for the connection's whole life.
+// for as long as it serves the connection.
 //
-// Stopping: when *options.stopping becomes true or options.stop_fd becomes
-// readable (a signalfd or eventfd that is never read here), an idle connection
-// closes at once and a busy one finishes its current response (with
-// Connection: close) within options.shutdown_grace seconds.
+// Stopping: when options.stop_fd (a signalfd or eventfd that is never read here)
+// is readable during a wait, an idle connection closes at once and a busy one
+// finishes its current response (with Connection: close) within
+// options.shutdown_grace seconds. It is watched only while the call waits: a
+// connection that never has to wait notices it at its next wait.
 //
-// Yielding (stage 3's fairness, a gentler stop): when *options.yield becomes
-// true the connection ends after one more response, which says Connection: close.
-// The stop above cannot give that promise: by the time it is seen, the response
-// in progress may already carry keep-alive, or the next request may already be on
-// its way to an "idle" connection, and a client that sends requests back to back
-// would see a close where it expects a response. So a yielding connection that is
-// idle waits up to options.yield_idle seconds for that next request (and answers
-// it with Connection: close); only a client silent for that long is closed quietly.
+// Parking (stage 3): a keep-alive connection between requests needs no thread.
+// When the session is idle (its last response sent, no request bytes buffered,
+// nothing to read) for options.park_idle seconds, or at once when *options.park_now
+// is true, serve_connection returns the connection instead of waiting: the caller
+// keeps it somewhere cheap (stage 3's poll set) and calls serve_connection again,
+// with options.resume = the returned carry, when its next request has arrived.
+// Parking never closes anything, so a client sees no difference.
 //
-// Who may call: any thread; one call per connection. Never throws; it closes fd.
+// Metrics: the caller counts connections (opened / closed); this counts requests.
+// Who may call: any thread; one call at a time per connection. Never throws; it
+// closes fd unless it returns it parked.
 #pragma once
 
 #include <atomic>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "serverlab/fd.hpp"
 #include "serverlab/http/service.hpp"
+#include "serverlab/http/session.hpp"
 
 namespace serverlab::http {
 
 struct ConnectionOptions {
-  const std::atomic<bool>* stopping = nullptr;
   int stop_fd = -1;
   double shutdown_grace = 5.0;
-  const std::atomic<bool>* yield = nullptr;  // see "Yielding" above
-  double yield_idle = 0.1;
-  std::string peer;  // client host for the access log; empty: asked from the socket
+  std::string peer;       // client host for the access log; empty: asked from the socket
+  double park_idle = -1;  // see "Parking"; < 0: never park when idle
+  const std::atomic<bool>* park_now = nullptr;  // see "Parking"; null: never asked
+  std::optional<HttpSession::Carry> resume;     // a parked connection's carry; none: new
+  std::string_view preread;  // bytes the caller already read from fd: parsed before any read
 };
 
-void serve_connection(Fd fd, const HttpService& service, const ConnectionOptions& options);
+// A connection handed back idle: its socket and what its session must remember.
+struct ParkedConnection {
+  Fd fd;
+  HttpSession::Carry carry;
+  std::string peer;
+};
+
+std::optional<ParkedConnection> serve_connection(Fd fd, const HttpService& service,
+                                                 const ConnectionOptions& options);
 
 }  // namespace serverlab::http
