@@ -1,5 +1,7 @@
 #include "serverlab/http/config.hpp"
 
+#include <fmt/format.h>
+
 #ifndef SERVERLAB_DEFAULT_ROOT
 #define SERVERLAB_DEFAULT_ROOT "www"
 #endif
@@ -40,7 +42,29 @@ void add_http_flags(Flags& flags, HttpConfig& config, std::uint16_t default_port
   flags.add("error-pages", config.error_pages,
             "directory of custom error pages named NNN.html (e.g. 404.html)");
   flags.add_choice("admin", config.admin, {"on", "off"},
-                   "serve /-/health and /-/metrics (off: /-/ paths are ordinary files)");
+                   "serve /-/health, /-/metrics and /-/form (off: /-/ paths are ordinary files)");
+  flags.add_choice("dotfiles", config.dotfiles, {"allow", "deny"},
+                   "deny: 404 for any path with a segment starting with '.' (.git, .env), except "
+                   "a leading /.well-known/, and hide such names in listings");
+  flags.add("cache-max-age", config.cache_max_age,
+            "Cache-Control sent with files, listings and 304s: max-age=N, or no-cache for 0 "
+            "(revalidate every time)",
+            0, 315360000);
+  flags.add("error-log-rate", config.error_log_rate,
+            "log at most N protocol errors (400, 408, 413, ...) per second per process, then "
+            "count the rest (0: log none)",
+            0, 1000000);
+  flags.add_check([&config]() -> std::optional<std::string> {
+    if (auto problem = directory_problem(config.root))
+      return fmt::format("--root '{}': {}", config.root, *problem);
+    return std::nullopt;
+  });
+  flags.add_check([&config]() -> std::optional<std::string> {
+    if (config.error_pages.empty()) return std::nullopt;  // not given: the stock pages
+    if (auto problem = directory_problem(config.error_pages))
+      return fmt::format("--error-pages '{}': {}", config.error_pages, *problem);
+    return std::nullopt;
+  });
 }
 
 }  // namespace serverlab::http
