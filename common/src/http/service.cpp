@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "serverlab/http/form.hpp"
 #include "serverlab/http/uri.hpp"
 
 namespace serverlab::http {
@@ -16,6 +17,10 @@ HttpService::HttpService(HttpConfig config, Metrics* metrics)
       error_log_limiter_(config_.error_log_rate, config_.error_log_rate) {
   if (config_.admin_on()) {
     add_route("/-/health", [](const Request&, Response& r) { r.set_owned_body(kTextType, "ok\n"); });
+    add_route("/-/form", [](const Request& request, Response& r) {
+      r.set_owned_body(kHtmlType, render_form_page(request.query));
+      r.add_header("Cache-Control", "no-store");  // it echoes what a user typed
+    });
     if (metrics_ != nullptr) {
       add_route("/-/metrics", [m = metrics_](const Request&, Response& r) {
         r.set_owned_body("text/plain; version=0.0.4; charset=utf-8", m->render_prometheus());

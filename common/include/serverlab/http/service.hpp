@@ -4,7 +4,11 @@
 // and a few exact-path routes.
 //
 //   request --> method check (405/501) --> normalize_path (400)
-//           --> route? (/-/health, /-/metrics, stage routes) --> StaticFiles
+//           --> route? (/-/health, /-/metrics, /-/form, stage routes) --> StaticFiles
+//
+// The /-/ routes exist with --admin on (the default): /-/health answers "ok",
+// /-/metrics the Prometheus text (when a Metrics registry is given), /-/form the
+// submitted GET fields as an HTML page (form.hpp; Cache-Control: no-store).
 //
 // Built once in main() (throws SysError when the root or the access log cannot
 // be opened), routes added before serving starts; afterwards it is read-only
