@@ -44,15 +44,15 @@ void add_http_flags(Flags& flags, HttpConfig& config, std::uint16_t default_port
   flags.add_choice("admin", config.admin, {"on", "off"},
                    "serve /-/health, /-/metrics and /-/form (off: /-/ paths are ordinary files)");
   flags.add_choice("dotfiles", config.dotfiles, {"allow", "deny"},
-                   "deny: 404 for any path with a segment starting with '.' (.git, .env), except "
-                   "a leading /.well-known/, and hide such names in listings");
+                   "deny: paths with a segment starting with '.' (.git, .env) are 404 and "
+                   "unlisted; /.well-known/ stays public");
   flags.add("cache-max-age", config.cache_max_age,
-            "Cache-Control sent with files, listings and 304s: max-age=N, or no-cache for 0 "
-            "(revalidate every time)",
+            "Cache-Control of files, listings and 304s: max-age=N (0: no-cache, revalidate "
+            "each time)",
             0, 315360000);
   flags.add("error-log-rate", config.error_log_rate,
-            "log at most N protocol errors (400, 408, 413, ...) per second per process, then "
-            "count the rest (0: log none)",
+            "protocol errors (400, 408, ...) logged per second per process; the rest are "
+            "counted (0: none)",
             0, 1000000);
   flags.add_check([&config]() -> std::optional<std::string> {
     if (auto problem = directory_problem(config.root))
