@@ -1,11 +1,15 @@
 #include "serverlab/flags.hpp"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 
 #include "serverlab/log.hpp"
@@ -124,6 +128,10 @@ void Flags::add_choice(std::string name, std::string& target, std::vector<std::s
           }});
 }
 
+void Flags::add_check(std::function<std::optional<std::string>()> check) {
+  checks_.push_back(std::move(check));
+}
+
 std::optional<std::uint64_t> Flags::parse_size(std::string_view text) {
   std::uint64_t scale = 1;
   if (!text.empty()) {
@@ -218,6 +226,10 @@ std::optional<std::string> Flags::parse(int argc, const char* const* argv) {
     }
     if (auto err = apply(name, value, false)) return err;
   }
+  if (help_) return std::nullopt;  // --help with a bad --root still prints the help
+  for (const auto& check : checks_) {
+    if (auto err = check()) return err;
+  }
   return std::nullopt;
 }
 
@@ -259,6 +271,19 @@ void add_server_flags(Flags& flags, ServerOptions& options, std::uint16_t defaul
                    "error-log format: text lines or JSON lines");
   flags.add_seconds("shutdown-timeout", options.shutdown_timeout,
                     "on SIGINT/SIGTERM, how long in-flight work may take before it is cut off");
+}
+
+std::optional<std::string> directory_problem(const std::string& path) {
+  if (path.empty()) return std::string("the value is empty");
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return std::string("no such directory");
+    return fmt::format("cannot be read ({})", std::strerror(errno));
+  }
+  if (!S_ISDIR(st.st_mode)) return std::string("not a directory");
+  if (::access(path.c_str(), R_OK | X_OK) != 0)
+    return fmt::format("cannot be read ({})", std::strerror(errno));
+  return std::nullopt;
 }
 
 void configure_logging(const ServerOptions& options) {

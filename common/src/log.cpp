@@ -128,6 +128,29 @@ std::string format_record(Level level, Format fmt_, std::string_view message, Fi
   return line;
 }
 
+RateLimiter::RateLimiter(int per_second, int burst)
+    : interval_ns_(1'000'000'000 / std::max(per_second, 1)),
+      window_ns_(interval_ns_ * std::max(burst, 1)) {}
+
+RateLimiter::Decision RateLimiter::admit(Clock::time_point now) {
+  const std::int64_t t =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
+  std::int64_t arrival = arrival_ns_.load(std::memory_order_relaxed);
+  for (;;) {
+    std::int64_t next = std::max(arrival, t) + interval_ns_;
+    if (next - t > window_ns_) {  // the bucket is empty
+      refused_.fetch_add(1, std::memory_order_relaxed);
+      return {};
+    }
+    if (arrival_ns_.compare_exchange_weak(arrival, next, std::memory_order_relaxed)) break;
+  }
+  Decision d;
+  d.admitted = true;
+  if (refused_.load(std::memory_order_relaxed) != 0)
+    d.suppressed = refused_.exchange(0, std::memory_order_relaxed);
+  return d;
+}
+
 void event(Level level, std::string_view message, Fields fields) {
   if (!enabled(level)) return;
   std::string record = format_record(level, format(), message, fields);

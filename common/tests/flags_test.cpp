@@ -223,5 +223,60 @@ TEST(ServerFlags, SharedNamesAndDefaults) {
   EXPECT_TRUE(flags.parse(bad.argc(), bad.argv()).has_value());
 }
 
+TEST(Flags, ChecksRunAfterEveryFlagAndTheFirstFailureIsTheError) {
+  Flags flags("demo", "test");
+  std::string dir = "a";
+  flags.add("dir", dir, "a directory");
+  std::vector<std::string> seen;  // the value each check saw
+  flags.add_check([&]() -> std::optional<std::string> {
+    seen.push_back(dir);
+    return dir == "bad" ? std::optional<std::string>("--dir bad: first") : std::nullopt;
+  });
+  flags.add_check([&]() -> std::optional<std::string> { return std::string("second"); });
+  // The file says "bad", the command line wins: the checks see the final value.
+  TempFile config("dir = bad\n");
+  Args ok{"--config", config.path().c_str(), "--dir", "good"};
+  EXPECT_EQ(flags.parse(ok.argc(), ok.argv()), std::optional<std::string>("second"));
+  EXPECT_EQ(seen, std::vector<std::string>{"good"});
+  Args bad{"--dir", "bad"};
+  EXPECT_EQ(flags.parse(bad.argc(), bad.argv()), std::optional<std::string>("--dir bad: first"));
+}
+
+TEST(Flags, ChecksAreSkippedForHelpAndAfterABadFlag) {
+  Flags flags("demo", "test");
+  int calls = 0;
+  flags.add_check([&]() -> std::optional<std::string> {
+    ++calls;
+    return std::string("refused");
+  });
+  Args help{"--help"};
+  EXPECT_EQ(flags.parse(help.argc(), help.argv()), std::nullopt);
+  Args unknown{"--bogus"};
+  EXPECT_NE(flags.parse(unknown.argc(), unknown.argv()), std::nullopt);
+  EXPECT_EQ(calls, 0);
+}
+
+TEST(Flags, FailedCheckExitsTwoWithItsLineFirst) {
+  Flags flags("demo", "test");
+  flags.add_check([]() -> std::optional<std::string> { return std::string("--root '/x': no"); });
+  Args a{};
+  EXPECT_EXIT(flags.parse_or_exit(a.argc(), a.argv()), ::testing::ExitedWithCode(2),
+              "^demo: --root '/x': no\n");
+}
+
+TEST(Flags, DirectoryProblemNamesWhatIsWrong) {
+  char tmpl[] = "/tmp/serverlab-flags-dir-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  std::string file = dir + "/file";
+  std::ofstream(file) << "x";
+  EXPECT_EQ(directory_problem(dir), std::nullopt);
+  EXPECT_EQ(directory_problem(""), std::optional<std::string>("the value is empty"));
+  EXPECT_EQ(directory_problem(dir + "/missing"), std::optional<std::string>("no such directory"));
+  EXPECT_EQ(directory_problem(file), std::optional<std::string>("not a directory"));
+  ::unlink(file.c_str());
+  ::rmdir(dir.c_str());
+}
+
 }  // namespace
 }  // namespace serverlab

@@ -28,6 +28,11 @@ class StaticFilesTest : public ::testing::Test {
     root_.write("list/zeta.txt", "z");
     root_.write("list/alpha.txt", "alpha");
     root_.mkdir("list/sub");
+    root_.write(".env", "SECRET=1");
+    root_.write(".git/config", "[core]");
+    root_.write("list/.hidden.txt", "hidden");
+    root_.write("a/.b/c.txt", "deep");
+    root_.write(".well-known/acme.txt", "token");
     outside_.write("secret.txt", "TOP SECRET");
     root_.symlink(outside_.path("secret.txt"), "escape.txt");
     root_.symlink(root_.path("hello.txt"), "inside-link.txt");
@@ -319,6 +324,90 @@ TEST_F(StaticFilesTest, AutoindexOffMakesListing403) {
   config_.autoindex = "off";
   EXPECT_EQ(serve("/list/").status, 403);
   EXPECT_EQ(serve("/dir/").status, 200) << "an index.html is still served";
+}
+
+TEST(DotfilePath, AnySegmentStartingWithADotExceptALeadingWellKnown) {
+  for (const char* hidden : {"/.env", "/.git/", "/.git/config", "/a/.b/c.txt", "/a/.b", "/.x/",
+                             "/a/b/..c", "/.well-known/.secret", "/a/.well-known/x"}) {
+    EXPECT_TRUE(is_dotfile_path(hidden)) << hidden;
+  }
+  for (const char* plain : {"/", "/a.txt", "/a/b.c/d", "/a./b", "/.well-known/", "/.well-known",
+                            "/.well-known/acme-challenge/t", "/-/x"}) {
+    EXPECT_FALSE(is_dotfile_path(plain)) << plain;
+  }
+}
+
+TEST_F(StaticFilesTest, DotfilesAreNotFoundByDefault) {
+  for (const char* target : {"/.env", "/.git/config", "/.git/", "/.git", "/a/.b/c.txt",
+                             "/list/.hidden.txt", "/%2egit/config", "/sub/../.env"}) {
+    Response r = serve(target);
+    EXPECT_EQ(r.status, 404) << target;
+    EXPECT_EQ(body_of(r).find("SECRET"), std::string::npos) << target;
+  }
+  EXPECT_EQ(serve("/.well-known/acme.txt").status, 200) << "RFC 8615 paths stay public";
+}
+
+TEST_F(StaticFilesTest, DotfilesAllowServesThem) {
+  config_.dotfiles = "allow";
+  EXPECT_EQ(body_of(serve("/.env")), "SECRET=1");
+  EXPECT_EQ(body_of(serve("/.git/config")), "[core]");
+  EXPECT_EQ(serve("/a/.b/c.txt").status, 200);
+}
+
+TEST_F(StaticFilesTest, ListingsShowDotfilesOnlyWhenAllowed) {
+  std::string denied = body_of(serve("/list/"));
+  EXPECT_EQ(denied.find(".hidden.txt"), std::string::npos) << denied;
+  EXPECT_NE(denied.find(">alpha.txt</a>"), std::string::npos) << denied;
+  files_.reset();
+  config_.dotfiles = "allow";
+  std::string allowed = body_of(serve("/list/"));
+  EXPECT_NE(allowed.find(">.hidden.txt</a>"), std::string::npos) << allowed;
+  EXPECT_EQ(allowed.find("\">./</a>"), std::string::npos) << "'.' is never listed";
+}
+
+TEST_F(StaticFilesTest, CacheControlIsNoCacheByDefaultOnEverySuccess) {
+  std::string etag(serve("/hello.txt").etag);
+  EXPECT_EQ(extra_header(serve("/hello.txt"), "Cache-Control"), "no-cache");
+  EXPECT_EQ(extra_header(serve("/hello.txt", "", "HEAD"), "Cache-Control"), "no-cache");
+  EXPECT_EQ(extra_header(serve("/big.bin"), "Cache-Control"), "no-cache");
+  Response not_modified = serve("/hello.txt", "If-None-Match: " + etag + "\r\n");
+  ASSERT_EQ(not_modified.status, 304);
+  EXPECT_EQ(extra_header(not_modified, "Cache-Control"), "no-cache");
+  Response part = serve("/digits.txt", "Range: bytes=0-1\r\n");
+  ASSERT_EQ(part.status, 206);
+  EXPECT_EQ(extra_header(part, "Cache-Control"), "no-cache");
+  EXPECT_EQ(extra_header(serve("/list/"), "Cache-Control"), "no-cache");
+}
+
+TEST_F(StaticFilesTest, CacheMaxAgeIsSentOnFilesAnd304s) {
+  config_.cache_max_age = 3600;
+  std::string etag(serve("/hello.txt").etag);
+  EXPECT_EQ(extra_header(serve("/hello.txt"), "Cache-Control"), "max-age=3600");
+  Response not_modified = serve("/hello.txt", "If-None-Match: " + etag + "\r\n");
+  ASSERT_EQ(not_modified.status, 304);
+  EXPECT_EQ(extra_header(not_modified, "Cache-Control"), "max-age=3600");
+  Response multi = serve("/digits.txt", "Range: bytes=0-1,4-5\r\n");
+  ASSERT_EQ(multi.status, 206);
+  EXPECT_EQ(extra_header(multi, "Cache-Control"), "max-age=3600");
+}
+
+TEST_F(StaticFilesTest, ErrorsAndRedirectsClaimNoCacheability) {
+  config_.cache_max_age = 3600;
+  struct Case {
+    const char* target;
+    const char* headers;
+    int status;
+  };
+  for (const Case& c : {Case{"/missing.txt", "", 404}, Case{"/.env", "", 404},
+                        Case{"/escape.txt", "", 403}, Case{"/list", "", 301},
+                        Case{"/hello.txt", "If-Match: \"other\"\r\n", 412},
+                        Case{"/digits.txt", "Range: bytes=50-60\r\n", 416},
+                        Case{"/hello.txt/", "", 404}}) {
+    Response r = serve(c.target, c.headers);
+    EXPECT_EQ(r.status, c.status) << c.target;
+    EXPECT_EQ(r.extra_headers.find("Cache-Control"), std::string::npos)
+        << c.target << " " << c.status << ": " << r.extra_headers;
+  }
 }
 
 }  // namespace

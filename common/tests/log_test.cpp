@@ -7,7 +7,10 @@
 
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <atomic>
+#include <chrono>
 #include <thread>
+#include <vector>
 
 #include "serverlab/fd.hpp"
 
@@ -185,6 +188,76 @@ TEST(Log, ParsesLevelAndFormatNames) {
   EXPECT_EQ(log::parse_format("json"), log::Format::Json);
   EXPECT_EQ(log::parse_format("xml"), std::nullopt);
   EXPECT_EQ(log::level_name(log::Level::Warn), "warn");
+}
+
+// ---- RateLimiter: time is passed in, so these tests never sleep.
+
+using Limiter = log::RateLimiter;
+Limiter::Clock::time_point at_ms(long ms) {
+  return Limiter::Clock::time_point(std::chrono::milliseconds(1'000'000 + ms));
+}
+
+TEST(RateLimiter, AdmitsABurstThenOnePerIntervalAndCountsTheRest) {
+  Limiter limiter(10, 3);  // one every 100 ms, three at once
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(limiter.admit(at_ms(0)).admitted) << i;
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(limiter.admit(at_ms(0)).admitted) << i;
+  EXPECT_FALSE(limiter.admit(at_ms(50)).admitted) << "half an interval refills nothing";
+  auto d = limiter.admit(at_ms(100));
+  EXPECT_TRUE(d.admitted);
+  EXPECT_EQ(d.suppressed, 6u) << "the 6 refused since the last admitted one";
+  EXPECT_FALSE(limiter.admit(at_ms(100)).admitted);
+  d = limiter.admit(at_ms(200));
+  EXPECT_TRUE(d.admitted);
+  EXPECT_EQ(d.suppressed, 1u);
+  EXPECT_EQ(limiter.admit(at_ms(300)).suppressed, 0u) << "nothing refused in between";
+}
+
+TEST(RateLimiter, AQuietSpellRefillsTheBurstButNoMore) {
+  Limiter limiter(10, 3);
+  int admitted = 0;
+  for (int i = 0; i < 10; ++i) admitted += limiter.admit(at_ms(0)).admitted ? 1 : 0;
+  EXPECT_EQ(admitted, 3);
+  admitted = 0;
+  for (int i = 0; i < 10; ++i) admitted += limiter.admit(at_ms(60'000)).admitted ? 1 : 0;
+  EXPECT_EQ(admitted, 3) << "a minute of silence buys a burst, not 600 records";
+}
+
+TEST(RateLimiter, OverASecondAdmitsAtMostBurstPlusRate) {
+  Limiter limiter(10, 10);
+  int admitted = 0;
+  for (long ms = 0; ms < 1000; ++ms) {  // 10 attempts every millisecond: 10,000 in all
+    for (int k = 0; k < 10; ++k) admitted += limiter.admit(at_ms(ms)).admitted ? 1 : 0;
+  }
+  EXPECT_GE(admitted, 19);
+  EXPECT_LE(admitted, 20);
+}
+
+TEST(RateLimiter, ThreadsLoseNoEventFromTheCount) {
+  // Every attempt is either admitted or counted in some admitted one's
+  // `suppressed`, or still pending in the limiter (one final admit collects it).
+  Limiter limiter(1000, 50);
+  constexpr int kThreads = 8;
+  constexpr int kEach = 20'000;
+  std::atomic<std::uint64_t> admitted{0}, reported{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kEach; ++i) {
+        auto d = limiter.admit();
+        if (d.admitted) {
+          admitted.fetch_add(1);
+          reported.fetch_add(d.suppressed);
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  auto last = limiter.admit(Limiter::Clock::now() + std::chrono::hours(1));
+  ASSERT_TRUE(last.admitted);
+  EXPECT_EQ(admitted.load() + reported.load() + last.suppressed,
+            static_cast<std::uint64_t>(kThreads) * kEach);
+  EXPECT_LT(admitted.load(), static_cast<std::uint64_t>(kThreads) * kEach / 2)
+      << "the limiter admitted most of a flood";
 }
 
 }  // namespace

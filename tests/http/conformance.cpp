@@ -73,6 +73,10 @@ std::unique_ptr<DocrootStorage> build_docroot() {
   t.write("root/plain/sized.bin", std::string(kSizedBin, 's'));
   t.write("root/plain/nested/inner.txt", "inner\n");
   t.write("root/-/health", kShadowHealth);
+  t.write("root/.env", kDotEnv);
+  t.write("root/.git/config", kDotEnv);
+  t.write("root/plain/.hidden.txt", kDotEnv);
+  t.write("root/.well-known/probe.txt", kWellKnown);
   t.write("outside/secret.txt", kSecret);
   t.write("rootx/secret.txt", kSecret);
   t.write("errors/404.html", kCustom404);
@@ -116,9 +120,17 @@ std::vector<std::string> variant_flags(Variant v) {
       return {"--header-timeout", "1", "--keepalive-timeout", "1"};
     case Variant::kKeepaliveMax3:
       return {"--max-keepalive-requests", "3"};
+    case Variant::kDotfilesAllow:
+      return {"--dotfiles", "allow"};
+    case Variant::kCacheMaxAge:
+      return {"--cache-max-age", std::to_string(kMaxAgeSeconds)};
+    case Variant::kErrorLog:
+      return {"--log-level", "info", "--error-log-rate", std::to_string(kErrorLogRate)};
   }
   return {};
 }
+
+}  // namespace
 
 std::string server_binary() {
   std::string bin = testing::binary_from_env("SERVERLAB_SERVER_BIN", "");
@@ -130,6 +142,8 @@ std::string server_binary() {
   }
   return bin;
 }
+
+namespace {
 
 std::vector<std::string> server_argv(Variant v) {
   std::vector<std::string> argv{server_binary()};

@@ -22,6 +22,7 @@
 //       sub/                index.html, page.txt
 //       plain/              no index: zeta.txt mid.txt alpha.txt a&b<c>.txt sized.bin nested/
 //       -/health            a plain file shadowed by the admin route
+//       .env .git/config plain/.hidden.txt .well-known/probe.txt   (dotfiles)
 //       link-in.txt   -> hello.txt                 (inside the root: served)
 //       link-out.txt  -> ../outside/secret.txt     (outside: refused)
 //       link-out-dir  -> ../outside                (outside: refused)
@@ -64,6 +65,9 @@ inline constexpr std::string_view kSubPage = "a page in sub\n";
 inline constexpr std::string_view kSecret = "OUTSIDE-THE-ROOT-SECRET-5d1c9e\n";
 inline constexpr std::string_view kCustom404 = "<!doctype html><p>CUSTOM-404-PAGE</p>\n";
 inline constexpr std::string_view kShadowHealth = "file-under-dash-health\n";
+inline constexpr std::string_view kDotEnv = "DOTFILE-SECRET=7a41c2\n";  // root/.env, .git/config
+inline constexpr std::string_view kWellKnown = "well-known-probe\n";
+inline constexpr int kMaxAgeSeconds = 3600;
 inline constexpr std::size_t kBigSize = 4 * 1024 * 1024;
 inline constexpr std::size_t kSizedBin = 12345;
 inline constexpr std::string_view kHost = "conformance.test";
@@ -86,11 +90,18 @@ enum class Variant {
   kSmallLimits,  // --max-body 1024 --max-request-line 1024 --max-header-bytes 2048 --max-headers 20
   kShortTimeouts,  // --header-timeout 1 --keepalive-timeout 1
   kKeepaliveMax3,  // --max-keepalive-requests 3
+  kDotfilesAllow,  // --dotfiles allow
+  kCacheMaxAge,    // --cache-max-age kMaxAgeSeconds
+  kErrorLog,       // --log-level info --error-log-rate kErrorLogRate (a private server per test)
 };
+inline constexpr int kErrorLogRate = 5;
 inline constexpr int kSmallMaxBody = 1024;
 inline constexpr int kSmallMaxRequestLine = 1024;
 inline constexpr int kSmallMaxHeaderBytes = 2048;
 inline constexpr int kSmallMaxHeaders = 20;
+
+// The server binary under test ($SERVERLAB_SERVER_BIN, else the registered one).
+std::string server_binary();
 
 // The running server for a variant (restarted, with a test failure, if it died).
 testing::ServerProcess& server(Variant v);

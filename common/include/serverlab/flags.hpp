@@ -8,6 +8,9 @@
 // Accepted forms: --name value, --name=value, and for booleans --name,
 // --name=true|false. `--help` prints usage to stdout and exits 0. A wrong flag or
 // value prints one error line plus the usage to stderr and exits 2.
+// A check added with add_check runs after every flag is set and may refuse the
+// combination (a directory that does not exist): its message is reported like a
+// bad value, one line naming the flag, and the exit status is 2.
 // `--config FILE` reads "name = value" lines ('#' starts a comment) first, so
 // the command line always wins over the file. Sizes accept K, M, G suffixes
 // (powers of 1024); durations are seconds and may be fractional (0.5).
@@ -40,6 +43,12 @@ class Flags {
   // One of a fixed set of words.
   void add_choice(std::string name, std::string& target, std::vector<std::string> choices,
                   std::string help);
+
+  // A check of the parsed values, run by parse() after every flag is applied (so the
+  // command line has already overridden the config file). It returns nullopt or one
+  // line such as "--root /srv/x: no such directory". Checks run in the order added;
+  // the first failure is the error. Skipped when parsing failed or --help was given.
+  void add_check(std::function<std::optional<std::string>()> check);
 
   // Parses argv. Returns an error message, or nullopt on success. Handles
   // neither --help nor exiting: parse_or_exit does that.
@@ -75,6 +84,7 @@ class Flags {
   std::vector<Flag> flags_;
   std::map<std::string, std::size_t, std::less<>> index_;
   std::vector<std::string> set_;
+  std::vector<std::function<std::optional<std::string>()>> checks_;
   bool help_ = false;
 };
 
@@ -88,6 +98,10 @@ struct ServerOptions {
 };
 // Registers --port (with the given default), --bind, --log-level, --log-format, --shutdown-timeout.
 void add_server_flags(Flags& flags, ServerOptions& options, std::uint16_t default_port);
+// What is wrong with `path` as a directory the server must read, or nullopt when it
+// is a readable, searchable directory: "the value is empty", "no such directory",
+// "not a directory", "cannot be read (Permission denied)". For add_check messages.
+std::optional<std::string> directory_problem(const std::string& path);
 // Applies --log-level/--log-format to the logger.
 void configure_logging(const ServerOptions& options);
 

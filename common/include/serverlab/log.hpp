@@ -16,6 +16,8 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
@@ -61,6 +63,43 @@ void event(Level level, std::string_view message, Fields fields = {});
 
 // Formats the whole record (for tests and for sinks other than the log fd).
 std::string format_record(Level level, Format format, std::string_view message, Fields fields);
+
+// RateLimiter: a token bucket that keeps a flood of similar records (one per bad
+// request, say) from filling a disk. It admits `burst` events at once, then one
+// every 1/per_second seconds; the rest are counted, and the next admitted event
+// learns how many were dropped before it, so its caller can write one
+// "suppressed K similar messages" record first. No event is lost from the count.
+//
+//   static log::RateLimiter limiter(10, 10);
+//   if (auto d = limiter.admit(); d.admitted) {
+//     if (d.suppressed > 0) log::info("suppressed {} similar messages", d.suppressed);
+//     log::info(...);
+//   }
+//
+// How: the bucket is one atomic number, the "theoretical arrival time" (GCRA, the
+// ATM cell-rate algorithm, equivalent to a token bucket): each admitted event pushes
+// it 1/per_second into the future, and an event is refused while it is more than
+// `burst` intervals ahead of now. A compare-and-swap loop updates it, so admit()
+// is lock-free, never blocks and costs a few atomic operations.
+// Thread-safe: any number of threads may call admit() at once. Counts are per
+// process (each stage 5 worker has its own).
+class RateLimiter {
+ public:
+  using Clock = std::chrono::steady_clock;
+  struct Decision {
+    bool admitted = false;
+    std::uint64_t suppressed = 0;  // admitted: events refused since the last admitted one
+  };
+  // per_second and burst must be >= 1.
+  RateLimiter(int per_second, int burst);
+  Decision admit(Clock::time_point now = Clock::now());
+
+ private:
+  std::int64_t interval_ns_;  // 1 s / per_second
+  std::int64_t window_ns_;    // burst * interval: how far ahead the arrival time may run
+  std::atomic<std::int64_t> arrival_ns_{0};
+  std::atomic<std::uint64_t> refused_{0};
+};
 
 template <typename... Args>
 void debug(fmt::format_string<Args...> f, Args&&... args) {

@@ -1,5 +1,7 @@
 #include "serverlab/http/config.hpp"
 
+#include <fmt/format.h>
+
 #ifndef SERVERLAB_DEFAULT_ROOT
 #define SERVERLAB_DEFAULT_ROOT "www"
 #endif
@@ -40,7 +42,29 @@ void add_http_flags(Flags& flags, HttpConfig& config, std::uint16_t default_port
   flags.add("error-pages", config.error_pages,
             "directory of custom error pages named NNN.html (e.g. 404.html)");
   flags.add_choice("admin", config.admin, {"on", "off"},
-                   "serve /-/health and /-/metrics (off: /-/ paths are ordinary files)");
+                   "serve /-/health, /-/metrics and /-/form (off: /-/ paths are ordinary files)");
+  flags.add_choice("dotfiles", config.dotfiles, {"allow", "deny"},
+                   "deny: paths with a segment starting with '.' (.git, .env) are 404 and "
+                   "unlisted; /.well-known/ stays public");
+  flags.add("cache-max-age", config.cache_max_age,
+            "Cache-Control of files, listings and 304s: max-age=N (0: no-cache, revalidate "
+            "each time)",
+            0, 315360000);
+  flags.add("error-log-rate", config.error_log_rate,
+            "protocol errors (400, 408, ...) logged per second per process; the rest are "
+            "counted (0: none)",
+            0, 1000000);
+  flags.add_check([&config]() -> std::optional<std::string> {
+    if (auto problem = directory_problem(config.root))
+      return fmt::format("--root '{}': {}", config.root, *problem);
+    return std::nullopt;
+  });
+  flags.add_check([&config]() -> std::optional<std::string> {
+    if (config.error_pages.empty()) return std::nullopt;  // not given: the stock pages
+    if (auto problem = directory_problem(config.error_pages))
+      return fmt::format("--error-pages '{}': {}", config.error_pages, *problem);
+    return std::nullopt;
+  });
 }
 
 }  // namespace serverlab::http

@@ -13,6 +13,23 @@ std::string_view error_kind(int status) {
   return (status == 413 || status == 414 || status == 431) ? "limit" : "parse";
 }
 
+// What the error log says went wrong, from the status and whether the head or
+// the body was being read.
+std::string_view protocol_error_reason(int status, bool in_body) {
+  switch (status) {
+    case 400: return in_body ? "malformed chunked body" : "malformed request head";
+    case 408: return in_body ? "request body stalled (--header-timeout)"
+                             : "request head not complete within --header-timeout";
+    case 413: return "request body over --max-body";
+    case 414: return "request line over --max-request-line";
+    case 431: return in_body ? "chunked trailers too large"
+                             : "header section over --max-header-bytes or --max-headers";
+    case 501: return "Transfer-Encoding other than chunked";
+    case 505: return "HTTP version not supported";
+    default: return reason_phrase(status);
+  }
+}
+
 }  // namespace
 
 HttpSession::HttpSession(const HttpService& service, std::string_view peer)
@@ -228,6 +245,9 @@ void HttpSession::on_head(std::size_t consumed) {
 
 void HttpSession::fail(int status, std::string_view kind) {
   if (Metrics* m = service_.metrics()) m->error(kind);
+  const bool in_body = state_ == State::ReadBody;
+  service_.log_protocol_error(peer_, status, protocol_error_reason(status, in_body),
+                              in_body ? std::string_view{} : in_.view());
   started_ = Clock::now();
   keep_alive_request_ = false;
   response_.reset();

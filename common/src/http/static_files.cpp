@@ -192,6 +192,22 @@ std::string percent_encode_path(std::string_view path) {
   return out;
 }
 
+bool is_dotfile_path(std::string_view normalized) {
+  bool first = true;
+  while (!normalized.empty()) {
+    if (normalized.front() == '/') {
+      normalized.remove_prefix(1);
+      continue;
+    }
+    std::size_t end = normalized.find('/');
+    std::string_view segment = normalized.substr(0, end);
+    if (segment.front() == '.' && !(first && segment == ".well-known")) return true;
+    first = false;
+    normalized.remove_prefix(segment.size());
+  }
+  return false;
+}
+
 std::string html_escape(std::string_view text) {
   std::string out;
   out.reserve(text.size());
@@ -209,7 +225,10 @@ std::string html_escape(std::string_view text) {
 }
 
 StaticFiles::StaticFiles(const HttpConfig& config, FileCache& cache)
-    : config_(config), cache_(cache) {
+    : config_(config),
+      cache_(cache),
+      cache_control_(config.cache_max_age > 0 ? fmt::format("max-age={}", config.cache_max_age)
+                                              : std::string("no-cache")) {
   std::random_device rd;
   boundary_ = fmt::format("serverlab-{:08x}{:08x}", rd(), rd());
   multipart_type_ = "multipart/byteranges; boundary=" + boundary_;
@@ -219,6 +238,10 @@ StaticFiles::StaticFiles(const HttpConfig& config, FileCache& cache)
       page = read_small_file(fmt::format("{}/{}.html", config_.error_pages, status));
     if (page.empty()) page = stock_page(status);
   }
+}
+
+void StaticFiles::mark_cacheable(Response& r) const {
+  r.add_header("Cache-Control", cache_control_);
 }
 
 void StaticFiles::error(int status, Response& r) const {
@@ -256,6 +279,7 @@ void StaticFiles::handle(const Request& request, Response& response) const {
 void StaticFiles::serve_path(const Request& request, std::string_view normalized,
                              Response& response) const {
   if (request.method == Method::Head) response.send_body = false;
+  if (!config_.dotfiles_allowed() && is_dotfile_path(normalized)) return error(404, response);
   // [lab04:serve-static:begin]
   // [lab04:serve-static:stub] std::string_view relative;  // below the root, no leading '/'
   // [lab04:serve-static:stub] (void)normalized;
@@ -290,6 +314,7 @@ void StaticFiles::serve_path(const Request& request, std::string_view normalized
   bool head = !response.send_body;
   response.set_owned_body(kHtmlType, std::move(*page));
   response.send_body = !head;
+  mark_cacheable(response);
 }
 
 void StaticFiles::serve_file(const Request& request, std::shared_ptr<const CachedFile> file,
@@ -319,10 +344,14 @@ void StaticFiles::serve_file(const Request& request, std::shared_ptr<const Cache
     r.content_type = {};
     r.send_body = false;
     r.content_length = file->size;  // what a 200 would carry (RFC 9110 8.6)
+    mark_cacheable(r);  // a 304 repeats the 200's Cache-Control (RFC 9110 15.4.5)
     return;
   }
-  if (request.method == Method::Get && h.range && apply_ranges(*h.range, h.if_range, file, r))
+  if (request.method == Method::Get && h.range && apply_ranges(*h.range, h.if_range, file, r)) {
+    if (r.status == 206) mark_cacheable(r);  // not on a 416
     return;
+  }
+  mark_cacheable(r);
 
   r.status = 200;
   r.content_length = file->size;
@@ -407,7 +436,8 @@ std::optional<std::string> StaticFiles::listing(std::string_view relative,
   std::vector<Item> items;
   while (dirent* e = ::readdir(d)) {
     std::string_view name = e->d_name;
-    if (name.starts_with('.')) continue;  // ".", "..", and hidden files
+    if (name == "." || name == "..") continue;
+    if (name.starts_with('.') && !config_.dotfiles_allowed()) continue;  // not listed when denied
     Item item{std::string(name)};
     struct stat st {};
     if (::fstatat(::dirfd(d), e->d_name, &st, 0) == 0) {

@@ -38,7 +38,10 @@ struct HttpConfig {
   std::uint64_t max_body = 1024 * 1024;        // --max-body (-> 413)
   std::string autoindex = "on";   // --autoindex on|off: directory listings
   std::string error_pages;        // --error-pages DIR: DIR/404.html etc. replace the stock pages
-  std::string admin = "on";       // --admin on|off: the /-/health and /-/metrics routes
+  std::string admin = "on";       // --admin on|off: the /-/ routes (health, metrics, form)
+  std::string dotfiles = "deny";  // --dotfiles allow|deny: paths with a ".name" segment (deny: 404)
+  int cache_max_age = 0;          // --cache-max-age: Cache-Control of files (0: no-cache)
+  int error_log_rate = 10;        // --error-log-rate: protocol-error log lines per second
 
   // Not a shared flag: stage 2 registers --keep-alive (default off); the other
   // stages keep persistent connections on.
@@ -50,13 +53,16 @@ struct HttpConfig {
 
   bool autoindex_on() const { return autoindex == "on"; }
   bool admin_on() const { return admin == "on"; }
+  bool dotfiles_allowed() const { return dotfiles == "allow"; }
   ParseLimits parse_limits() const;
 };
 
 // The bundled document root (the repository's www/, an absolute path fixed at build time).
 std::string default_document_root();
 
-// Registers every flag of the HTTP contract (including add_server_flags' ones).
+// Registers every flag of the HTTP contract (including add_server_flags' ones),
+// and the start-up checks: --root must name a readable directory, and so must
+// --error-pages when given (otherwise exit 2 with one line naming the flag).
 void add_http_flags(Flags& flags, HttpConfig& config, std::uint16_t default_port = 8080);
 
 }  // namespace serverlab::http
