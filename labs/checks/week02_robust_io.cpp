@@ -98,7 +98,7 @@ TEST_CASE("read_n gathers bytes that arrive in several pieces", "[read-n]") {
   IoResult r = serverlab::read_n(a.get(), buf, sizeof buf);
   writer.join();
   INFO("read_n returned " << labcheck::describe(r));
-  CHECK(r.status == Status::Ok);
+  REQUIRE(r.status == Status::Ok);
   CHECK(r.bytes == 12);
   CHECK(std::string(buf, 12) == "hello, world");
 }
@@ -110,7 +110,7 @@ TEST_CASE("read_n reports EOF with the short count when the peer closes early", 
   char buf[10];
   IoResult r = serverlab::read_n(a.get(), buf, sizeof buf);
   INFO("read_n returned " << labcheck::describe(r));
-  CHECK(r.status == Status::Eof);
+  REQUIRE(r.status == Status::Eof);
   CHECK(r.bytes == 3);
   CHECK(std::string(buf, 3) == "abc");
 }
@@ -121,7 +121,7 @@ TEST_CASE("read_n says would-block on an empty non-blocking descriptor", "[read-
   char buf[4];
   IoResult r = serverlab::read_n(a.get(), buf, sizeof buf);
   INFO("read_n returned " << labcheck::describe(r));
-  CHECK(r.status == Status::WouldBlock);
+  REQUIRE(r.status == Status::WouldBlock);
   CHECK(r.bytes == 0);
 }
 
@@ -176,7 +176,7 @@ TEST_CASE("write_n delivers a buffer larger than the socket buffer", "[write-n]"
   a.reset();
   reader.join();
   INFO("write_n returned " << labcheck::describe(r));
-  CHECK(r.status == Status::Ok);
+  REQUIRE(r.status == Status::Ok);
   CHECK(r.bytes == big.size());
   CHECK(got.size() == big.size());
   // The index of the first wrong byte, not two 2 MiB strings, when it fails.
@@ -188,7 +188,7 @@ TEST_CASE("write_n to a closed peer is EPIPE, not a dead process", "[write-n]") 
   b.reset();
   IoResult r = serverlab::write_n(a.get(), std::string_view("anyone there?"));
   INFO("write_n returned " << labcheck::describe(r));
-  CHECK(r.status == Status::Error);
+  REQUIRE(r.status == Status::Error);
   CHECK(labcheck::Errno{r.error} == labcheck::Errno{EPIPE});
 }
 
@@ -197,7 +197,7 @@ TEST_CASE("write_n works on a pipe, not only on sockets", "[write-n]") {
   IoResult r = serverlab::write_n(wr.get(), std::string_view("through a pipe"));
   wr.reset();  // so the read below sees EOF, not a hang, if nothing was written
   INFO("write_n returned " << labcheck::describe(r));
-  CHECK(r.status == Status::Ok);
+  REQUIRE(r.status == Status::Ok);
   CHECK(r.bytes == 14);
   char buf[32] = {};
   CHECK(::read(rd.get(), buf, sizeof buf) == 14);
@@ -301,7 +301,7 @@ TEST_CASE("read_line leaves the bytes after the line for read_n", "[read-line]")
   char body[4];
   IoResult r = in.read_n(body, 4);
   INFO("BufferedReader::read_n returned " << labcheck::describe(r));
-  CHECK(r.status == Status::Ok);
+  REQUIRE(r.status == Status::Ok);
   CHECK(std::string(body, 4) == "BODY");
 }
 

@@ -158,7 +158,7 @@ TEST_CASE("pop wakes a producer asleep in push (no lost wake-up)", "[bounded-que
 
 TEST_CASE("push moves the item in (a move-only type works)", "[bounded-queue-push]") {
   BoundedQueue<std::unique_ptr<int>> q(1);
-  REQUIRE(q.push(std::make_unique<int>(42)));
+  push_with_room(q, std::make_unique<int>(42));
   REQUIRE(q.size() == 1);
   std::optional<std::unique_ptr<int>> got = q.try_pop();
   REQUIRE(got.has_value());
@@ -168,7 +168,7 @@ TEST_CASE("push moves the item in (a move-only type works)", "[bounded-queue-pus
 TEST_CASE("push blocks while the queue is full and resumes after a pop",
           "[bounded-queue-push]") {
   BoundedQueue<int> q(1);
-  REQUIRE(q.push(1));
+  push_with_room(q, 1);
   std::atomic<bool> pushed{false};
   std::thread producer([&] {
     pushed = q.push(2);
@@ -186,7 +186,7 @@ TEST_CASE("push blocks while the queue is full and resumes after a pop",
 TEST_CASE("push returns false once the queue is closed, even when it was waiting",
           "[bounded-queue-push]") {
   BoundedQueue<int> q(1);
-  REQUIRE(q.push(1));
+  push_with_room(q, 1);
   std::atomic<int> result{-1};
   std::thread producer([&] { result = q.push(2) ? 1 : 0; });
   std::this_thread::sleep_for(30ms);
