@@ -49,9 +49,10 @@ class BoundedQueue {
   BoundedQueue(const BoundedQueue&) = delete;
   BoundedQueue& operator=(const BoundedQueue&) = delete;
 
-  // Appends `item`, blocking while the queue is full. Returns false (and drops
-  // `item`, which is then destroyed by the caller's moved-from copy) if the queue
-  // is or becomes closed before there is room.
+  // Appends `item`, blocking while the queue is full. Returns false if the queue is
+  // closed, or is closed while push waits for room. push takes `item` by value, so
+  // it owns it: a refused item is simply destroyed when push returns (a refused
+  // connection's Fd closes its socket). To keep the item on failure, use try_push.
   bool push(T item) {
     // [lab08:bounded-queue-push:begin]
     // [lab08:bounded-queue-push:stub] (void)item;

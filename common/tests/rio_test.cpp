@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -61,6 +62,17 @@ bool is_sleeping(pid_t tid) {
   std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   auto paren = stat.rfind(')');
   return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'S';
+}
+
+// "Error(EINTR) after 0 bytes": a failed expectation names the status and errno.
+std::string describe(const IoResult& r) {
+  static constexpr const char* kStatus[] = {"Ok", "Eof", "WouldBlock", "Error"};
+  std::string out = kStatus[static_cast<int>(r.status)];
+  if (r.is_error()) {
+    const char* name = ::strerrorname_np(r.error);
+    out += "(" + (name != nullptr ? std::string(name) : std::to_string(r.error)) + ")";
+  }
+  return out + " after " + std::to_string(r.bytes) + " bytes";
 }
 
 template <typename Pred>
@@ -119,7 +131,7 @@ TEST(ReadN, RetriesWhenASignalInterruptsABlockingRead) {
   ASSERT_TRUE(eventually([&] { return g_usr1_count.load() > before; }));
   ASSERT_TRUE(write_n(p.a.get(), "llo").is_ok());
   reader.join();
-  EXPECT_TRUE(r.is_ok()) << "status " << static_cast<int>(r.status) << " errno " << r.error;
+  EXPECT_TRUE(r.is_ok()) << describe(r);
   EXPECT_EQ(std::string(buf, 5), "hello");
 }
 
@@ -158,9 +170,57 @@ TEST(WriteN, DeliversEveryByteThroughATinySendBufferDespiteSignals) {
   }
   writer.join();
   EXPECT_GT(g_usr1_count.load(), before) << "no signal landed: the test proved nothing";
-  EXPECT_TRUE(r.is_ok()) << "errno " << r.error;
+  EXPECT_TRUE(r.is_ok()) << describe(r);
   EXPECT_EQ(r.bytes, data.size());
   EXPECT_TRUE(got == data) << "received " << got.size() << " of " << data.size() << " bytes";
+}
+
+// The test above interrupts send(2) after bytes have moved, so send returns a short
+// count and never EINTR. Here the pipe is full before write_n starts: its write(2)
+// blocks with nothing moved, and the signal makes it fail with EINTR. write_n must
+// retry; draining the pipe then lets every byte through, in order, exactly once.
+TEST(WriteN, RetriesWhenASignalInterruptsAWriteBlockedOnAFullPipe) {
+  Usr1Handler handler;
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  Fd rd(fds[0]);
+  Fd wr(fds[1]);
+  std::string sent;  // every byte written to the pipe, in order
+  set_nonblocking(wr.get());
+  for (std::size_t chunk : {std::size_t{65536}, std::size_t{1}}) {  // until full
+    const std::string piece(chunk, 'f');
+    ssize_t w;
+    while ((w = ::write(wr.get(), piece.data(), piece.size())) > 0)
+      sent.append(piece, 0, static_cast<std::size_t>(w));
+  }
+  set_nonblocking(wr.get(), false);
+  std::string data(3 * sent.size(), '\0');
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 131) >> 3);
+
+  std::atomic<pid_t> tid{0};
+  IoResult r;
+  std::thread writer([&] {
+    tid = current_tid();
+    r = write_n(wr.get(), data);
+    wr.reset();  // EOF for the reader below
+  });
+  ASSERT_TRUE(eventually([&] { return tid != 0 && is_sleeping(tid); }));
+  const int before = g_usr1_count.load();
+  ::pthread_kill(writer.native_handle(), SIGUSR1);
+  ASSERT_TRUE(eventually([&] { return g_usr1_count.load() > before; }));
+  std::string got;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(rd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+  writer.join();
+  EXPECT_TRUE(r.is_ok()) << describe(r);
+  EXPECT_EQ(r.bytes, data.size());
+  EXPECT_TRUE(got == sent + data) << "received " << got.size() << " of "
+                                  << sent.size() + data.size() << " bytes";
 }
 
 TEST(WriteN, NonBlockingFullSocketIsWouldBlockWithPartialCount) {

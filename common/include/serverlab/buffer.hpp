@@ -16,6 +16,7 @@
 // stack area, so a buffer can stay small yet take a large burst in one syscall.
 //
 // Not thread-safe: one Buffer belongs to one connection on one thread.
+// Who may call: the one thread that serves the Buffer's connection.
 #pragma once
 
 #include <algorithm>

@@ -16,6 +16,7 @@
 // (powers of 1024); durations are seconds and may be fractional (0.5).
 //
 // Not thread-safe; use from main() only.
+// Who may call: main() only, before any thread starts (parse_or_exit may exit).
 #pragma once
 
 #include <cstdint>

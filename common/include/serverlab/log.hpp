@@ -12,6 +12,7 @@
 // Every record is formatted first and then written with ONE write(2) under a
 // mutex, so lines from different threads never tear or interleave (lab 07).
 // Thread-safe. Not async-signal-safe: never log from a signal handler.
+// Who may call: any thread; never a signal handler.
 #pragma once
 
 #include <fmt/format.h>

@@ -28,6 +28,7 @@
 // and error() with a well-known kind are lock-free (relaxed atomics). error() with
 // an unknown kind, add_gauge() and render_prometheus() take an internal mutex.
 // Nothing here blocks on I/O; nothing here is async-signal-safe.
+// Who may call: any thread (never a signal handler).
 #pragma once
 
 #include <array>

@@ -9,6 +9,10 @@
 // mask, so no thread is ever interrupted by these signals and only the signalfd
 // sees them. ignore_sigpipe() makes a write to a reset peer fail with EPIPE
 // instead of killing the process.
+//
+// Who may call: main(), block_signals and ignore_sigpipe before any thread starts;
+// read_signal and wait_readable, the thread that waits on the signalfd;
+// reset_signals_after_fork, a child right after fork().
 #pragma once
 
 #include <initializer_list>

@@ -4,6 +4,9 @@
 // does not. Setup code (listen, bind, socketpair, mmap, ...) throws SysError;
 // per-connection I/O never throws, it returns an IoResult (see rio.hpp) so one
 // bad client cannot unwind a server loop.
+//
+// Who may call: any thread, in setup code that may throw (main, a worker's start,
+// a test's fixture). Never per-connection I/O, never a signal handler.
 #pragma once
 
 #include <cerrno>

@@ -11,6 +11,7 @@
 // Thread-safety: write() formats into a thread_local buffer and issues ONE
 // write(2) on an O_APPEND descriptor, so concurrent lines never interleave
 // (no lock). write() blocks on the disk or the stdout pipe.
+// Who may call: any thread, concurrently; never a signal handler.
 #pragma once
 
 #include <cstdint>

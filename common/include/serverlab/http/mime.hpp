@@ -7,6 +7,7 @@
 //
 // Pure lookup in a static table: no allocation, callable from any thread, and
 // the returned view points at static storage (it never dangles).
+// Who may call: any thread.
 #pragma once
 
 #include <string_view>

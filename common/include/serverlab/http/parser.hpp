@@ -35,6 +35,8 @@
 // origin-form ("/p?q"), absolute-form ("http://h/p": path and query taken from
 // it, host = its authority), "*" (OPTIONS only) or authority-form (CONNECT only,
 // path left empty); a '#' or a non-URI byte in the target -> 400.
+//
+// Who may call: any thread, on bytes no other thread changes during the call.
 #pragma once
 
 #include <cstddef>

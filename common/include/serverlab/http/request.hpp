@@ -6,6 +6,7 @@
 // reused across requests on one connection (clear() keeps its capacity).
 //
 // Pure data; no I/O. Not thread-safe (one per connection).
+// Who may call: the thread that serves the connection the Request belongs to.
 #pragma once
 
 #include <cstdint>

@@ -13,6 +13,7 @@
 // Built once in main() (throws SysError when the root or the access log cannot
 // be opened), routes added before serving starts; afterwards it is read-only
 // and handle() may be called from any number of threads at once.
+// Who may call: main() builds it and adds routes; then any thread calls handle().
 #pragma once
 
 #include <functional>

@@ -10,6 +10,7 @@
 //
 // Pure functions over strings: callable from any thread, no I/O. They allocate
 // the returned string (the handler runs once per request; the parser does not).
+// Who may call: any thread.
 #pragma once
 
 #include <optional>

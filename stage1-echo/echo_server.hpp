@@ -1,0 +1,48 @@
+// echo_server.hpp: what the files of echo-server share: its settings and the three
+// entry points main() chooses between.
+//
+//   main.cpp         flags, then the transport and the concurrency model
+//   tcp_server.cpp   run_tcp: the accept loop, one worker thread per connection
+//                    (at most `max_workers` at once), the graceful stop
+//   clients.hpp/.cpp Clients: the live worker threads and their connections
+//   session.cpp      run_session: one connection, echoed in the chosen framing
+//   udp_server.cpp   run_udp: one datagram in, the same datagram out
+//
+// Who may call: main() calls run_tcp or run_udp once; run_tcp calls run_session on
+// each worker thread. None of them throw for one bad client: a connection's error
+// ends that connection only (set-up errors, before serving starts, throw SysError).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "serverlab/flags.hpp"
+
+namespace serverlab::echo {
+
+// Every flag's value, filled by main() before any thread starts, then read-only.
+struct EchoConfig {
+  ServerOptions server;
+  std::string framing = "raw";          // raw | line | length
+  std::string concurrency = "iterative";  // iterative | thread
+  int max_clients = 64;
+  double idle_timeout = 300;          // seconds; 0 disables
+  std::uint64_t max_frame = 4 << 20;  // longest line or frame payload
+  bool udp = false;
+};
+
+// Listens on TCP and serves each connection on a worker thread, with at most
+// max_workers at once (1: the iterative model). Returns 0 after SIGINT/SIGTERM on
+// signal_fd, once every worker has finished.
+int run_tcp(const EchoConfig& cfg, std::size_t max_workers, int signal_fd);
+
+// Echoes UDP datagrams until SIGINT/SIGTERM arrives on signal_fd. Returns 0.
+int run_udp(const EchoConfig& cfg, int signal_fd);
+
+// Serves one accepted connection to its end and logs its open and close. Between
+// messages it also waits on stop_fd: readable means the server is stopping.
+// Does not close fd (the caller owns it). Never throws.
+void run_session(int fd, const EchoConfig& cfg, int stop_fd);
+
+}  // namespace serverlab::echo
