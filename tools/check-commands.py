@@ -47,6 +47,8 @@ SKIP_RULES = [
      "a full build of another preset (CI runs asan and tsan in their own steps)"),
     (r"^tools/(fuzz|grade)\b|^tools/deps\.sh (bench|fuzz)", "a long-running tool"),
 ]
+# In the reference tree CI's first step is `make test` itself.
+REFERENCE_SKIP = (r"^make test$", "CI's first step runs it")
 RUN_RULES = [
     r"^make (build|test|check|check-lab|grade)\b",
     r"^ctest\b",  # a bare ctest from the root finds no tests: this check must see it
@@ -92,6 +94,8 @@ def commands(tree: Path) -> list[tuple[str, str]]:
 def classify(cmd: str, kind: str) -> tuple[str, str]:
     if kind == "starter" and re.search(STARTER_SKIP[0], cmd):
         return "skip", STARTER_SKIP[1]
+    if kind == "reference" and re.search(REFERENCE_SKIP[0], cmd):
+        return "skip", REFERENCE_SKIP[1]
     for pattern, why in SKIP_RULES:
         if re.search(pattern, cmd):
             return "skip", why
