@@ -187,6 +187,37 @@ def check_citations(root: Path, regions: list[Region]) -> list[str]:
         if r.key not in cited.get(readme, set()):
             problems.append(f"{r.path}:{r.begin}: region [{r.key}] is not cited by its "
                             f"week's handout {readme}")
+    return problems + check_syllabus_tags(root, regions)
+
+
+SYLLABUS_ROW = re.compile(r"^\| \[(\d+)\]\(week(\d\d)-")
+SYLLABUS_TAG = re.compile(r"`\[([a-z0-9-]+)\]`")
+
+
+def check_syllabus_tags(root: Path, regions: list[Region]) -> list[str]:
+    """The syllabus (labs/README.md) lists each lab week's Catch2 tags, which are the
+    region names: every tag listed must tag a test case in labs/checks/weekNN_*.cpp,
+    and every region must be listed in its week's row."""
+    problems: list[str] = []
+    syllabus = root / "labs" / "README.md"
+    listed: dict[str, set[str]] = {}
+    for line in syllabus.read_text(encoding="utf-8").splitlines():
+        m = SYLLABUS_ROW.match(line)
+        if not m:
+            continue
+        week = m[2]
+        tags = set(SYLLABUS_TAG.findall(line))
+        listed[week] = tags
+        checks = "".join(p.read_text(encoding="utf-8")
+                         for p in sorted((root / "labs" / "checks").glob(f"week{week}_*.cpp")))
+        for tag in sorted(tags):
+            if f"[{tag}]" not in checks:
+                problems.append(f"labs/README.md: week {int(week)} lists the tag [{tag}], "
+                                f"which no test case in labs/checks/week{week}_*.cpp carries")
+    for r in regions:
+        if r.name not in listed.get(r.lab[3:], set()):
+            problems.append(f"labs/README.md: week {int(r.lab[3:])}'s row does not list the "
+                            f"tag [{r.name}] of region [{r.key}]")
     return problems
 
 
