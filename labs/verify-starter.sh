@@ -14,7 +14,7 @@
 #   3. no process started from the starter tree is left running afterwards.
 # Exits 1 if any week misbehaves. Instructor-only (tools/handout.py leaves it out).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 tree=$(cd "${1:-build/handout}" && pwd)
 bld=$tree/build/debug
 limit=${WEEK_LIMIT:-180}
