@@ -5,13 +5,15 @@
 #   make run              build (release) and start the default server
 #   make test             build (debug) and run every test
 #   make test PRESET=asan the same under AddressSanitizer + UBSan (also: tsan)
-#   make tsan             ThreadSanitizer over the threaded code only (stage 3 + shared core)
+#   make tsan             ThreadSanitizer over the threaded code: stages 1 and 3, and the core
+#                         objects their threads share (log, metrics, file cache)
+#   make coverage         line + branch coverage of the whole suite, per directory (gcovr)
 #   make check LABEL=stage3   one stage's tests (what graders run)
 #   make bench            release build, then every built server vs nginx/lighttpd/h2o
 #   make bench-quick      a ~1 minute smoke run that fails on errors (CI runs it)
 #   make bench BENCH_ARGS="--server 'http-epoll,nginx*' --scenario '4k-*'"
 #   make fuzz FUZZ_SECONDS=300   fuzz the HTTP parser (clang + libFuzzer + ASan/UBSan)
-#   make check-lab LAB=week02    one lab's checks, readable (labs/README.md)
+#   make check-lab LAB=week02 [TAG=read-n]   one week's checks, readable (labs/README.md)
 #   make grade STAGE=3 [BIN=/path/to/server]   score a stage: build/grade/stage3/results.json
 #   make handout [HANDOUT_DIR=dir]   write the student starter tree (default build/handout)
 
@@ -24,17 +26,18 @@ ARGS    ?=
 BENCH_ARGS ?=
 FUZZ_SECONDS ?= 60
 LAB     ?=
+TAG     ?=
 BIN     ?=
 CLIENT  ?=
 HANDOUT_DIR ?= build/handout
 
 .PHONY: all deps configure build run test check format tidy clean help bench bench-quick fuzz \
-        check-lab grade handout tsan
+        check-lab grade handout tsan coverage
 
 all: build
 
 help:
-	@sed -n '1,16p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,19p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@tools/deps.sh build
@@ -45,9 +48,16 @@ configure: deps
 build: configure
 	@cmake --build --preset $(PRESET) -j $(JOBS)
 
+# `make run` builds only the server it starts (and what it links), not the whole tree.
+RUN_TARGET_1 := echo-server
+RUN_TARGET_2 := http-seq
+RUN_TARGET_3 := http-threadpool
+RUN_TARGET_4 := http-epoll
+RUN_TARGET_5 := http-prefork
 run: deps
+	@test -n "$(RUN_TARGET_$(STAGE))" || { echo "make run: STAGE must be 1-5 (got '$(STAGE)')" >&2; exit 2; }
 	@cmake --preset $(RUN_PRESET) >/dev/null
-	@cmake --build --preset $(RUN_PRESET) -j $(JOBS)
+	@cmake --build --preset $(RUN_PRESET) -j $(JOBS) --target $(RUN_TARGET_$(STAGE))
 	@tools/run-stage.sh build/$(RUN_PRESET) $(STAGE) $(ARGS)
 
 test: build
@@ -62,12 +72,15 @@ format: configure
 tidy: configure
 	@cmake --build --preset $(PRESET) --target tidy
 
-# ThreadSanitizer where threads share state: stage 3 (its build:stage3 fixture builds only what
-# those tests need; the labs' copy of the queue checks is left to the debug run, which saves
-# building every lab) and the core objects its workers share (log, metrics, file cache).
+# ThreadSanitizer where threads share state: stage 1 (--concurrency thread: a thread per
+# connection) and stage 3 (the pool), each through its stage's build fixture, which builds only
+# what those tests need (the labs' copies are left to the debug run, which saves building every
+# lab), and the core objects their threads share (log, metrics, file cache). Stages 2, 4 and 5
+# are single-threaded per process: ASan+UBSan (make test PRESET=asan) covers them.
 TSAN_COMMON_TESTS := common_log_test common_metrics_test common_http_file_cache_test
 tsan: deps
 	@cmake --preset tsan >/dev/null
+	@ctest --preset tsan -L '^stage1$$' -LE '^labs$$'
 	@ctest --preset tsan -L '^stage3$$' -LE '^labs$$'
 	@cmake --build --preset tsan -j $(JOBS) --target $(TSAN_COMMON_TESTS)
 	@ctest --preset tsan -R '^common_(log|metrics|http_file_cache)_test$$' -FS '.*'
@@ -90,11 +103,23 @@ fuzz:
 # The course (labs/): one week's checks; a stage's score (JUnit XML + results.json);
 # the student tree with every lab region replaced by its stub.
 check-lab: configure
-	@labs/check-lab.sh build/$(PRESET) $(LAB)
+	@labs/check-lab.sh build/$(PRESET) "$(LAB)" $(TAG)
 
 grade: configure
 	@tools/grade.py --build build/$(PRESET) --stage $(STAGE) $(if $(BIN),--bin $(BIN)) \
 	  $(if $(CLIENT),--client $(CLIENT))
+
+# Line and branch coverage (gcovr): the coverage preset builds with --coverage, runs the whole
+# suite, then prints one line per directory (common/, each stage) and writes
+# build/coverage/coverage.json and coverage.html. COVERAGE_LABEL=stage3 runs a subset.
+COVERAGE_LABEL ?=
+coverage: deps
+	@tools/deps.sh coverage
+	@cmake --preset coverage >/dev/null
+	@cmake --build --preset coverage -j $(JOBS)
+	@find build/coverage -name '*.gcda' -delete
+	@rc=0; ctest --preset coverage $(if $(COVERAGE_LABEL),-L '^$(COVERAGE_LABEL)$$') || rc=$$?; \
+	  tools/coverage.py build/coverage && exit $$rc
 
 handout:
 	@tools/handout.py --force --out $(HANDOUT_DIR)

@@ -886,8 +886,10 @@ def parse_args(argv=None):
                    help="also count syscalls per request with strace for this scenario "
                         "(e.g. 4k-c10-ka) on every selected server")
     p.add_argument("--out", default=None,
-                   help="results directory (default bench/results; quick: BUILD/bench-quick)")
-    p.add_argument("--no-update", action="store_true", help="do not rewrite bench/RESULTS.md")
+                   help="results directory (default bench/results; quick: BUILD/bench-quick); "
+                        "any other folder implies --no-update, so nothing tracked changes")
+    p.add_argument("--no-update", action="store_true",
+                   help="do not rewrite bench/RESULTS.md (implied by --quick and by --out)")
     p.add_argument("--from-json", metavar="FILE", default=None,
                    help="measure nothing: redo the table, charts and RESULTS.md from a results "
                         "file")
@@ -899,10 +901,12 @@ def parse_args(argv=None):
     args.warmup = args.warmup or (1 if args.quick else 2)
     if args.idle_connections is None:
         args.idle_connections = 0 if args.quick else 5000
+    tracked = os.path.join(BENCH_DIR, "results")
     if args.out is None:
-        args.out = (os.path.join(args.build, "bench-quick") if args.quick
-                    else os.path.join(BENCH_DIR, "results"))
-    if args.quick:
+        args.out = os.path.join(args.build, "bench-quick") if args.quick else tracked
+    # bench/RESULTS.md only ever points at the tracked results folder: a run written
+    # anywhere else (a student's own measurements, a smoke run) leaves it alone.
+    if args.quick or os.path.abspath(args.out) != os.path.abspath(tracked):
         args.no_update = True
     return args
 

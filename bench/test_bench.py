@@ -189,3 +189,18 @@ class Proc(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TrackedFiles(unittest.TestCase):
+    """bench/RESULTS.md is rewritten only by a full run into the tracked results folder."""
+
+    def test_default_run_updates_results(self):
+        args = bench.parse_args([])
+        self.assertFalse(args.no_update)
+        self.assertTrue(args.out.endswith(os.path.join("bench", "results")))
+
+    def test_out_elsewhere_leaves_results_alone(self):
+        self.assertTrue(bench.parse_args(["--out", "build/bench-week13"]).no_update)
+
+    def test_quick_leaves_results_alone(self):
+        self.assertTrue(bench.parse_args(["--quick"]).no_update)

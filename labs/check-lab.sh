@@ -1,18 +1,37 @@
 #!/usr/bin/env bash
 # check-lab.sh: run one week's checks with readable output (what `make check-lab` calls).
 #
-#   labs/check-lab.sh BUILD_DIR week02      (also accepted: 2, week2, lab02)
+#   labs/check-lab.sh BUILD_DIR week02 [TAG]     (also accepted: 2, week2, lab02)
 #
-# A week with an implement-it-yourself lab has a Catch2 check, lab_weekNN: it is
-# built and run directly, so its output (each failed expectation with the values
-# it compared) goes straight to the terminal. A week without one runs its stage's
-# grading suite instead (ctest -L '^stageN$'). Exit status: 0 when every check passes.
+# What runs, by week (labs/README.md, "Which checks run in which week"):
+#   - a week with an implement-it-yourself lab runs its Catch2 check, lab_weekNN, directly,
+#     so each failed expectation and the values it compared go straight to the terminal.
+#     TAG (e.g. bounded-queue-pop, or lab08:bounded-queue-pop) runs one anchor's cases.
+#   - another week runs its stage's tests through ctest: the whole stage suite, or for a
+#     week set before the stage's server can serve, the part of it that works that week.
+#
+# Before anything runs, labs/regions.py checks the lab regions those tests need: one that
+# is still the stub stops the run at once (exit 3) with a line naming the region, its
+# file and its handout, instead of starting servers that cannot work.
+#
+# Every run is bounded (CHECK_LAB_TIMEOUT seconds, default 120 for a lab check and 600
+# for a suite) and labs/bounded.py stops whatever it left running when it ends, so a
+# hung or crashed test never leaves a server behind. The build's warnings are shown.
+#
+# Exit status: 0 every check passed; 1 a check failed, no test matched, or the build
+# failed; 2 bad usage; 3 a region these checks need is still the stub; 124 time limit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build=${1:?usage: labs/check-lab.sh BUILD_DIR weekNN}
+usage() {
+  echo "usage: labs/check-lab.sh BUILD_DIR weekNN [TAG]   (make check-lab LAB=weekNN [TAG=name])" >&2
+  exit 2
+}
+build=${1:-}
 lab=${2:-}
+tag=${3:-}
+[ -n "$build" ] || usage
 if [ -z "$lab" ]; then
-  echo "usage: make check-lab LAB=weekNN   (weeks with unit checks:" \
+  echo "usage: make check-lab LAB=weekNN   (weeks 01-17; weeks with a lab of their own:" \
        "$(ls labs/checks | sed -n 's/^\(week[0-9][0-9]\)_.*/\1/p' | sort -u | tr '\n' ' '))" >&2
   exit 2
 fi
@@ -21,35 +40,111 @@ if [ -z "$num" ] || [ "$((10#$num))" -lt 1 ] || [ "$((10#$num))" -gt 17 ]; then
   echo "check-lab: '$lab' is not a week 1-17" >&2
   exit 2
 fi
-week=$(printf 'week%02d' "$((10#$num))")
 n=$((10#$num))
-if   [ "$n" -le 2 ];  then stage=stage1
-elif [ "$n" -le 5 ];  then stage=stage2
-elif [ "$n" -le 9 ];  then stage=stage3
-elif [ "$n" -le 13 ]; then stage=stage4
-else stage=stage5; fi
+week=$(printf 'week%02d' "$n")
 readme=$(ls -d labs/"$week"-*/README.md 2>/dev/null | head -1 || true)
+readme=${readme:-labs/README.md}
+
+# What each week without a lab of its own runs, and the regions (labNN = all of that
+# week's regions) those tests need. Keep in step with labs/README.md.
+server_labs="lab02 lab03 lab04"   # the HTTP core every HTTP server uses
+tests=""
+needs=""
+why=""
+case $n in
+  1)  tests='^stage1$'; needs="lab02"
+      why="the echo server reads and writes with week 2's robust I/O" ;;
+  5)  tests='^stage2$'; needs="$server_labs" ;;
+  6|7) tests='^stage2$'; needs="$server_labs"
+      why="the stage 3 suite needs week 8's bounded queue, so weeks 6-7 re-check stage 2" ;;
+  9)  tests='^stage3$'; needs="$server_labs lab08" ;;
+  10) tests='^stage4_(timer_heap|session_pool)_test$'; needs="$server_labs"
+      why="the rest of the stage 4 suite runs the event loop whose dispatch is week 11's lab" ;;
+  13) tests='^stage4$'; needs="$server_labs lab11" ;;
+  17) tests='^stage5$'; needs="$server_labs lab11 lab14 lab15 lab16" ;;
+esac
+
+# run_bounded LIMIT CMD...: at most LIMIT seconds, then nothing it started is left running
+# (labs/bounded.py: a server a timed-out test lost track of is stopped too).
+run_bounded() {
+  local limit=$1 rc=0
+  shift
+  labs/bounded.py "$limit" "$@" || rc=$?
+  if [ "$rc" = 124 ]; then
+    echo "== $week: stopped after ${limit} s (CHECK_LAB_TIMEOUT): a check hangs" >&2
+  fi
+  return "$rc"
+}
+
+# build TARGET...: builds quietly, then shows the warnings (a successful build may have
+# some: CI builds with -Werror), or everything when the build failed.
+build_targets() {
+  local log="$build/check-lab-build.log"
+  echo "== $week: building $*"
+  if ! cmake --build "$build" --target "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "== $week: the build failed (errors above)" >&2
+    exit 1
+  fi
+  if grep -q 'warning:' "$log"; then
+    grep -v '^\[[0-9]*/[0-9]*\] ' "$log" >&2 || true
+    echo "== $week: the build has warnings (above); CI treats them as errors" >&2
+  fi
+}
+
+# CHECK_LAB_SKIP_REGIONS=1 runs the tests even so (labs/verify-starter.sh uses it to prove
+# that a run against unwritten regions still ends within its bound and leaves nothing behind).
+if [ -n "$needs" ] && [ -z "${CHECK_LAB_SKIP_REGIONS:-}" ]; then
+  # shellcheck disable=SC2086
+  rc=0; labs/regions.py --for "$week's checks" --require $needs || rc=$?
+  if [ "$rc" = 3 ]; then
+    echo "== $week: stopped before running anything${why:+ ($why)}." >&2
+    echo "   labs/regions.py lists every region and whether it is still the stub." >&2
+    exit 3
+  fi
+  [ "$rc" = 0 ] || exit "$rc"
+fi
 
 if ls labs/checks/"$week"_*.cpp >/dev/null 2>&1; then
-  echo "== $week: building lab_$week"
-  cmake --build "$build" --target "lab_$week" -- -k 0 >/dev/null || {
-    echo "== $week: the build failed; rebuilding to show the errors" >&2
-    cmake --build "$build" --target "lab_$week"
-    exit 1
-  }
+  build_targets "lab_$week"
+  exe="$build/labs/lab_$week"
+  filter=()
+  if [ -n "$tag" ]; then
+    tag=${tag#[}; tag=${tag%]}; tag=${tag#lab[0-9][0-9]:}
+    filter=("[$tag]")
+  fi
   colour=no
   [ -t 1 ] && colour=yes
-  echo "== $week: running $build/labs/lab_$week"
-  if "$build/labs/lab_$week" --use-colour "$colour"; then
-    echo "== $week: every check passes. Next: the exercises and writeup in ${readme:-labs/README.md}"
+  echo "== $week: running $exe ${filter[*]}"
+  # --warn NoTests: a filter that matches no test case is a failure, not a silent pass.
+  if run_bounded "${CHECK_LAB_TIMEOUT:-120}" "$exe" --use-colour "$colour" --warn NoTests \
+       "${filter[@]}"; then
+    echo "== $week: every check passes. Next: the exercises and writeup in $readme"
   else
-    tags=$("$build/labs/lab_$week" --list-tags 2>/dev/null | grep -o '\[[a-z0-9-]*\]' | sort -u | tr '\n' ' ' || true)
-    echo "== $week: some checks fail. The tags ($tags) are the anchors to look for:"
-    echo "   [read-n] means the code between '// [labNN:read-n:begin]' and ':end]'."
-    echo "   Run one tag alone:  $build/labs/lab_$week '[tag]'   (-s shows passing checks too)"
+    tags=$("$exe" --list-tags 2>/dev/null | grep -o '\[[a-z0-9-]*\]' | sort -u | tr '\n' ' ' || true)
+    echo "== $week: some checks fail (or none matched). The tags ($tags) name the anchors:"
+    echo "   [read-n] checks the code between '// [lab02:read-n:begin]' and ':end]'."
+    echo "   One tag alone:  make check-lab LAB=$week TAG=name   (or $exe '[name]' -s)"
     exit 1
   fi
 else
-  echo "== $week has no unit check of its own; running the $stage grading suite"
-  ctest --test-dir "$build" -L "^$stage\$" --output-on-failure
+  [ -z "$tag" ] || { echo "check-lab: $week has no lab check, so no TAG" >&2; exit 2; }
+  case $tests in
+    ^stage?\$) stage=${tests:1:6}; what="the $stage suite (ctest -L '$tests')"
+               select=(-L "$tests") ;;
+    *)         stage=stage4; what="the stage 4 tests that work before week 11 (ctest -R '$tests')"
+               select=(-R "$tests") ;;
+  esac
+  echo "== $week has no lab check of its own; running $what${why:+ ($why)}"
+  build_targets "deps_$stage" lab-checks
+  # --no-tests=error: a selection that matches nothing fails instead of passing.
+  rc=0
+  run_bounded "${CHECK_LAB_TIMEOUT:-600}" ctest --test-dir "$build" "${select[@]}" \
+    --output-on-failure --no-tests=error || rc=$?
+  [ "$rc" = 124 ] && exit 124
+  if [ "$rc" != 0 ]; then
+    echo "== $week: some tests fail (their output is above; ctest exit $rc)"
+    exit 1
+  fi
+  echo "== $week: every check passes. Next: the exercises and writeup in $readme"
 fi

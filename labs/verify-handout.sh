@@ -7,8 +7,10 @@
 #    name) must PASS on the reference build (default build/debug; skipped when the
 #    directory has no lab checks built).
 # 2. tools/handout.py writes the student tree to build/handout; it is configured
-#    with SERVERLAB_WERROR=ON and only the lab checks are built (build/handout-build),
-#    so every stub must compile warning-free.
+#    with its own debug preset and SERVERLAB_WERROR=ON (build/handout/build/debug, where
+#    a student's `make` builds, so labs/verify-starter.sh and tools/check-commands.py
+#    reuse the same build) and only the lab checks are built: every stub must compile
+#    warning-free.
 # 3. Every region's checks must FAIL there. A check that passes on the stub proves
 #    nothing, so it fails this script.
 #
@@ -19,7 +21,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 ref=${1:-build/debug}
 out=${HANDOUT_DIR:-build/handout}
-bld=${HANDOUT_BUILD_DIR:-build/handout-build}
+bld=$out/build/debug
 jobs=${JOBS:-2}
 limit=${LAB_TIMEOUT:-120}
 
@@ -58,8 +60,7 @@ fi
 
 echo "== handout: generate $out, build the lab checks with -Werror in $bld"
 tools/handout.py --force --out "$out"
-SERVERLAB_WERROR=ON cmake -S "$out" -B "$bld" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
-  -DCMAKE_CXX_COMPILER=g++ -DSERVERLAB_WERROR=ON >/dev/null
+(cd "$out" && SERVERLAB_WERROR=ON cmake --preset debug >/dev/null)
 cmake --build "$bld" -j "$jobs" --target lab-checks
 
 echo "== handout: every region's checks fail on the stub"

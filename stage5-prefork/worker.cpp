@@ -310,6 +310,12 @@ int worker_main(const WorkerOptions& options, const WorkerLaunch& launch, Scoreb
 
 }  // namespace
 
+#ifdef SERVERLAB_COVERAGE
+// gcov's runtime writes its counters at exit(); a worker ends with _exit(), so a coverage
+// build (the `coverage` preset defines SERVERLAB_COVERAGE) writes them first.
+extern "C" void __gcov_dump();
+#endif
+
 void run_worker(const WorkerOptions& options, const WorkerLaunch& launch, Scoreboard& board) {
   int code = 1;
   try {
@@ -318,6 +324,9 @@ void run_worker(const WorkerOptions& options, const WorkerLaunch& launch, Scoreb
     log::error("worker {}: {}", ::getpid(), e.what());
   }
   std::fflush(nullptr);
+#ifdef SERVERLAB_COVERAGE
+  __gcov_dump();
+#endif
   ::_exit(code);
 }
 

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# deps.sh [build|bench|fuzz]...: makes sure the Debian packages serverlab needs are installed.
+# deps.sh [build|bench|fuzz|coverage]...: makes sure the Debian packages serverlab needs are installed.
 # As root it installs what is missing with apt-get; otherwise it prints the exact
 # command to run and exits 1. Installs nothing that is already there.
 set -euo pipefail
 
 build_pkgs=(g++ cmake ninja-build make libgtest-dev libgmock-dev libfmt-dev nlohmann-json3-dev
-            catch2 python3 procps)
+            catch2 python3 procps netcat-openbsd)
 bench_pkgs=(wrk nginx-light lighttpd h2o socat gnuplot-nox strace util-linux)
 fuzz_pkgs=(clang libclang-rt-14-dev)
+coverage_pkgs=(gcovr)
 
 want=()
 for set in "${@:-build}"; do
@@ -15,7 +16,8 @@ for set in "${@:-build}"; do
     build) want+=("${build_pkgs[@]}") ;;
     bench) want+=("${bench_pkgs[@]}") ;;
     fuzz)  want+=("${fuzz_pkgs[@]}") ;;
-    *) echo "deps.sh: unknown set '$set' (build, bench, fuzz)" >&2; exit 2 ;;
+    coverage) want+=("${coverage_pkgs[@]}") ;;
+    *) echo "deps.sh: unknown set '$set' (build, bench, fuzz, coverage)" >&2; exit 2 ;;
   esac
 done
 

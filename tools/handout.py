@@ -14,11 +14,16 @@ them) and its body becomes the stub lines, uncommented: code that compiles
 warning-free under -Werror and fails that lab's checks.
 
     tools/handout.py [--out DIR] [--labs lab02,lab08] [--force]
-    tools/handout.py --check     validate the markers only (no tree written)
+    tools/handout.py --check     validate the markers, and that the handouts (labs/README.md,
+                                 labs/*/README.md) cite exactly the regions the code has:
+                                 every cited [labNN:name] exists, every region is cited by
+                                 its week's README (no tree written)
     tools/handout.py --list      print every region as labNN:name file:line
 
 The files copied are the ones git knows about (tracked, plus untracked files that
-are not ignored), so build directories and editor files never leak into the tree.
+are not ignored), so build directories and editor files never leak into the tree;
+the instructor-only files (INSTRUCTOR_ONLY below) are left out. The tree gets
+labs/stubs.json, each region's stub, which labs/regions.py compares bodies with.
 A marker that is not paired (begin without end, end without begin, a region
 opened inside another, a name used twice, a stub line outside a region, a region
 without a stub) is an error: nothing is written and the exit status is 1.
@@ -27,6 +32,7 @@ without a stub) is an error: nothing is written and the exit status is 1.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import subprocess
@@ -35,6 +41,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SOURCE_SUFFIXES = {".cpp", ".hpp", ".h", ".cc", ".ipp"}
+
+# Instructor-only files: the solutions' guide, the tools that make and verify the starter
+# tree from the reference, and CI (it runs those tools). The starter tree still builds, and
+# its `make check-lab`, `make test` and `make grade` work without them.
+INSTRUCTOR_ONLY = (
+    "docs/INSTRUCTORS.md",
+    "tools/handout.py",
+    "tools/check-commands.py",
+    "labs/verify-handout.sh",
+    "labs/verify-starter.sh",
+    ".ci/",
+)
+
+# Written into the starter tree: each region's stub, so labs/regions.py can tell a region
+# the student has not touched yet from one they have written.
+STUBS_FILE = "labs/stubs.json"
+
+# Where the handouts cite anchors: `[lab03:request-line]`.
+HANDOUTS_GLOB = ("labs/README.md", "labs/*/README.md")
+CITED = re.compile(r"\[(lab\d\d):([a-z0-9-]+)(?::(?:begin|end|stub))?\]")
 MARKER = re.compile(r"^(?P<indent>\s*)//\s*\[(?P<lab>lab\d\d):(?P<name>[a-z0-9-]+):"
                     r"(?P<kind>begin|end|stub)\](?P<rest>.*)$")
 
@@ -131,6 +157,78 @@ def project_files(root: Path) -> list[str]:
     return sorted({f for f in listing.split("\0") if f and (root / f).is_file()})
 
 
+def instructor_only(f: str) -> bool:
+    return any(f == x or (x.endswith("/") and f.startswith(x)) for x in INSTRUCTOR_ONLY)
+
+
+def citations(root: Path) -> dict[str, set[str]]:
+    """Every anchor each handout cites: README path -> {'labNN:name', ...}."""
+    cited: dict[str, set[str]] = {}
+    for pattern in HANDOUTS_GLOB:
+        for readme in sorted(root.glob(pattern)):
+            text = readme.read_text(encoding="utf-8")
+            keys = {f"{m[1]}:{m[2]}" for m in CITED.finditer(text)}
+            if keys:
+                cited[str(readme.relative_to(root))] = keys
+    return cited
+
+
+def check_citations(root: Path, regions: list[Region]) -> list[str]:
+    """Anchors cited by a handout but absent from the code, and regions their week's
+    handout never cites. Each problem is one line naming the file to fix."""
+    problems: list[str] = []
+    known = {r.key: r for r in regions}
+    cited = citations(root)
+    for readme, keys in sorted(cited.items()):
+        for key in sorted(keys - known.keys()):
+            problems.append(f"{readme}: cites [{key}], which no region in the code defines")
+    for r in regions:
+        readme = week_readme(root, r.lab)
+        if r.key not in cited.get(readme, set()):
+            problems.append(f"{r.path}:{r.begin}: region [{r.key}] is not cited by its "
+                            f"week's handout {readme}")
+    return problems + check_syllabus_tags(root, regions)
+
+
+SYLLABUS_ROW = re.compile(r"^\| \[(\d+)\]\(week(\d\d)-")
+SYLLABUS_TAG = re.compile(r"`\[([a-z0-9-]+)\]`")
+
+
+def check_syllabus_tags(root: Path, regions: list[Region]) -> list[str]:
+    """The syllabus (labs/README.md) lists each lab week's Catch2 tags, which are the
+    region names: every tag listed must tag a test case in labs/checks/weekNN_*.cpp,
+    and every region must be listed in its week's row."""
+    problems: list[str] = []
+    syllabus = root / "labs" / "README.md"
+    listed: dict[str, set[str]] = {}
+    for line in syllabus.read_text(encoding="utf-8").splitlines():
+        m = SYLLABUS_ROW.match(line)
+        if not m:
+            continue
+        week = m[2]
+        tags = set(SYLLABUS_TAG.findall(line))
+        listed[week] = tags
+        checks = "".join(p.read_text(encoding="utf-8")
+                         for p in sorted((root / "labs" / "checks").glob(f"week{week}_*.cpp")))
+        for tag in sorted(tags):
+            if f"[{tag}]" not in checks:
+                problems.append(f"labs/README.md: week {int(week)} lists the tag [{tag}], "
+                                f"which no test case in labs/checks/week{week}_*.cpp carries")
+    for r in regions:
+        if r.name not in listed.get(r.lab[3:], set()):
+            problems.append(f"labs/README.md: week {int(r.lab[3:])}'s row does not list the "
+                            f"tag [{r.name}] of region [{r.key}]")
+    return problems
+
+
+def stubs_manifest(root: Path, regions: list[Region], only: set[str] | None) -> str:
+    """labs/stubs.json for the starter tree: each stubbed region's stub and handout."""
+    data = {r.key: {"file": r.path, "readme": week_readme(root, r.lab),
+                    "stub": [s.strip() for s in r.stub if s.strip()]}
+            for r in regions if only is None or r.lab in only or r.key in only}
+    return json.dumps(data, indent=1, sort_keys=True) + "\n"
+
+
 def collect(root: Path, files: list[str]) -> tuple[dict[str, list[Region]], list[str]]:
     regions: dict[str, list[Region]] = {}
     errors: list[str] = []
@@ -182,7 +280,15 @@ def main() -> int:
             print(f"{r.key:34} {r.path}:{r.begin}-{r.end}")
         return 0
     if args.check:
-        print(f"handout: {len(all_regions)} regions, markers paired")
+        problems = check_citations(root, all_regions)
+        for p in problems:
+            print(f"handout: {p}", file=sys.stderr)
+        if problems:
+            print(f"handout: {len(all_regions)} regions, markers paired, but {len(problems)} "
+                  f"anchor(s) disagree between the handouts and the code", file=sys.stderr)
+            return 1
+        print(f"handout: {len(all_regions)} regions, markers paired, every anchor the handouts "
+              f"cite exists and every region is cited by its week's handout")
         return 0
 
     only = {x.strip() for x in args.labs.split(",") if x.strip()} or None
@@ -205,6 +311,8 @@ def main() -> int:
         shutil.rmtree(out)
 
     stubbed = 0
+    left_out = [f for f in files if instructor_only(f)]
+    files = [f for f in files if not instructor_only(f)]
     for f in files:
         src, dst = root / f, out / f
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -219,7 +327,9 @@ def main() -> int:
             dst.symlink_to(src.readlink())
         else:
             shutil.copy2(src, dst)
-    print(f"handout: wrote {out} ({len(files)} files, {stubbed} regions stubbed)")
+    (out / STUBS_FILE).write_text(stubs_manifest(root, all_regions, only), encoding="utf-8")
+    print(f"handout: wrote {out} ({len(files)} files, {stubbed} regions stubbed; "
+          f"instructor-only, left out: {', '.join(left_out) or 'none'})")
     return 0
 
 
