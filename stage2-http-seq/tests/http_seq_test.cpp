@@ -25,6 +25,9 @@ namespace {
 using namespace std::chrono_literals;
 using serverlab::testing::escape_bytes;
 using serverlab::testing::HttpClient;
+using serverlab::testing::connect_while_out_of_fds;
+using serverlab::testing::lowest_free_fd;
+using serverlab::testing::OutOfFdsReport;
 using serverlab::testing::run_to_exit;
 using serverlab::testing::ServerProcess;
 using serverlab::testing::TempDir;
@@ -45,17 +48,6 @@ struct DocRoot : TempDir {
 
 std::string get(const std::string& path, const std::string& extra = "") {
   return "GET " + path + " HTTP/1.1\r\nHost: test\r\n" + extra + "\r\n";
-}
-
-// The lowest descriptor number free in process `pid`: the one its next open or
-// accept gets. A limit of that number leaves it room for no new descriptor.
-int lowest_free_fd(pid_t pid) {
-  std::set<int> open;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
-    open.insert(std::stoi(entry.path().filename().string()));
-  int n = 0;
-  while (open.count(n) != 0) ++n;
-  return n;
 }
 
 class HttpSeq : public ::testing::Test {
@@ -244,32 +236,12 @@ TEST_F(HttpSeq, SurvivesRunningOutOfFileDescriptors) {
     ASSERT_TRUE(warm.read_response(false, 10s)) << warm.error();
     ASSERT_TRUE(warm.closed_by_peer()) << "its descriptor must be free before we count";
   }
-  rlimit old{};
-  ASSERT_EQ(::prlimit(server->pid(), RLIMIT_NOFILE, nullptr, &old), 0);
-  rlimit tight = old;
-  tight.rlim_cur = static_cast<rlim_t>(lowest_free_fd(server->pid()));  // room for none
-  ASSERT_EQ(::prlimit(server->pid(), RLIMIT_NOFILE, &tight, nullptr), 0);
+  const OutOfFdsReport shed = connect_while_out_of_fds(
+      *server, lowest_free_fd(server->pid()), 8, get("/-/health"));  // room for none
+  ASSERT_TRUE(shed.error.empty()) << shed.error;
+  for (const std::string& problem : shed.problems) ADD_FAILURE() << problem;
+  EXPECT_GE(shed.refused, 1) << "precondition: the server ran out of descriptors";
 
-  std::vector<HttpClient> clients;
-  for (int i = 0; i < 8; ++i) clients.push_back(HttpClient::connect(*server));
-  std::vector<bool> sent;  // a refused client may be closed before it sends
-  for (HttpClient& c : clients) sent.push_back(c.send(get("/-/health")));
-  int served = 0, refused = 0;
-  for (std::size_t i = 0; i < clients.size(); ++i) {
-    if (sent[i] && clients[i].read_response(false, 5s)) {
-      ++served;
-      continue;
-    }
-    EXPECT_TRUE(clients[i].extra_bytes().empty())
-        << "client " << i << ": " << escape_bytes(clients[i].extra_bytes());
-    EXPECT_TRUE(serverlab::testing::wait_for_eof(clients[i].fd(), 2s))
-        << "client " << i << " was left hanging";
-    ++refused;
-  }
-  EXPECT_GE(refused, 1) << "precondition: the server ran out of descriptors";
-    clients.clear();
-
-  ASSERT_EQ(::prlimit(server->pid(), RLIMIT_NOFILE, &old, nullptr), 0);
   HttpClient after = HttpClient::connect(*server);
   ASSERT_TRUE(after.send(get("/a.txt")));
   auto r = after.read_response(false, 10s);

@@ -33,6 +33,8 @@ using namespace std::chrono_literals;
 using serverlab::Fd;
 using serverlab::testing::escape_bytes;
 using serverlab::testing::HttpClient;
+using serverlab::testing::connect_while_out_of_fds;
+using serverlab::testing::OutOfFdsReport;
 using serverlab::testing::HttpResponse;
 using serverlab::testing::run_to_exit;
 using serverlab::testing::ServerProcess;
@@ -439,33 +441,13 @@ TEST_F(HttpThreadpool, SurvivesRunningOutOfFileDescriptors) {
     ASSERT_TRUE(warm.send(get("/a.txt")));
     ASSERT_TRUE(warm.read_response(false, 10s)) << warm.error();
   }
-  rlimit old{};
-  ASSERT_EQ(::prlimit(server->pid(), RLIMIT_NOFILE, nullptr, &old), 0);
-  rlimit tight = old;
-  tight.rlim_cur = static_cast<rlim_t>(server->fd_count() + 2);
-  ASSERT_EQ(::prlimit(server->pid(), RLIMIT_NOFILE, &tight, nullptr), 0);
+  const OutOfFdsReport shed = connect_while_out_of_fds(*server, server->fd_count() + 2, 8,
+                                                       get("/-/health"));  // room for two
+  ASSERT_TRUE(shed.error.empty()) << shed.error;
+  for (const std::string& problem : shed.problems) ADD_FAILURE() << problem;
+  EXPECT_GE(shed.refused, 1) << "precondition: the server ran out of descriptors";
+  EXPECT_GE(shed.served, 1) << "server stderr:\n" << server->stderr_text();
 
-  std::vector<HttpClient> clients;
-  for (int i = 0; i < 8; ++i) clients.push_back(HttpClient::connect(*server));
-  std::vector<bool> sent;  // a refused client may be closed before it sends
-  for (HttpClient& c : clients) sent.push_back(c.send(get("/-/health")));
-  int served = 0, refused = 0;
-  for (std::size_t i = 0; i < clients.size(); ++i) {
-    if (sent[i] && clients[i].read_response(false, 5s)) {
-      ++served;
-      continue;
-    }
-    EXPECT_TRUE(clients[i].extra_bytes().empty())
-        << "client " << i << ": " << escape_bytes(clients[i].extra_bytes());
-    EXPECT_TRUE(serverlab::testing::wait_for_eof(clients[i].fd(), 2s))
-        << "client " << i << " was left hanging";
-    ++refused;
-  }
-  EXPECT_GE(refused, 1) << "precondition: the server ran out of descriptors";
-  EXPECT_GE(served, 1) << "server stderr:\n" << server->stderr_text();
-  clients.clear();
-
-  ASSERT_EQ(::prlimit(server->pid(), RLIMIT_NOFILE, &old, nullptr), 0);
   HttpClient after = HttpClient::connect(*server);
   ASSERT_TRUE(after.send(get("/a.txt")));
   auto r = after.read_response(false, 10s);

@@ -31,6 +31,8 @@ using namespace std::chrono_literals;
 using serverlab::Fd;
 using serverlab::testing::escape_bytes;
 using serverlab::testing::HttpClient;
+using serverlab::testing::connect_while_out_of_fds;
+using serverlab::testing::OutOfFdsReport;
 using serverlab::testing::send_all;
 using serverlab::testing::ServerProcess;
 using serverlab::testing::TempDir;
@@ -411,39 +413,14 @@ TEST(HttpEpollLimits, SurvivesRunningOutOfFileDescriptors) {
     ASSERT_TRUE(warm.send(get("/a.txt", true)));
     ASSERT_TRUE(warm.read_response(false, 10s)) << warm.error();
   }
-  // Leave room for two connections only.
-  rlimit old{};
-  ASSERT_EQ(::prlimit(server.pid(), RLIMIT_NOFILE, nullptr, &old), 0);
-  rlimit tight = old;
-  tight.rlim_cur = static_cast<rlim_t>(server.fd_count() + 2);
-  ASSERT_EQ(::prlimit(server.pid(), RLIMIT_NOFILE, &tight, nullptr), 0);
+  // Room for two connections only; every client is answered or closed, none left hanging.
+  const OutOfFdsReport shed =
+      connect_while_out_of_fds(server, server.fd_count() + 2, 8, get("/-/health", true));
+  ASSERT_TRUE(shed.error.empty()) << shed.error;
+  for (const std::string& problem : shed.problems) ADD_FAILURE() << problem;
+  EXPECT_GE(shed.served, 1) << "server stderr:\n" << server.stderr_text();
+  EXPECT_GE(shed.refused, 1) << "precondition: the server ran out of descriptors";
 
-  std::vector<HttpClient> clients;
-  for (int i = 0; i < 8; ++i) clients.push_back(HttpClient::connect(server));
-  // A refused client may already be closed when it sends (EPIPE/ECONNRESET).
-  std::vector<bool> sent;
-  for (HttpClient& c : clients) sent.push_back(c.send(get("/-/health", true)));
-  // Every client either gets its answer or a close; none is left hanging.
-  int served = 0, refused = 0;
-  for (std::size_t i = 0; i < clients.size(); ++i) {
-    if (!sent[i]) {
-      ++refused;
-      continue;
-    }
-    if (clients[i].read_response(false, 5s)) {
-      ++served;
-    } else {
-      EXPECT_TRUE(clients[i].extra_bytes().empty())
-          << "client " << i << ": " << escape_bytes(clients[i].extra_bytes());
-      EXPECT_TRUE(wait_for_eof(clients[i].fd(), 1s)) << "client " << i << " was left hanging";
-      ++refused;
-    }
-  }
-  EXPECT_GE(served, 1) << "server stderr:\n" << server.stderr_text();
-  EXPECT_GE(refused, 1) << "precondition: the server ran out of descriptors";
-  clients.clear();
-
-  ASSERT_EQ(::prlimit(server.pid(), RLIMIT_NOFILE, &old, nullptr), 0);
   HttpClient after = HttpClient::connect(server);
   ASSERT_TRUE(after.send(get("/a.txt")));
   auto r = after.read_response(false, 10s);

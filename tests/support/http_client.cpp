@@ -3,12 +3,16 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <filesystem>
+#include <set>
 #include <thread>
 
 namespace serverlab::testing {
@@ -348,6 +352,51 @@ std::optional<std::vector<BodyPart>> parse_multipart(std::string_view content_ty
     parts.push_back(std::move(part));
     pos = next + 2;
   }
+}
+
+OutOfFdsReport connect_while_out_of_fds(const ServerProcess& server, long limit, int clients,
+                                        std::string_view request) {
+  OutOfFdsReport report;
+  rlimit old{};
+  if (::prlimit(server.pid(), RLIMIT_NOFILE, nullptr, &old) != 0) {
+    report.error = std::string("prlimit: ") + std::strerror(errno);
+    return report;
+  }
+  rlimit tight = old;
+  tight.rlim_cur = static_cast<rlim_t>(limit);
+  if (::prlimit(server.pid(), RLIMIT_NOFILE, &tight, nullptr) != 0) {
+    report.error = std::string("prlimit: ") + std::strerror(errno);
+    return report;
+  }
+  std::vector<HttpClient> open;
+  for (int i = 0; i < clients; ++i) open.push_back(HttpClient::connect(server));
+  std::vector<bool> sent;  // a refused client may be closed before it sends
+  for (HttpClient& c : open) sent.push_back(c.send(request));
+  for (std::size_t i = 0; i < open.size(); ++i) {
+    if (sent[i] && open[i].read_response(false, 5s)) {
+      ++report.served;
+      continue;
+    }
+    const std::string who = "client " + std::to_string(i);
+    if (!open[i].extra_bytes().empty())
+      report.problems.push_back(who + " got stray bytes: " + escape_bytes(open[i].extra_bytes()));
+    if (!wait_for_eof(open[i].fd(), 2s)) report.problems.push_back(who + " was left hanging");
+    ++report.refused;
+  }
+  open.clear();
+  if (::prlimit(server.pid(), RLIMIT_NOFILE, &old, nullptr) != 0)
+    report.error = std::string("prlimit (restoring): ") + std::strerror(errno);
+  return report;
+}
+
+int lowest_free_fd(pid_t pid) {
+  std::set<int> open;
+  for (const auto& entry :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
+    open.insert(std::stoi(entry.path().filename().string()));
+  int n = 0;
+  while (open.count(n) != 0) ++n;
+  return n;
 }
 
 }  // namespace serverlab::testing

@@ -122,6 +122,25 @@ struct BodyPart {
 std::optional<std::vector<BodyPart>> parse_multipart(std::string_view content_type,
                                                      std::string_view body);
 
+// What happened to clients that connected while a server had no descriptor to spare.
+struct OutOfFdsReport {
+  int served = 0;   // answered all the same (a descriptor came free in time)
+  int refused = 0;  // closed with nothing sent: shed, as the spare-descriptor trick does
+  std::vector<std::string> problems;  // "client 3 was left hanging", stray bytes, ...
+  std::string error;                  // prlimit failed: nothing was tried
+};
+
+// Running out of descriptors (EMFILE), the test stages 2, 3 and 4 share. Sets the server's
+// RLIMIT_NOFILE soft limit to `limit`, connects `clients` clients that each send `request`,
+// waits (bounded) for each to be answered or closed, then puts the old limit back. A refused
+// client may be closed before it sends: that is still a refusal, not a problem.
+OutOfFdsReport connect_while_out_of_fds(const ServerProcess& server, long limit, int clients,
+                                        std::string_view request);
+
+// The lowest descriptor number free in process `pid`: the one its next open or accept
+// gets. A limit of that number leaves the process room for no new descriptor.
+int lowest_free_fd(pid_t pid);
+
 bool iequals(std::string_view a, std::string_view b);
 // Splits a comma-separated header value into trimmed tokens.
 std::vector<std::string> split_list(std::string_view value);
