@@ -268,6 +268,34 @@ TEST(HttpGetFailures, SlowServerHitsTheTotalTimeout) {
   EXPECT_EQ(one_line(r.err), "http-get: " + server.url("/slow") + ": timed out reading the status line");
 }
 
+TEST(HttpGetFailures, StallInTheMiddleOfTheBodyHitsTheTotalTimeout) {
+  ScriptServer server([](int fd, const std::string&, int) {
+    send_text(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nfirst");
+    return true;  // and then nothing more
+  });
+  ProgramResult r = http_get({"--timeout", "0.5", server.url("/stall")});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(one_line(r.err), "http-get: " + server.url("/stall") + ": timed out reading the body");
+}
+
+TEST(HttpGetFailures, ConnectTimeout) {
+  // A listener with backlog 0 whose queue is full drops our SYN: connect() never ends.
+  serverlab::ListenOptions options;
+  options.backlog = 0;
+  Fd full = serverlab::listen_tcp("127.0.0.1", 0, options);
+  auto address = serverlab::local_address(full.get());
+  std::vector<Fd> fillers;
+  for (int i = 0; i < 3; ++i) {
+    fillers.emplace_back(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    ::connect(fillers.back().get(), address.get(), address.length);
+  }
+  std::string url = "http://" + address.to_string() + "/";
+  ProgramResult r = http_get({"--connect-timeout", "0.3", "--tries", "1", url});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(one_line(r.err), "http-get: " + url + ": connect to " + address.to_string() +
+                                 ": connection timed out");
+}
+
 TEST(HttpGetFailures, TruncatedBody) {
   ScriptServer server([](int fd, const std::string&, int) {
     send_text(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789");
@@ -445,7 +473,8 @@ TEST(HttpGetReuse, APooledConnectionTheServerClosedIsReplaced) {
     send_text(fd, ok(request_line(request) + "\n"));
     return false;
   });
-  ProgramResult r = http_get({server.url("/one"), server.url("/two")});
+  // --tries 1: no ordinary retry may hide a missing replacement.
+  ProgramResult r = http_get({"--tries", "1", server.url("/one"), server.url("/two")});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out, "GET /one HTTP/1.1\nGET /two HTTP/1.1\n");
   EXPECT_EQ(server.connections(), 2);
