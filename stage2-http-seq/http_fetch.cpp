@@ -563,24 +563,25 @@ Response Fetcher::fetch_hop(const Url& url, const std::string& method, const std
   const bool retryable = is_idempotent(method);
   for (int attempt = 1;; ++attempt) {
     bool last_try = attempt >= options_.max_tries || !retryable;
-    // Decided after the head: a response we are about to retry has its body dropped.
+    // Decided once the head is in: will this response be retried? Then its body is
+    // read and dropped; otherwise it is the answer and its body goes to the caller.
+    std::optional<double> retry_wait;
     auto wanted = [&](const Response& r) {
-      return (last_try || (r.status != 503 && r.status != 429)) && keep_body(r);
+      if (!last_try && (r.status == 503 || r.status == 429)) {
+        double wait = retry_delay(options_, attempt, r.header("Retry-After"));
+        if (wait <= options_.max_backoff && wait <= seconds_until(deadline)) retry_wait = wait;
+        else note(fmt::format("{} {}: asked to wait {:.1f} s, more than we may; giving up",
+                              r.status, r.reason, wait));
+      }
+      return !retry_wait && keep_body(r);
     };
     try {
       Response r = exchange(url, method, body, deadline, wanted, sink, progress);
       r.tries = attempt;
-      bool overloaded = r.status == 503 || r.status == 429;
-      if (!overloaded || last_try) return r;
-      double wait = retry_delay(options_, attempt, r.header("Retry-After"));
-      if (wait > options_.max_backoff || wait > seconds_until(deadline)) {
-        note(fmt::format("{} {}: asked to wait {:.1f} s, more than we may; giving up", r.status,
-                         r.reason, wait));
-        return r;
-      }
+      if (!retry_wait) return r;
       note(fmt::format("{} {}; retry {} of {} in {:.2f} s", r.status, r.reason, attempt,
-                       options_.max_tries - 1, wait));
-      std::this_thread::sleep_for(std::chrono::duration<double>(wait));
+                       options_.max_tries - 1, *retry_wait));
+      std::this_thread::sleep_for(std::chrono::duration<double>(*retry_wait));
     } catch (const ConnectionLost& lost) {
       if (last_try) throw FetchError(lost.what());
       double wait = retry_delay(options_, attempt, std::nullopt);

@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
   flags.add_seconds("connect-timeout", options.connect_timeout, "seconds allowed for each connect");
   flags.add_seconds("timeout", options.total_timeout,
                     "seconds allowed per URL, retries and redirects included");
-  flags.add("tries", max_tries, "attempts after a connection error, 503 or 429 (1: no retry)", 1, 10);
+  flags.add("tries", max_tries, "attempts per hop; a connection error, 503 or 429 is retried (1: never)", 1, 10);
   flags.add("max-redirects", max_redirects, "redirect hops to follow before giving up", 0, 50);
   flags.add_seconds("backoff", options.backoff, "first retry waits about this long, doubling");
   flags.add_seconds("max-backoff", options.max_backoff,

@@ -379,13 +379,14 @@ TEST(HttpGetRetries, AlwaysBusyIsBoundedByTries) {
 
 TEST(HttpGetRetries, RetryAfterLongerThanWeWaitGivesUpAtOnce) {
   ScriptServer server([](int fd, const std::string&, int) {
-    send_text(fd, "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 3600\r\nContent-Length: 0\r\n\r\n");
+    send_text(fd, "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 3600\r\nContent-Length: 5\r\n\r\nlater");
     return true;
   });
   ProgramResult r = http_get({server.url("/later")});
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(one_line(r.err), "http-get: " + server.url("/later") + ": server answered 503 Service Unavailable");
   EXPECT_EQ(server.requests().size(), 1u);
+  EXPECT_EQ(r.out, "later") << "the final answer's body is written, whatever its status";
 }
 
 TEST(HttpGetRetries, PostIsNeverRetried) {
