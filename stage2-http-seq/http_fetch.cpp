@@ -418,7 +418,6 @@ std::unique_ptr<Fetcher::Connection> Fetcher::acquire(const Url& url, Clock::tim
     return conn;
   }
   Fd fd = connect_with_timeout(url, options_.connect_timeout, deadline);
-  ++opened_;
   note(fmt::format("connected to {} ({})", url.authority(), peer_address(fd.get()).to_string()));
   return std::make_unique<Connection>(std::move(fd), std::move(key));
 }

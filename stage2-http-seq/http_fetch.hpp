@@ -122,9 +122,6 @@ class Fetcher {
   // included): the caller decides whether that is a failure.
   Response fetch(const Url& url, const BodySink& sink, const ProgressFn& progress = {});
 
-  // Connections opened so far (tests and -v use it to show reuse).
-  int connections_opened() const { return opened_; }
-
  private:
   struct Connection;
   using Clock = std::chrono::steady_clock;
@@ -147,7 +144,6 @@ class Fetcher {
 
   Options options_;
   std::vector<std::unique_ptr<Connection>> idle_;
-  int opened_ = 0;
 };
 
 // The wait before retry number `retry` (1 = the first retry): backoff * 2^(retry-1),

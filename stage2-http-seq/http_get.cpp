@@ -10,7 +10,10 @@
 // error, or a final status that is not 2xx); 2 for bad usage (flag, URL).
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
