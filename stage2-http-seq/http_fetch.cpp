@@ -229,7 +229,7 @@ std::optional<Url> resolve_location(const Url& base, std::string_view location,
   }
 
   Url url = base;
-  std::string_view base_path = base.target.substr(0, base.target.find('?'));
+  std::string_view base_path = std::string_view(base.target).substr(0, base.target.find('?'));
   if (location.starts_with('?')) {
     url.target = std::string(base_path) + std::string(location);
     return url;
