@@ -88,13 +88,14 @@ int main(int argc, char** argv) {
   auto ports = scan::parse_ports(positional[1], &error);
   if (!ports) usage_error(flags, error);
 
-  // The safety check, before any socket exists.
+  // The safety check, before any socket exists. Every --allow range is checked for
+  // syntax, even when the target is loopback anyway.
   bool allowed = scan::is_loopback(*target);
-  for (std::string_view list = allow; !allowed && !list.empty();) {
+  for (std::string_view list = allow; !list.empty();) {
     auto comma = list.find(',');
     auto range = scan::parse_cidr(list.substr(0, comma), &error);
     if (!range) usage_error(flags, error);
-    allowed = scan::contains(*range, *target);
+    allowed = allowed || scan::contains(*range, *target);
     list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
   }
   if (!allowed) {

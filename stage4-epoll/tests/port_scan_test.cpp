@@ -47,7 +47,7 @@ TEST(PortScanUsage, HelpAndBadInput) {
        {std::vector<std::string>{"127.0.0.1"}, {"127.0.0.1", "0"}, {"127.0.0.1", "80-22"},
         {"127.0.0.1", "1-70000"}, {"127.0.0.1", "22,,80"}, {"127.0.0.1", "http"},
         {"127.0.0.1", "80", "--bogus"}, {"-x", "127.0.0.1", "80"}, {"127.0.0.1", "80", "extra"},
-        {"127.0.0.1", "80", "--timeout", "0"}}) {
+        {"127.0.0.1", "80", "--timeout", "0"}, {"127.0.0.1", "80", "--allow", "10.0.0.0/99"}}) {
     r = port_scan(args);
     EXPECT_EQ(r.status, 2) << testing::PrintToString(args) << r.err;
     EXPECT_NE(r.err.find("Usage: port-scan"), std::string::npos) << r.err;
