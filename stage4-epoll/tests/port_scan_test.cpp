@@ -1,8 +1,9 @@
 // Tests of port-scan (stage 4's client tool). Loopback only: the test opens listening
 // sockets on 127.0.0.1 port 0 for "open", and ports it has just closed for "closed".
 // The refusal of a non-loopback target uses 192.0.2.1 (TEST-NET-1, a documentation
-// address) and shows that nothing was attempted: port-scan exits 2 at once, although a
-// probe there could only end by its (long) timeout.
+// address) and shows that nothing was attempted: port-scan exits 2 with the refusal line
+// and prints no port, where a probe would have printed one and exited 0 (or, with its
+// 60 s timeout, outlasted the 10 s watchdog).
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -56,8 +57,8 @@ TEST(PortScanUsage, HelpAndBadInput) {
 }
 
 TEST(PortScanSafety, RefusesANonLoopbackTargetBeforeSendingAnything) {
-  // With a 60 s per-port timeout, a probe of 192.0.2.1 (which never answers) could only
-  // end after the run_program deadline; exiting 2 within it shows nothing was tried.
+  // A probe would print "80 filtered" and exit 0, or (60 s timeout) outlast the 10 s
+  // watchdog; exit 2, the refusal line and no output show nothing was tried.
   for (std::vector<std::string> args :
        {std::vector<std::string>{"192.0.2.1", "80", "--timeout", "60"},
         {"192.0.2.1", "80", "--timeout", "60", "--allow", "10.0.0.0/8"},
