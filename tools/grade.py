@@ -523,9 +523,9 @@ def parse_args() -> argparse.Namespace:
     return ap.parse_args()
 
 
-# Tests that carry a stage label but check the starter tree's own stubs, not the student's
-# code: never graded.
-NOT_GRADED = {"stage4_dispatch_stub_test"}
+# Tests that carry a stage label but not the student's work: the starter tree's own stub,
+# and the stages' client tools (code the course gives, no lab region). Never graded.
+NOT_GRADED = {"stage4_dispatch_stub_test", "stage2_http_get_test", "stage4_port_scan_test"}
 
 
 def select_tests(build: Path, stage: str, black_box: bool) -> list[dict]:

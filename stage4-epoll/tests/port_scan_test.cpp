@@ -3,11 +3,14 @@
 // The refusal of a non-loopback target uses 192.0.2.1 (TEST-NET-1, a documentation
 // address) and shows that nothing was attempted: port-scan exits 2 with the refusal line
 // and prints no port, where a probe would have printed one and exited 0 (or, with its
-// 60 s timeout, outlasted the 10 s watchdog).
+// 60 s timeout, outlasted the 10 s watchdog). That test runs port-scan in a network
+// namespace of its own with no interface up, so that even a broken check cannot send a
+// packet anywhere: the test fails, and nothing leaves the machine.
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +31,25 @@ namespace scan = serverlab::scan;
 ProgramResult port_scan(std::vector<std::string> args, std::chrono::milliseconds deadline = 30s) {
   args.insert(args.begin(), serverlab::testing::binary_from_env("PORT_SCAN_BIN", PORT_SCAN_DEFAULT_BIN));
   return run_program(args, "", deadline);
+}
+
+// port-scan in a new network namespace (`unshare --net`): only a loopback interface, down,
+// so every address is unreachable. nullopt when no namespace can be made here (unshare
+// needs root, or unprivileged user namespaces for the second form).
+std::optional<ProgramResult> port_scan_isolated(const std::vector<std::string>& args,
+                                                std::chrono::milliseconds deadline) {
+  for (std::vector<std::string> prefix :
+       {std::vector<std::string>{"/usr/bin/unshare", "--net", "--"},
+        {"/usr/bin/unshare", "--user", "--map-root-user", "--net", "--"}}) {
+    std::vector<std::string> probe = prefix;
+    probe.push_back("/bin/true");
+    if (run_program(probe, "", 10s).status != 0) continue;
+    prefix.push_back(
+        serverlab::testing::binary_from_env("PORT_SCAN_BIN", PORT_SCAN_DEFAULT_BIN));
+    prefix.insert(prefix.end(), args.begin(), args.end());
+    return run_program(prefix, "", deadline);
+  }
+  return std::nullopt;
 }
 
 std::uint16_t port_of(const Fd& fd) { return serverlab::local_address(fd.get()).port(); }
@@ -63,7 +85,10 @@ TEST(PortScanSafety, RefusesANonLoopbackTargetBeforeSendingAnything) {
        {std::vector<std::string>{"192.0.2.1", "80", "--timeout", "60"},
         {"192.0.2.1", "80", "--timeout", "60", "--allow", "10.0.0.0/8"},
         {"2001:db8::1", "80", "--timeout", "60"}}) {
-    ProgramResult r = port_scan(args, 10s);
+    std::optional<ProgramResult> isolated = port_scan_isolated(args, 10s);
+    if (!isolated)
+      GTEST_SKIP() << "environment: no network namespace (unshare --net) to run this in";
+    const ProgramResult& r = *isolated;
     EXPECT_EQ(r.status, 2) << r.err;
     EXPECT_EQ(r.out, "");
     EXPECT_EQ(r.err.substr(0, r.err.find('\n')),
