@@ -4,7 +4,7 @@
 # command to run and exits 1. Installs nothing that is already there.
 set -euo pipefail
 
-build_pkgs=(g++ cmake ninja-build make libgtest-dev libgmock-dev libfmt-dev nlohmann-json3-dev
+build_pkgs=(g++ cmake ninja-build make libgtest-dev libgmock-dev libfmt-dev nlohmann-json3-dev libssl-dev openssl
             catch2 python3 procps)
 bench_pkgs=(wrk nginx-light lighttpd h2o socat gnuplot-nox strace util-linux)
 fuzz_pkgs=(clang libclang-rt-14-dev)
