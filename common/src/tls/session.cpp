@@ -298,14 +298,15 @@ std::string TlsSession::peer_subject() const {
   return subject;
 }
 
+// A copy, not the connection's own session: OpenSSL marks a session it still
+// shares with a connection "not resumable" when that connection is freed
+// without a clean shutdown, which would silently spoil the ticket.
 Ticket TlsSession::ticket() const {
-  SSL_SESSION* s = SSL_get1_session(ssl_);
-  if (s == nullptr) return {};
-  if (SSL_SESSION_is_resumable(s) != 1) {
-    SSL_SESSION_free(s);
-    return {};
-  }
-  return Ticket(s, SSL_SESSION_free);
+  SSL_SESSION* live = SSL_get0_session(ssl_);
+  if (live == nullptr || SSL_SESSION_is_resumable(live) != 1) return {};
+  SSL_SESSION* copy = SSL_SESSION_dup(live);
+  if (copy == nullptr) return {};
+  return Ticket(copy, SSL_SESSION_free);
 }
 
 }  // namespace serverlab::tls
