@@ -240,12 +240,15 @@ TEST(TlsSession, LooksLikePlainHttp) {
 
 TEST(TlsSession, PlainHttpIsDetected) {
   TlsContext server_ctx = TlsContext::server(server_options());
-  TlsSession server(server_ctx);
-  server.feed("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
-  EXPECT_EQ(server.advance(), State::Failed);
-  EXPECT_EQ(server.failure(), Failure::PlainHttp);
-  EXPECT_FALSE(server.wants_read());
-  EXPECT_EQ(server_ctx.counters().failed(Failure::PlainHttp), 1u);
+  for (const char* request : {"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", "OPTIONS * HTTP/1.1\r\n",
+                              "DELETE /x HTTP/1.1\r\n", "P"}) {
+    TlsSession server(server_ctx);
+    server.feed(request);
+    EXPECT_EQ(server.advance(), State::Failed) << request;
+    EXPECT_EQ(server.failure(), Failure::PlainHttp) << request;
+    EXPECT_FALSE(server.wants_read());
+  }
+  EXPECT_EQ(server_ctx.counters().failed(Failure::PlainHttp), 4u);
   // The canned answer is a well-formed 400 whose length is right.
   std::string_view answer = kPlainHttpResponse;
   std::size_t body = answer.find("\r\n\r\n") + 4;

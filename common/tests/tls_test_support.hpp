@@ -9,12 +9,18 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <ostream>
 #include <stdexcept>
 #include <string>
 
 #include "serverlab/tls/context.hpp"
 #include "serverlab/tls/session.hpp"
 #include "temp_dir.hpp"
+
+namespace serverlab::tls {
+// Lets GoogleTest print a Failure by name ("peer_closed"), not as a byte.
+inline void PrintTo(Failure f, std::ostream* os) { *os << failure_name(f); }
+}  // namespace serverlab::tls
 
 namespace serverlab::tls::testing {
 
