@@ -2,6 +2,7 @@
 // OpenSSL's reason; good files make a context.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <string>
 
 #include "serverlab/tls/context.hpp"
@@ -72,6 +73,21 @@ TEST(TlsContext, KeyGivenAsCertificateIsRefused) {
   EXPECT_NE(msg.find("certificate " + o.cert_file), std::string::npos) << msg;
   // The error must never carry key material.
   EXPECT_EQ(msg.find("PRIVATE KEY-----"), std::string::npos) << msg;
+}
+
+// An encrypted key must fail with a reason, never prompt for a pass phrase
+// (a prompt would hang here until ctest's timeout).
+TEST(TlsContext, EncryptedKeyIsRefusedWithoutPrompting) {
+  serverlab::testing::TempDir dir("tls-context-test");
+  std::string encrypted = dir.path("encrypted.key");
+  std::string cmd = "openssl pkey -in " + cert("server.key") + " -aes256 -passout pass:secret -out " +
+                    encrypted + " </dev/null";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  ServerOptions o = server_options();
+  o.key_file = encrypted;
+  std::string msg = error_of([&] { TlsContext::server(o); });
+  EXPECT_NE(msg.find("key " + encrypted), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("secret"), std::string::npos) << msg;
 }
 
 TEST(TlsContext, ClientVerificationNeedsACaFile) {
