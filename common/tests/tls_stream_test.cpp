@@ -2,6 +2,7 @@
 // loopback (for a reset), and the openssl command-line client against a tiny
 // echo server built on the layer.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -160,6 +161,61 @@ TEST(TlsStream, ResetMidHandshakeCostsNothing) {
   EXPECT_TRUE(second.open) << second.error;
   EXPECT_EQ(second.received, "still here\n");
   EXPECT_EQ(server_ctx.counters().handshakes.load(), 1u);
+}
+
+// One step of an event-loop driver, as stage 4 would run it on a readiness
+// event: receive what the non-blocking socket has, advance, send the output.
+// Returns the poll events the session wants next.
+short step(int fd, TlsSession& s, std::string& plaintext) {
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n > 0) s.feed(std::string_view(buf, static_cast<std::size_t>(n)));
+    if (n == 0) s.feed_eof();
+    if (n <= 0) break;
+  }
+  if (s.state() == TlsSession::State::Handshaking) s.advance();
+  if (s.state() == TlsSession::State::Open) plaintext += read_all(s);
+  while (s.wants_write()) {
+    std::size_t n = s.take_output(buf, sizeof buf);
+    EXPECT_EQ(::send(fd, buf, n, MSG_NOSIGNAL), static_cast<ssize_t>(n));  // small: fits the buffer
+  }
+  return static_cast<short>((s.wants_read() ? POLLIN : 0) | (s.wants_write() ? POLLOUT : 0));
+}
+
+// Both ends non-blocking in one thread, each waiting only for what its
+// session's wants_read()/wants_write() ask: the interest set alone carries
+// the handshake and the data through.
+TEST(TlsStream, NonBlockingDriverFollowsTheInterestSet) {
+  TlsContext server_ctx = TlsContext::server(server_options());
+  TlsContext client_ctx = TlsContext::client(client_options());
+  Pair p = socket_pair();
+  set_nonblocking(p.a.get());
+  set_nonblocking(p.b.get());
+  TlsSession client(client_ctx, "127.0.0.1");
+  TlsSession server(server_ctx);
+  std::string at_client, at_server;
+  pollfd fds[2] = {{p.a.get(), step(p.a.get(), client, at_client), 0},
+                   {p.b.get(), step(p.b.get(), server, at_server), 0}};
+  bool sent = false;
+  for (int round = 0; round < 100 && at_client != "pong"; ++round) {
+    ASSERT_GT(::poll(fds, 2, 5000), 0) << "no progress: both sides wait (round " << round << ")";
+    if (fds[0].revents) fds[0].events = step(p.a.get(), client, at_client);
+    if (fds[1].revents) fds[1].events = step(p.b.get(), server, at_server);
+    if (!sent && client.state() == TlsSession::State::Open) {
+      client.write("ping");
+      fds[0].events = step(p.a.get(), client, at_client);
+      sent = true;
+    }
+    if (at_server == "ping") {
+      server.write("pong");
+      at_server.clear();
+      fds[1].events = step(p.b.get(), server, at_server);
+    }
+  }
+  EXPECT_EQ(client.state(), TlsSession::State::Open) << client.error();
+  EXPECT_EQ(server.state(), TlsSession::State::Open) << server.error();
+  EXPECT_EQ(at_client, "pong");
 }
 
 // The real thing: `openssl s_client`, with a client certificate, ALPN and
