@@ -5,7 +5,7 @@
 set -euo pipefail
 
 build_pkgs=(g++ cmake ninja-build make libgtest-dev libgmock-dev libfmt-dev nlohmann-json3-dev
-            catch2 python3 procps netcat-openbsd)
+            libssl-dev openssl catch2 python3 procps netcat-openbsd)
 bench_pkgs=(wrk nginx-light lighttpd h2o socat gnuplot-nox strace util-linux)
 fuzz_pkgs=(clang libclang-rt-14-dev)
 coverage_pkgs=(gcovr)

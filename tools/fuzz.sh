@@ -1,54 +1,90 @@
 #!/usr/bin/env bash
-# fuzz.sh [SECONDS]: fuzzes the HTTP request parser for SECONDS (default 60).
+# fuzz.sh [SECONDS] [TARGET...]: fuzzes each TARGET (default: all) for SECONDS (default 60).
 #
-# Builds common/fuzz/parser_fuzz.cpp with only the sources it needs, using clang
-# and libFuzzer + AddressSanitizer + UndefinedBehaviorSanitizer, into build/fuzz/,
-# then runs it over a scratch copy of the seed corpus (the committed corpus is
-# never modified). Exits non-zero when the fuzzer finds a crash, a sanitizer
-# report or a broken invariant; the reproducer is left in build/fuzz/crash-*:
-#     build/fuzz/parser_fuzz build/fuzz/crash-<sha1>     # replay it
+#   parser  the HTTP request parser (common/fuzz/parser_fuzz.cpp)
+#   tls     the server side of the TLS layer: arbitrary bytes from a "client" go into a
+#           server TlsSession over memory BIOs (common/fuzz/tls_fuzz.cpp says what it checks)
+#
+# Each target is built with only the sources it needs, using clang and libFuzzer +
+# AddressSanitizer + UndefinedBehaviorSanitizer, into build/fuzz/TARGET/, then run over a
+# scratch copy of its seed corpus (the committed corpus is never modified). Exits
+# non-zero when the fuzzer finds a crash, a sanitizer report or a broken invariant; the
+# reproducer is left in build/fuzz/TARGET/crash-*. To replay one:
+#     build/fuzz/parser/parser_fuzz build/fuzz/parser/crash-<sha1>
+#     TLS_FUZZ_CERTS=build/fuzz/tls/certs build/fuzz/tls/tls_fuzz build/fuzz/tls/crash-<sha1>
 # Environment: FUZZ_CXX (default clang++), FUZZ_JOBS (parallel fuzzers, default 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-seconds=${1:-60}
-case "$seconds" in
-  ''|*[!0-9]*) echo "usage: tools/fuzz.sh [SECONDS]" >&2; exit 2 ;;
-esac
+usage() { echo "usage: tools/fuzz.sh [SECONDS] [parser|tls]..." >&2; exit 2; }
 
-tools/deps.sh fuzz
+seconds=60
+if [ $# -gt 0 ] && [[ "$1" =~ ^[0-9]+$ ]]; then seconds=$1; shift; fi
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=(parser tls)
+for t in "${targets[@]}"; do
+  case "$t" in parser|tls) ;; *) usage ;; esac
+done
 
-out=build/fuzz
+tools/deps.sh build fuzz
 cxx=${FUZZ_CXX:-clang++}
-mkdir -p "$out"
-
-sources=(common/fuzz/parser_fuzz.cpp common/src/http/request.cpp common/src/http/parser.cpp
-         common/src/http/uri.cpp common/src/http/mime.cpp)
-echo "== building $out/parser_fuzz"
-"$cxx" -std=c++20 -g -O1 -fno-omit-frame-pointer \
-  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  -Icommon/include "${sources[@]}" -o "$out/parser_fuzz"
-
-rm -rf "$out/corpus"
-cp -r common/fuzz/corpus "$out/corpus"
-rm -f "$out"/crash-* "$out"/leak-* "$out"/timeout-* "$out"/oom-*
-
-echo "== fuzzing for ${seconds}s"
 jobs=${FUZZ_JOBS:-1}
-parallel=()
-[ "$jobs" -gt 1 ] && parallel=(-jobs="$jobs" -workers="$jobs")  # writes fuzz-N.log in $out
-status=0
-(
-  cd "$out"
-  ./parser_fuzz corpus -dict=../../common/fuzz/http.dict -max_total_time="$seconds" \
-    -max_len=2048 -timeout=10 -rss_limit_mb=2048 -artifact_prefix=./ -print_final_stats=1 \
-    "${parallel[@]}"
-) 2>"$out/fuzz.log" || status=$?
-tail -n 25 "$out/fuzz.log"
 
-if [ "$status" -ne 0 ] || ls "$out"/crash-* "$out"/leak-* "$out"/timeout-* >/dev/null 2>&1; then
-  echo "fuzz.sh: FAILED (exit $status); reproducer(s):" >&2
-  ls "$out"/crash-* "$out"/leak-* "$out"/timeout-* "$out"/oom-* 2>/dev/null >&2 || true
-  exit 1
-fi
-echo "fuzz.sh: no crash in ${seconds}s"
+# fuzz_one NAME CORPUS MAX_LEN -- SOURCES... -- FUZZER_ARGS...: build, then run for $seconds.
+fuzz_one() {
+  local name=$1 corpus=$2 max_len=$3
+  shift 3
+  local sources=() run_args=() libs=()
+  [ "$1" = "--" ] && shift
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do sources+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  run_args=("$@")
+  [ "$name" = tls ] && libs=(-lssl -lcrypto)
+
+  local out=build/fuzz/$name
+  mkdir -p "$out"
+  echo "== building $out/${name}_fuzz"
+  "$cxx" -std=c++20 -g -O1 -fno-omit-frame-pointer \
+    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+    -Icommon/include "${sources[@]}" "${libs[@]}" -o "$out/${name}_fuzz"
+
+  rm -rf "$out/corpus"
+  cp -r "$corpus" "$out/corpus"
+  rm -f "$out"/crash-* "$out"/leak-* "$out"/timeout-* "$out"/oom-*
+
+  echo "== fuzzing $name for ${seconds}s"
+  local parallel=()
+  [ "$jobs" -gt 1 ] && parallel=(-jobs="$jobs" -workers="$jobs")  # writes fuzz-N.log in $out
+  local status=0
+  (
+    cd "$out"
+    "./${name}_fuzz" corpus -max_total_time="$seconds" -max_len="$max_len" -timeout=10 \
+      -rss_limit_mb=2048 -artifact_prefix=./ -print_final_stats=1 "${run_args[@]}" \
+      "${parallel[@]}"
+  ) 2>"$out/fuzz.log" || status=$?
+  tail -n 25 "$out/fuzz.log"
+
+  if [ "$status" -ne 0 ] || ls "$out"/crash-* "$out"/leak-* "$out"/timeout-* >/dev/null 2>&1; then
+    echo "fuzz.sh: $name FAILED (exit $status); reproducer(s):" >&2
+    ls "$out"/crash-* "$out"/leak-* "$out"/timeout-* "$out"/oom-* 2>/dev/null >&2 || true
+    return 1
+  fi
+  echo "fuzz.sh: $name: no crash in ${seconds}s"
+}
+
+for t in "${targets[@]}"; do
+  case "$t" in
+    parser)
+      fuzz_one parser common/fuzz/corpus 2048 -- \
+        common/fuzz/parser_fuzz.cpp common/src/http/request.cpp common/src/http/parser.cpp \
+        common/src/http/uri.cpp common/src/http/mime.cpp -- \
+        -dict=../../../common/fuzz/http.dict
+      ;;
+    tls)
+      tools/make-test-certs.sh build/fuzz/tls/certs >/dev/null
+      export TLS_FUZZ_CERTS=certs  # relative to build/fuzz/tls, where the fuzzer runs
+      fuzz_one tls common/fuzz/tls-corpus 4096 -- \
+        common/fuzz/tls_fuzz.cpp common/src/tls/context.cpp common/src/tls/session.cpp --
+      ;;
+  esac
+done
