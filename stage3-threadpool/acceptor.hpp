@@ -24,7 +24,7 @@
 // new clients are accepted and closed at once (SpareFd). A head longer than
 // --max-header-bytes goes to a worker as it is, which answers 431.
 //
-// Threading: run() and the constructor on the main thread; give_back() and
+// Who may call: run() and the constructor, the main thread only; give_back() and
 // waiting() from any thread.
 #pragma once
 

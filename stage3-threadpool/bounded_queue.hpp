@@ -25,7 +25,7 @@
 // keeps handing out what is left and returns nullopt once the queue is drained.
 // Every waiter on either side is woken by close().
 //
-// Threading: every member is thread-safe. push() and pop() block; try_push(),
+// Who may call: any thread; every member is thread-safe. push() and pop() block; try_push(),
 // close(), size() and capacity() never block for long (only on the mutex). Not
 // async-signal-safe: never call from a signal handler.
 #pragma once

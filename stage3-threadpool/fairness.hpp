@@ -11,7 +11,7 @@
 // a little latency. A connection is asked only after kMinHold, so every client
 // gets some requests answered per turn.
 //
-// Threading: begin()/end() are called by worker `id` only; rebalance() by the main
+// Who may call: begin()/end() worker `id` only; rebalance() by the main
 // thread only. They share nothing but atomics.
 #pragma once
 

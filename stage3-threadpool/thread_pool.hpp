@@ -22,7 +22,7 @@
 //
 // A handler that throws has its exception logged; that worker carries on.
 //
-// Threading: submit/try_submit/busy/queued/stopping are thread-safe. stop() must
+// Who may call: any thread for submit/try_submit/busy/queued/stopping. stop() must
 // be called from one thread (normally main), never from inside a handler. The
 // destructor calls stop() without a timeout. Signals: block them in main before
 // constructing the pool (block_signals), so workers inherit the mask.

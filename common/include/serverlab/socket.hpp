@@ -8,7 +8,7 @@
 // Port 0 asks the kernel for a free port; local_address() says which one it gave.
 //
 // Setup functions throw SysError (or std::runtime_error for a name that does not
-// resolve). Safe to call from any thread.
+// resolve). Who may call: any thread.
 #pragma once
 
 #include <netinet/in.h>

@@ -11,7 +11,7 @@
 // so no submitted text can become markup on the page. The bundled site's
 // www/form.html is a form that submits here.
 //
-// Pure: no I/O, callable from any thread. The page is built in memory; its size
+// Who may call: any thread (pure: no I/O). The page is built in memory; its size
 // is bounded by the request line (--max-request-line), a few times over.
 #pragma once
 
