@@ -36,9 +36,10 @@ leftovers() { ps -eo pid=,args= | grep -F "$tree/" | grep -v -e grep -e verify-s
 
 # What the weeks' checks build (week 10: the stage 4 tests; the lab checks), built once up
 # front so the per-week bound measures the checks, not the first build of the tree.
-echo "== starter tree: building what the weeks' checks run (deps_stage4, lab-checks)"
+echo "== starter tree: building what the weeks' checks run (deps_stage4, lab-checks, echo-server)"
 t=$SECONDS
-cmake --build "$bld" --target deps_stage4 lab-checks >"$bld/verify-starter-build.log" 2>&1 || {
+cmake --build "$bld" --target deps_stage4 lab-checks echo-server \
+  >"$bld/verify-starter-build.log" 2>&1 || {
   cat "$bld/verify-starter-build.log" >&2; echo "verify-starter: the starter tree does not build" >&2
   exit 1
 }
@@ -80,6 +81,33 @@ for n in $(seq 1 17); do
     sed 's/^/      | /' "$log" | tail -15
   fi
 done
+# Week 1's exercise works in week 1: on the starter's naive one-call read_n/write_n, the
+# echo server sends a short line back (the handout does it with nc).
+echo "== starter tree: week01's exercise, one line through echo-server on the naive stubs"
+out=$(mktemp)
+"$bld/stage1-echo/echo-server" --port 0 >"$out" 2>/dev/null </dev/null &
+echo_pid=$!
+got=$(timeout 20 python3 - "$out" <<'PY'
+import socket, sys, time
+deadline = time.time() + 10
+while time.time() < deadline:
+    first = open(sys.argv[1]).readline()
+    if first.startswith("listening on "):
+        break
+    time.sleep(0.05)
+port = int(first.rsplit(":", 1)[1])
+with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+    c.sendall(b"hello, week 1\n")
+    print(c.recv(100).decode(errors="replace"), end="")
+PY
+) || true
+kill "$echo_pid" 2>/dev/null; wait "$echo_pid" 2>/dev/null; rm -f "$out"
+if [ "$got" = "hello, week 1" ]; then
+  echo "  echoed: ok"
+else
+  echo "  FAILED: expected the line back, got '${got}'"; status=1
+fi
+
 # The bound itself: week 13 with the region check skipped runs the stage 4 suite against the
 # unwritten dispatch. Whether the servers stop by name or hang, the run must end by
 # CHECK_LAB_TIMEOUT plus the kill grace, and leave no process behind.

@@ -12,10 +12,12 @@ IoResult read_n(int fd, void* buf, std::size_t n) {
   auto* p = static_cast<char*>(buf);
   std::size_t done = 0;
   // [lab02:read-n:begin]
-  // [lab02:read-n:stub] (void)fd;
-  // [lab02:read-n:stub] (void)p;
-  // [lab02:read-n:stub] (void)n;
-  // [lab02:read-n:stub] return IoResult::fail(ENOSYS, done);
+  // [lab02:read-n:stub] // The naive version (week 1): one read, and whatever it returned is "all".
+  // [lab02:read-n:stub] // It works for a short message on a quiet connection; a short count,
+  // [lab02:read-n:stub] // EOF or EINTR makes it wrong. Week 2 replaces it.
+  // [lab02:read-n:stub] ssize_t r = ::read(fd, p, n);
+  // [lab02:read-n:stub] if (r < 0) return IoResult::fail(errno, done);
+  // [lab02:read-n:stub] done = static_cast<std::size_t>(r);
   while (done < n) {
     ssize_t r = ::read(fd, p + done, n - done);
     if (r > 0) {
@@ -46,11 +48,12 @@ IoResult write_n(int fd, const void* buf, std::size_t n) {
   const auto* p = static_cast<const char*>(buf);
   std::size_t done = 0;
   // [lab02:write-n:begin]
-  // [lab02:write-n:stub] (void)fd;
-  // [lab02:write-n:stub] (void)p;
-  // [lab02:write-n:stub] (void)n;
-  // [lab02:write-n:stub] (void)write_some;
-  // [lab02:write-n:stub] return IoResult::fail(ENOSYS, done);
+  // [lab02:write-n:stub] // The naive version (week 1): one write, and whatever it moved is "all".
+  // [lab02:write-n:stub] // It works for a short reply on a quiet connection; a short count or
+  // [lab02:write-n:stub] // EINTR makes it wrong. Week 2 replaces it.
+  // [lab02:write-n:stub] ssize_t w = write_some(fd, p, n);
+  // [lab02:write-n:stub] if (w < 0) return IoResult::fail(errno, done);
+  // [lab02:write-n:stub] done = static_cast<std::size_t>(w);
   while (done < n) {
     ssize_t w = write_some(fd, p + done, n - done);
     if (w >= 0) {

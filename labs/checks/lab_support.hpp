@@ -5,8 +5,9 @@
 //  - names, not numbers, in failure messages: StringMaker specialisations print
 //    IoResult ("Error(EINTR) after 0 bytes"), its Status, BufferedReader::LineStatus
 //    and FrameStatus by name, and labcheck::Errno prints an errno as "EPIPE";
-//  - the stub's marker: a result only a stub gives (ENOSYS from rio and fd passing;
-//    LineStatus/FrameStatus::Error with nothing read) prints "this is still the stub";
+//  - the stub's marker: a result only a stub gives (ENOSYS from fd passing;
+//    LineStatus/FrameStatus::Error with nothing read; rio's read_n/write_n stubs are
+//    the naive one-call versions instead, and fail with a short count or EINTR) prints "this is still the stub";
 //  - setup helpers: socket pairs, pipes, temporary directories, a SIGUSR1 handler
 //    installed WITHOUT SA_RESTART (so a blocked call really fails with EINTR), and a
 //    way to wait, with a bound, until another thread is asleep in the kernel.
@@ -84,7 +85,7 @@ struct Errno {
   friend bool operator==(Errno, Errno) = default;
 };
 
-// ENOSYS ("function not implemented") is what the lab stubs return (rio, fd passing):
+// ENOSYS ("function not implemented") is what the fd-passing stubs return:
 // no reference code path ever produces it.
 inline std::string describe(Errno e) {
   std::string out = errno_name(e.value);
@@ -103,7 +104,7 @@ inline std::string_view status_name(serverlab::IoResult::Status s) {
   return "Status(?)";
 }
 
-// "Ok after 12 bytes", "Error(EPIPE) after 0 bytes", and for the stubs' ENOSYS
+// "Ok after 12 bytes", "Error(EPIPE) after 0 bytes", and for a stub's ENOSYS
 // "Error(ENOSYS) after 0 bytes: this is still the stub".
 inline std::string describe(const serverlab::IoResult& r) {
   std::string out(status_name(r.status));
