@@ -1,11 +1,12 @@
 # Test registration with labels and a build-before-test fixture.
 #
-# Every test carries exactly one stage label (common, stage1..stage5, labs) and
-# any number of kind labels (unit, integration, slow). For each stage label there
+# Every test carries exactly one stage label (common, stage1..stage5, the capstones
+# proxy and kv, labs, bench) and any number of kind labels (unit, integration, slow,
+# and the feature labels tls, http2). For each stage label there
 # is a setup test `build:<label>` that builds every target that label's tests
 # need, so `ctest -L stage3` alone is a complete grading command: nothing stale
 # ever runs. (ctest pulls a fixture's setup test in even when it filters by label.)
-set(SERVERLAB_STAGE_LABELS common stage1 stage2 stage3 stage4 stage5 labs bench)
+set(SERVERLAB_STAGE_LABELS common stage1 stage2 stage3 stage4 stage5 proxy kv labs bench)
 
 foreach(label IN LISTS SERVERLAB_STAGE_LABELS)
   add_custom_target(deps_${label})

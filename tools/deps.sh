@@ -5,8 +5,12 @@
 set -euo pipefail
 
 build_pkgs=(g++ cmake ninja-build make libgtest-dev libgmock-dev libfmt-dev nlohmann-json3-dev
-            libssl-dev openssl catch2 python3 procps netcat-openbsd)
-bench_pkgs=(wrk nginx-light lighttpd h2o socat gnuplot-nox strace util-linux)
+            libssl-dev openssl catch2 python3 procps netcat-openbsd curl
+            libtomlplusplus-dev libnghttp2-dev
+            redis-server redis-tools python3-redis python3-h2 nghttp2-client)
+# redis-server, redis-cli, python3-redis, python3-h2 and nghttp are test clients and
+# reference peers (capstone-kv's differential test, the HTTP/2 tests), so they are build deps.
+bench_pkgs=(wrk nginx-light lighttpd h2o haproxy socat gnuplot-nox strace util-linux)
 fuzz_pkgs=(clang libclang-rt-14-dev)
 coverage_pkgs=(gcovr)
 
