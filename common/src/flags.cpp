@@ -53,6 +53,7 @@ Flags::Flags(std::string program, std::string summary)
 }
 
 void Flags::define(Flag flag) {
+  flag.section = section_;
   index_[flag.name] = flags_.size();
   flags_.push_back(std::move(flag));
 }

@@ -45,6 +45,12 @@ class Flags {
   void add_choice(std::string name, std::string& target, std::vector<std::string> choices,
                   std::string help);
 
+  // Flags added after this call belong to section `name` of the configuration file
+  // ("server", "http", "tls", "limits", "rate_limit", "log"); before any call they
+  // belong to "server". The section decides where a flag's key lives in a TOML
+  // config file ([http] autoindex = false) and groups --help.
+  void begin_section(std::string name) { section_ = std::move(name); }
+
   // A check of the parsed values, run by parse() after every flag is applied (so the
   // command line has already overridden the config file). It returns nullopt or one
   // line such as "--root /srv/x: no such directory". Checks run in the order added;
@@ -74,6 +80,7 @@ class Flags {
     std::string default_text;
     bool is_bool = false;
     std::function<std::optional<std::string>(std::string_view)> set;  // returns an error
+    std::string section = "server";  // config-file section (begin_section)
   };
   void define(Flag flag);
   std::optional<std::string> apply(const std::string& name, std::optional<std::string_view> value,
@@ -87,6 +94,7 @@ class Flags {
   std::vector<std::string> set_;
   std::vector<std::function<std::optional<std::string>()>> checks_;
   bool help_ = false;
+  std::string section_ = "server";
 };
 
 // The flags every server shares, with the same names and defaults everywhere.

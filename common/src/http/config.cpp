@@ -21,6 +21,7 @@ std::string default_document_root() { return SERVERLAB_DEFAULT_ROOT; }
 
 void add_http_flags(Flags& flags, HttpConfig& config, std::uint16_t default_port) {
   add_server_flags(flags, config.server, default_port);
+  flags.begin_section("http");
   if (config.root.empty()) config.root = default_document_root();
   flags.add("root", config.root, "document root: the directory whose files are served");
   flags.add("access-log", config.access_log,
