@@ -26,18 +26,21 @@ usage() {
   echo "usage: labs/check-lab.sh BUILD_DIR weekNN [TAG]   (make check-lab LAB=weekNN [TAG=name])" >&2
   exit 2
 }
+# Weeks 1-17 are the course; weeks 18 and later are its advanced track (labs/README.md).
+last_week=$(ls -d labs/week[0-9][0-9]-* | sed -n 's|^labs/week\([0-9][0-9]\)-.*|\1|p' | sort -n | tail -1)
+last_week=$((10#$last_week))
 build=${1:-}
 lab=${2:-}
 tag=${3:-}
 [ -n "$build" ] || usage
 if [ -z "$lab" ]; then
-  echo "usage: make check-lab LAB=weekNN   (weeks 01-17; weeks with a lab of their own:" \
+  echo "usage: make check-lab LAB=weekNN   (weeks 01-$last_week; weeks with a lab of their own:" \
        "$(ls labs/checks | sed -n 's/^\(week[0-9][0-9]\)_.*/\1/p' | sort -u | tr '\n' ' '))" >&2
   exit 2
 fi
 num=$(printf '%s' "$lab" | tr -dc '0-9')
-if [ -z "$num" ] || [ "$((10#$num))" -lt 1 ] || [ "$((10#$num))" -gt 17 ]; then
-  echo "check-lab: '$lab' is not a week 1-17" >&2
+if [ -z "$num" ] || [ "$((10#$num))" -lt 1 ] || [ "$((10#$num))" -gt "$last_week" ]; then
+  echo "check-lab: '$lab' is not a week 1-$last_week" >&2
   exit 2
 fi
 n=$((10#$num))
