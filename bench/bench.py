@@ -966,6 +966,13 @@ def main(argv=None) -> int:
             echo_sel.append(s)
 
     scenarios = [sc for sc in all_scenarios(args.quick) if matches(sc.id, args.scenario)]
+    if not (selected and scenarios) and not echo_sel:
+        # Nothing to measure: say why, and leave RESULTS.md and the results folder alone.
+        for s in skipped:
+            progress(f"bench: {s['server']}: {s['reason']}")
+        progress(f"bench: nothing to measure (--server {args.server!r}, --scenario "
+                 f"{args.scenario!r} matched no available server and scenario)")
+        return 2
     started_at = time.monotonic()
     now = datetime.datetime.now()
     host = socket.gethostname().split(".")[0]
