@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <cctype>
+#include <fstream>
 #include <toml++/toml.h>
 
 #include "serverlab/log.hpp"
@@ -225,6 +226,18 @@ constexpr std::string_view kOldFormatHint =
     " (settings go in sections, such as [server] port = 8080; the old 'name = value' "
     "format is not read any more: docs/CONFIG.md shows the TOML form)";
 
+// True when no "[section]" line comes before line `line` of the file: a syntax
+// error there is most likely an old 'name = value' file.
+bool before_any_section(const std::string& path, std::uint32_t line) {
+  std::ifstream in(path);
+  std::string text;
+  for (std::uint32_t n = 1; n < line && std::getline(in, text); ++n) {
+    const auto first = text.find_first_not_of(" \t");
+    if (first != std::string::npos && text[first] == '[') return false;
+  }
+  return true;
+}
+
 // One [[name]] table as the program's taker sees it.
 std::optional<std::string> to_config_table(const std::string& path, const toml::table& table,
                                            ConfigTable& out) {
@@ -260,7 +273,8 @@ std::optional<std::string> Flags::load_config(const std::string& path) {
   try {
     root = toml::parse_file(path);
   } catch (const toml::parse_error& e) {
-    return fmt::format("{}: {}{}", where(path, e.source()), e.description(), kOldFormatHint);
+    return fmt::format("{}: {}{}", where(path, e.source()), e.description(),
+                       before_any_section(path, e.source().begin.line) ? kOldFormatHint : "");
   }
 
   // A flag's TOML value as its setter's text, or why the type is wrong.
