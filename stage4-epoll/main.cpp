@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <exception>
 #include <memory>
+#include <stdexcept>
 #include <vector>
 
 #include "event_loop.hpp"
@@ -75,6 +76,7 @@ class Generations {
   // and drains. Throws (SysError, ...) when the service cannot be built; then
   // nothing has changed.
   void start(const Settings& settings) {
+    if (stopping_) throw std::runtime_error("the server is shutting down");
     Generation next;
     next.service = std::make_shared<const http::HttpService>(settings.http, &metrics_);
     EpollServerOptions options;
@@ -94,6 +96,7 @@ class Generations {
   // Graceful stop: no more accepting anywhere; the loop stops when the current
   // generation's connections are done (the draining ones are told to finish too).
   void shutdown() {
+    stopping_ = true;
     listener_.reset();
     for (Generation& g : draining_) {
       if (g.server->connection_count() > 0 && !g.server->shutting_down()) g.server->shutdown();
@@ -123,6 +126,7 @@ class Generations {
   Metrics& metrics_;
   Generation current_;
   std::vector<Generation> draining_;
+  bool stopping_ = false;  // shutdown() was called: no new generation
 };
 
 // SIGHUP (re-read the file) or SIGUSR1 (reopen logs: the same settings, anew).

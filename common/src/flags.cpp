@@ -1,7 +1,12 @@
+// flags.cpp: the command line, the environment and the TOML config file, into the
+// values each program registered (flags.hpp says what and in which order). The file
+// is parsed by toml++; this file maps its tables and keys onto the flags, checks
+// each value's TOML type against the flag's kind, and says where a problem is.
 #include "serverlab/flags.hpp"
 
 #include <fmt/format.h>
 #include <sys/stat.h>
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,10 +14,9 @@
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <cctype>
+#include <cstring>
 #include <fstream>
-#include <toml++/toml.h>
 
 #include "serverlab/log.hpp"
 
