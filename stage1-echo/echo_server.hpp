@@ -13,11 +13,10 @@
 // ends that connection only (set-up errors, before serving starts, throw SysError).
 #pragma once
 
-#include <functional>
-#include <memory>
-
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 
 #include "serverlab/flags.hpp"

@@ -7,7 +7,7 @@
 //
 // Read it top-down, like CS:APP's tiny:
 //
-//   main.cpp        flags (--config, SIGHUP reload) -> choose the transport and the model -> run_tcp | run_udp
+//   main.cpp        flags (--config; SIGHUP) -> choose the transport and model -> run_tcp | run_udp
 //   tcp_server.cpp    run_tcp: listen -> accept loop (waits on the listener AND the
 //                     signalfd) -> Clients::spawn(run_session) ... SIGTERM -> stop_gracefully
 //   clients.hpp       Clients: the worker threads, counted against the client limit

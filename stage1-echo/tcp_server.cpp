@@ -100,8 +100,9 @@ int run_tcp(const EchoConfig& cfg, std::size_t max_workers, int signal_fd,
     }
     try {
       const int stop_fd = stop.get();
-      clients.spawn(std::move(conn),
-                    [session_cfg = current, stop_fd](int fd) { run_session(fd, *session_cfg, stop_fd); });
+      clients.spawn(std::move(conn), [session_cfg = current, stop_fd](int fd) {
+        run_session(fd, *session_cfg, stop_fd);
+      });
     } catch (const std::system_error& e) {
       log::event(log::Level::Error, "cannot start a thread", {{"error", e.what()}});
     }

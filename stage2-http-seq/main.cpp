@@ -113,12 +113,13 @@ int main(int argc, char** argv) {
     int pause_ms = -1;  // > 0: no room to accept even one client; wait before trying again
     for (;;) {
       // The signal fd goes first: a stop request wins over a waiting client.
-      int ready = wait_for(signals.get(), control.get(), pause_ms > 0 ? -1 : listener.get(),
-                           pause_ms);
+      int ready =
+          wait_for(signals.get(), control.get(), pause_ms > 0 ? -1 : listener.get(), pause_ms);
       if (ready == signals.get()) break;
       if (ready == control.get()) {
         const int signo = read_signal(control.get());
-        if (auto next = on_control_signal(signo, loader, config, metrics)) service = std::move(next);
+        if (auto next = on_control_signal(signo, loader, config, metrics))
+          service = std::move(next);
         continue;
       }
       pause_ms = -1;

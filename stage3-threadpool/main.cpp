@@ -70,10 +70,9 @@ struct Settings {
 
 void define_flags(Flags& flags, Settings& s) {
   http::add_http_flags(flags, s.http, 8080);
-  flags.add("threads", s.threads, "worker threads (each serves one connection at a time)", 1,
-            4096);
-  flags.add("queue", s.queue, "connections with a complete request that may wait for a worker",
-            1, 1 << 20);
+  flags.add("threads", s.threads, "worker threads (each serves one connection at a time)", 1, 4096);
+  flags.add("queue", s.queue, "connections with a complete request that may wait for a worker", 1,
+            1 << 20);
   flags.add_choice("overload", s.overload, {"block", "reject"},
                    "queue full: block (stop accepting) or reject (503 + Retry-After)");
 }
@@ -131,7 +130,8 @@ int main(int argc, char** argv) {
     Fd signals = block_signals({SIGINT, SIGTERM});  // before any thread: workers inherit it
     Fd control = block_signals({SIGHUP, SIGUSR1});  // apart: they must not stop a connection
     Metrics metrics;
-    Snapshot<http::HttpService> services(std::make_shared<const http::HttpService>(config, &metrics));
+    Snapshot<http::HttpService> services(
+        std::make_shared<const http::HttpService>(config, &metrics));
     Acceptor acceptor(listen_tcp(config.server.bind, config.server.port), signals.get(), services,
                       settings.overload == "reject");
     Fairness fairness(static_cast<std::size_t>(threads));

@@ -154,9 +154,9 @@ void on_control_signal(int signo, ConfigLoader<Settings>& loader, Settings& runn
 }  // namespace
 
 int main(int argc, char** argv) {
-  ConfigLoader<Settings> loader(
-      "http-epoll", "HTTP/1.1 static file server: one thread, one epoll loop (stage 4)",
-      define_flags, argc, argv);
+  ConfigLoader<Settings> loader("http-epoll",
+                                "HTTP/1.1 static file server: one thread, one epoll loop (stage 4)",
+                                define_flags, argc, argv);
   Settings settings = loader.load_or_exit();
 
   try {
@@ -177,20 +177,23 @@ int main(int argc, char** argv) {
     });
 
     Metrics metrics;
-    Fd listener = listen_tcp(settings.http.server.bind, settings.http.server.port,
-                             ListenOptions{.backlog = 511, .reuse_port = false, .nonblocking = true});
+    Fd listener =
+        listen_tcp(settings.http.server.bind, settings.http.server.port,
+                   ListenOptions{.backlog = 511, .reuse_port = false, .nonblocking = true});
     announce_listening(listener.get());
     Generations generations(loop, std::move(listener), metrics);
     generations.start(settings);
     generations_ptr = &generations;
 
-    metrics.add_gauge(
-        "serverlab_epoll_sessions_in_use",
-        "HTTP sessions (with their buffers) lent to busy connections",
-        [&generations] { return static_cast<double>(generations.current().sessions().outstanding()); });
-    metrics.add_gauge(
-        "serverlab_epoll_sessions_free", "HTTP sessions waiting in the pool",
-        [&generations] { return static_cast<double>(generations.current().sessions().free_count()); });
+    metrics.add_gauge("serverlab_epoll_sessions_in_use",
+                      "HTTP sessions (with their buffers) lent to busy connections",
+                      [&generations] {
+                        return static_cast<double>(generations.current().sessions().outstanding());
+                      });
+    metrics.add_gauge("serverlab_epoll_sessions_free", "HTTP sessions waiting in the pool",
+                      [&generations] {
+                        return static_cast<double>(generations.current().sessions().free_count());
+                      });
     metrics.add_gauge("serverlab_epoll_timers", "timers pending in the loop's heap",
                       [&loop] { return static_cast<double>(loop.timer_count()); });
     metrics.add_gauge("serverlab_epoll_handler_errors",

@@ -101,8 +101,8 @@ std::optional<std::string> needs_restart(const Settings& before, const Settings&
   if (auto c = changed("accept", before.accept, after.accept)) return c;
   if (auto c = changed("workers", a.workers, b.workers)) return c;
   if (auto c = changed("max-workers", a.max_workers, b.max_workers)) return c;
-  if (auto c = changed("worker-connections", a.worker.worker_connections,
-                       b.worker.worker_connections))
+  if (auto c =
+          changed("worker-connections", a.worker.worker_connections, b.worker.worker_connections))
     return c;
   return changed("cpu-affinity", before.cpu_affinity, after.cpu_affinity);
 }

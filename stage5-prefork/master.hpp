@@ -138,8 +138,8 @@ class Master final {
   void signal_workers(int signo);
   void tick();
   void check_recycling();
-  void reload(int signo);          // SIGHUP, SIGUSR1
-  void recycle_stale_workers();    // lanes still on an older configuration
+  void reload(int signo);        // SIGHUP, SIGUSR1
+  void recycle_stale_workers();  // lanes still on an older configuration
   void maintain_pool();  // once a second: record the worker count; scale when enabled
   bool scaling() const { return options_.max_workers > options_.workers; }
   void grow(std::size_t count);
@@ -161,7 +161,7 @@ class Master final {
   std::size_t spawn_rate_ = 1;  // workers to start in the next second while short of spares
   int exit_code_ = 0;
   Reloader reloader_;
-  std::uint64_t config_version_ = 0;  // +1 per applied reload
+  std::uint64_t config_version_ = 0;      // +1 per applied reload
   std::optional<SignalWatcher> signals_;  // last: removed from loop_ first
 };
 

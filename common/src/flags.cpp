@@ -10,11 +10,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
-#include <cctype>
 #include <cstring>
 #include <fstream>
 
@@ -80,9 +80,12 @@ void Flags::add(std::string name, std::string& target, std::string help) {
 void Flags::add(std::string name, bool& target, std::string help) {
   define({std::move(name), "", std::move(help), target ? "on" : "", true,
           [&target](std::string_view v) -> std::optional<std::string> {
-            if (v == "true" || v == "on" || v == "1" || v == "yes") target = true;
-            else if (v == "false" || v == "off" || v == "0" || v == "no") target = false;
-            else return "expects true or false";
+            if (v == "true" || v == "on" || v == "1" || v == "yes")
+              target = true;
+            else if (v == "false" || v == "off" || v == "0" || v == "no")
+              target = false;
+            else
+              return "expects true or false";
             return std::nullopt;
           }},
          Kind::Bool);
@@ -255,8 +258,8 @@ std::optional<std::string> to_config_table(const std::string& path, const toml::
       value.is_array = true;
       for (const toml::node& item : *array) {
         auto text_item = scalar_text(item);
-        if (!text_item) return fmt::format("{}: {}: expects an array of plain values", value.where,
-                                           key.str());
+        if (!text_item)
+          return fmt::format("{}: {}: expects an array of plain values", value.where, key.str());
         value.items.push_back(*text_item);
       }
     } else {
@@ -282,7 +285,8 @@ std::optional<std::string> Flags::load_config(const std::string& path) {
   }
 
   // A flag's TOML value as its setter's text, or why the type is wrong.
-  auto text_of = [](const Flag& flag, const toml::node& node) -> std::pair<std::string, std::string> {
+  auto text_of = [](const Flag& flag,
+                    const toml::node& node) -> std::pair<std::string, std::string> {
     switch (flag.kind) {
       case Kind::Bool:
         if (!node.is_boolean()) return {"", "expects true or false (a TOML boolean)"};
@@ -329,12 +333,13 @@ std::optional<std::string> Flags::load_config(const std::string& path) {
     const toml::table* table = section_node.as_table();
     if (table == nullptr)
       return fmt::format("{}: '{}' is outside any section{}", at, section, kOldFormatHint);
-    const bool known = std::find(std::begin(kSections), std::end(kSections), section) !=
-                       std::end(kSections);
+    const bool known =
+        std::find(std::begin(kSections), std::end(kSections), section) != std::end(kSections);
     if (!known) {
-      return fmt::format("{}: unknown table [{}] (sections: server, http, tls, limits, "
-                         "rate_limit, log)",
-                         at, section);
+      return fmt::format(
+          "{}: unknown table [{}] (sections: server, http, tls, limits, "
+          "rate_limit, log)",
+          at, section);
     }
     for (auto&& [key, node] : *table) {
       const std::string name(key.str());
@@ -398,8 +403,10 @@ std::optional<std::string> Flags::parse(int argc, const char* const* argv) {
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     if (arg == "--check-config") check_config_ = true;  // even when the file is bad
-    if (arg == "--config" && i + 1 < argc) file = argv[i + 1];
-    else if (arg.starts_with("--config=")) file = std::string(arg.substr(9));
+    if (arg == "--config" && i + 1 < argc)
+      file = argv[i + 1];
+    else if (arg.starts_with("--config="))
+      file = std::string(arg.substr(9));
   }
   if (!file) {
     if (const char* env = std::getenv("SERVERLAB_CONFIG"); env != nullptr && *env != '\0')
@@ -465,15 +472,18 @@ std::string Flags::usage() const {
     std::string left = "  --" + f.name + (f.value_name.empty() ? "" : " " + f.value_name);
     std::string right = f.help;
     if (!f.default_text.empty()) right += fmt::format(" (default: {})", f.default_text);
-    if (left.size() < 30) out += fmt::format("{:<30}{}\n", left, right);
-    else out += fmt::format("{}\n{:<30}{}\n", left, "", right);
+    if (left.size() < 30)
+      out += fmt::format("{:<30}{}\n", left, right);
+    else
+      out += fmt::format("{}\n{:<30}{}\n", left, "", right);
   };
   out += "Flags:\n";
   for (const Flag& f : flags_) {
     if (f.kind == Kind::Builtin) line(f);
   }
-  out += "\nThe others, by config-file section; each is also read from SERVERLAB_<FLAG>\n"
-         "in the environment (--max-body: SERVERLAB_MAX_BODY). See docs/CONFIG.md.\n";
+  out +=
+      "\nThe others, by config-file section; each is also read from SERVERLAB_<FLAG>\n"
+      "in the environment (--max-body: SERVERLAB_MAX_BODY). See docs/CONFIG.md.\n";
   // The rest grouped by config-file section, in the order the sections first appear.
   std::vector<std::string> sections;
   for (const Flag& f : flags_) {

@@ -168,8 +168,8 @@ TEST(ConfigFile, WrongTypesAreErrorsAtTheValue) {
 
 TEST(ConfigFile, OutOfRangeValuesAreErrorsAtTheValue) {
   const std::vector<std::string> cases = {
-      "[limits]\nworkers = 65\n", "[limits]\nworkers = 0\n", "[server]\nport = 70000\n",
-      "[limits]\ntimeout = -1\n", "[limits]\nmax-body = \"1T\"\n", "[limits]\nmax-body = -5\n",
+      "[limits]\nworkers = 65\n",  "[limits]\nworkers = 0\n",          "[server]\nport = 70000\n",
+      "[limits]\ntimeout = -1\n",  "[limits]\nmax-body = \"1T\"\n",    "[limits]\nmax-body = -5\n",
       "[http]\nmode = \"slow\"\n", "[limits]\nworkers = 99999999999\n"};
   for (const std::string& text : cases) {
     TempFile file(text);
@@ -192,8 +192,9 @@ void run_cli(std::vector<const char*> words) {
 TEST(ConfigFile, AnInvalidFileExitsTwoNamingTheLocation) {
   TempFile file("[limits]\nworkers = 65\n");
   EXPECT_EXIT(run_cli({"--config", file.path().c_str()}), ::testing::ExitedWithCode(2),
-              "^prog: " + file.path() + ":2:11: \\[limits\\] workers = 65: must be between 1 "
-              "and 64\n");
+              "^prog: " + file.path() +
+                  ":2:11: \\[limits\\] workers = 65: must be between 1 "
+                  "and 64\n");
 }
 
 TEST(ConfigFile, TheOldNameEqualsValueFormatIsRefusedWithAHint) {
@@ -211,17 +212,16 @@ TEST(ConfigFile, TheOldNameEqualsValueFormatIsRefusedWithAHint) {
 }
 
 TEST(ConfigFile, PrecedenceIsCommandLineThenEnvironmentThenFileThenDefault) {
-  TempFile file(
-      "[server]\nport = 9000\nname = \"file\"\n[limits]\nworkers = 8\nmax-body = 100\n");
+  TempFile file("[server]\nport = 9000\nname = \"file\"\n[limits]\nworkers = 8\nmax-body = 100\n");
   ScopedEnv env_port("SERVERLAB_PORT", "9100");
   ScopedEnv env_body("SERVERLAB_MAX_BODY", "2K");  // --max-body: '-' becomes '_'
   Program p;
   ASSERT_EQ(p.parse({"--config", file.path().c_str(), "--port", "9200"}), std::nullopt);
-  EXPECT_EQ(p.port, 9200);          // command line over environment and file
-  EXPECT_EQ(p.max_body, 2048u);     // environment over file
-  EXPECT_EQ(p.workers, 8);          // file over default
+  EXPECT_EQ(p.port, 9200);       // command line over environment and file
+  EXPECT_EQ(p.max_body, 2048u);  // environment over file
+  EXPECT_EQ(p.workers, 8);       // file over default
   EXPECT_EQ(p.name, "file");
-  EXPECT_EQ(p.timeout, 5.0);        // default
+  EXPECT_EQ(p.timeout, 5.0);  // default
   EXPECT_TRUE(p.flags.was_set("max-body"));
 }
 

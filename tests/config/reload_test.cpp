@@ -207,10 +207,10 @@ TEST_F(ReloadTest, AnInvalidFileIsRefusedAndTheOldConfigurationKeepsServing) {
 
 TEST_F(ReloadTest, ANewListenerIsRefusedAndNothingElseIsApplied) {
   auto server = start();
-  // autoindex changes, and so does [server] bind: [server] bind changes: a new listening socket would be needed.
-  dir_.write("serverlab.toml.new",
-             "[server]\nbind = \"127.0.0.2\"\n[http]\nroot = \"" + dir_.path("www") +
-                 "\"\nautoindex = false\n");
+  // autoindex changes, and so does [server] bind: [server] bind changes: a new listening socket
+  // would be needed.
+  dir_.write("serverlab.toml.new", "[server]\nbind = \"127.0.0.2\"\n[http]\nroot = \"" +
+                                       dir_.path("www") + "\"\nautoindex = false\n");
   std::filesystem::rename(dir_.path("serverlab.toml.new"), config_path());
   server->signal(SIGHUP);
   ASSERT_TRUE(wait_for_log(*server, "--bind 127.0.0.1 -> 127.0.0.2 needs a new listening socket"))

@@ -23,6 +23,8 @@
 // signals (they log; they never exit after start-up); Snapshot::get from any thread.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -30,8 +32,6 @@
 #include <string>
 #include <string_view>
 #include <utility>
-
-#include <fmt/format.h>
 
 #include "serverlab/flags.hpp"
 #include "serverlab/log.hpp"
@@ -107,9 +107,10 @@ std::optional<Settings> reload_settings(const ConfigLoader<Settings>& loader,
     return std::nullopt;
   }
   if (std::optional<std::string> change = needs_restart(running, *next)) {
-    log::error("SIGHUP: configuration not reloaded, the running one keeps serving: {} needs a "
-               "new listening socket (restart the server to change it)",
-               *change);
+    log::error(
+        "SIGHUP: configuration not reloaded, the running one keeps serving: {} needs a "
+        "new listening socket (restart the server to change it)",
+        *change);
     return std::nullopt;
   }
   return next;
