@@ -15,6 +15,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 
 #include "serverlab/flags.hpp"
@@ -32,10 +34,17 @@ struct EchoConfig {
   bool udp = false;
 };
 
+// SIGHUP's hook (docs/CONFIG.md): given the running configuration, returns the one
+// for clients accepted from now on, or nullptr to keep it (having logged why).
+using EchoReloader = std::function<std::shared_ptr<const EchoConfig>(const EchoConfig& running)>;
+
 // Listens on TCP and serves each connection on a worker thread, with at most
 // max_workers at once (1: the iterative model). Returns 0 after SIGINT/SIGTERM on
-// signal_fd, once every worker has finished.
-int run_tcp(const EchoConfig& cfg, std::size_t max_workers, int signal_fd);
+// signal_fd, once every worker has finished. When signal_fd also reports SIGHUP,
+// `reload` is called and its configuration serves the next accepted client on
+// (clients already connected keep theirs); SIGUSR1 is logged and ignored.
+int run_tcp(const EchoConfig& cfg, std::size_t max_workers, int signal_fd,
+            const EchoReloader& reload = {});
 
 // Echoes UDP datagrams until SIGINT/SIGTERM arrives on signal_fd. Returns 0.
 int run_udp(const EchoConfig& cfg, int signal_fd);

@@ -7,7 +7,7 @@
 //
 // Read it top-down, like CS:APP's tiny:
 //
-//   main.cpp        parse_flags -> choose the transport and the model -> run_tcp | run_udp
+//   main.cpp        flags (--config; SIGHUP) -> choose the transport and model -> run_tcp | run_udp
 //   tcp_server.cpp    run_tcp: listen -> accept loop (waits on the listener AND the
 //                     signalfd) -> Clients::spawn(run_session) ... SIGTERM -> stop_gracefully
 //   clients.hpp       Clients: the worker threads, counted against the client limit
@@ -26,28 +26,38 @@
 #include "serverlab/fd.hpp"
 #include "serverlab/flags.hpp"
 #include "serverlab/log.hpp"
+#include "serverlab/reload.hpp"
 #include "serverlab/signals.hpp"
 
 namespace serverlab::echo {
 namespace {
 
-EchoConfig parse_flags(int argc, char** argv) {
-  EchoConfig cfg;
-  Flags flags("echo-server", "Echoes every byte (or line, or frame) back to its sender. Stage 1.");
+void define_flags(Flags& flags, EchoConfig& cfg) {
   add_server_flags(flags, cfg.server, 4000);
   flags.add_choice("framing", cfg.framing, {"raw", "line", "length"},
                    "raw: bytes as they arrive; line: whole lines; length: 4-byte length + payload");
   flags.add_choice("concurrency", cfg.concurrency, {"iterative", "thread"},
                    "iterative: one client at a time; thread: a thread per client");
+  flags.add("udp", cfg.udp, "echo UDP datagrams instead of TCP streams");
+  flags.begin_section("limits");
   flags.add("max-clients", cfg.max_clients, "thread mode: clients served at once (others wait)", 1,
             100000);
   flags.add_seconds("idle-timeout", cfg.idle_timeout,
                     "close a connection silent for this long (0: never)");
   flags.add_size("max-frame", cfg.max_frame, "longest line or frame payload accepted");
-  flags.add("udp", cfg.udp, "echo UDP datagrams instead of TCP streams");
-  flags.parse_or_exit(argc, argv);
-  if (cfg.max_frame > 0xffffffffull) cfg.max_frame = 0xffffffffull;
-  return cfg;
+  flags.begin_section("server");
+  flags.add_check([&cfg]() -> std::optional<std::string> {  // the framing's limit, not an error
+    if (cfg.max_frame > 0xffffffffull) cfg.max_frame = 0xffffffffull;
+    return std::nullopt;
+  });
+}
+
+// What SIGHUP cannot change: the listener and the limit on worker threads.
+std::optional<std::string> needs_restart(const EchoConfig& before, const EchoConfig& after) {
+  if (auto c = listener_change(before.server, after.server)) return c;
+  if (auto c = changed("udp", before.udp, after.udp)) return c;
+  if (auto c = changed("concurrency", before.concurrency, after.concurrency)) return c;
+  return changed("max-clients", before.max_clients, after.max_clients);
 }
 
 // The concurrency model is a limit on the accept loop's worker threads:
@@ -62,13 +72,26 @@ std::size_t max_workers(const EchoConfig& cfg) {
 int main(int argc, char** argv) {
   using namespace serverlab;
   using namespace serverlab::echo;
-  EchoConfig cfg = parse_flags(argc, argv);
+  ConfigLoader<EchoConfig> loader(
+      "echo-server", "Echoes every byte (or line, or frame) back to its sender. Stage 1.",
+      define_flags, argc, argv);
+  EchoConfig cfg = loader.load_or_exit();
   configure_logging(cfg.server);
+  // SIGHUP: the next accepted client gets the file's new settings (TCP only).
+  EchoReloader reload = [&loader](const EchoConfig& running) -> std::shared_ptr<const EchoConfig> {
+    auto next = reload_settings(loader, running, needs_restart);
+    if (!next) return nullptr;
+    configure_logging(next->server);
+    log::info("SIGHUP: configuration reloaded; the next client gets it");
+    return std::make_shared<const EchoConfig>(std::move(*next));
+  };
   try {
     ignore_sigpipe();
-    Fd signals = block_signals({SIGINT, SIGTERM});  // before any thread starts
+    // Before any thread starts. UDP mode does not reload: SIGHUP keeps its default there.
+    Fd signals = cfg.udp ? block_signals({SIGINT, SIGTERM})
+                         : block_signals({SIGINT, SIGTERM, SIGHUP, SIGUSR1});
     int rc = cfg.udp ? run_udp(cfg, signals.get())
-                     : run_tcp(cfg, max_workers(cfg), signals.get());
+                     : run_tcp(cfg, max_workers(cfg), signals.get(), reload);
     log::event(log::Level::Info, "stopped", {});
     return rc;
   } catch (const std::exception& e) {

@@ -12,6 +12,7 @@
 // leaves); `thread` allows up to --max-clients. When the limit is reached the loop
 // does not accept: it waits for a worker to finish. Signals are blocked in every
 // thread and read from the signalfd by this loop only.
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -54,7 +55,9 @@ void stop_gracefully(Clients& clients, int stop_fd, double shutdown_timeout) {
 
 }  // namespace
 
-int run_tcp(const EchoConfig& cfg, std::size_t max_workers, int signal_fd) {
+int run_tcp(const EchoConfig& cfg, std::size_t max_workers, int signal_fd,
+            const EchoReloader& reload) {
+  auto current = std::make_shared<const EchoConfig>(cfg);  // each session keeps its own
   Fd listener = listen_tcp(cfg.server.bind, cfg.server.port);
   Fd stop(check_sys(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd"));
   Clients clients;
@@ -74,7 +77,17 @@ int run_tcp(const EchoConfig& cfg, std::size_t max_workers, int signal_fd) {
     // When full, do not accept: wait for a worker to finish (or a signal).
     const int wait_on = full ? clients.wake_fd() : listener.get();
     if (wait_readable(wait_on, signal_fd, -1) != wait_on) {
-      log::event(log::Level::Info, "signal", {{"signo", read_signal(signal_fd)}});
+      const int signo = read_signal(signal_fd);
+      if (signo == SIGHUP && reload) {
+        if (auto next = reload(*current)) current = std::move(next);
+        continue;
+      }
+      if (signo == SIGUSR1) {
+        log::info("SIGUSR1: no log file to reopen (echo-server writes to stderr only)");
+        continue;
+      }
+      if (signo == 0 || signo == SIGHUP) continue;  // nothing pending, or no reloader
+      log::event(log::Level::Info, "signal", {{"signo", signo}});
       break;
     }
     if (full) continue;
@@ -87,7 +100,9 @@ int run_tcp(const EchoConfig& cfg, std::size_t max_workers, int signal_fd) {
     }
     try {
       const int stop_fd = stop.get();
-      clients.spawn(std::move(conn), [&cfg, stop_fd](int fd) { run_session(fd, cfg, stop_fd); });
+      clients.spawn(std::move(conn), [session_cfg = current, stop_fd](int fd) {
+        run_session(fd, *session_cfg, stop_fd);
+      });
     } catch (const std::system_error& e) {
       log::event(log::Level::Error, "cannot start a thread", {{"error", e.what()}});
     }

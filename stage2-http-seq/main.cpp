@@ -10,6 +10,11 @@
 // By default every response says Connection: close; --keep-alive keeps the
 // connection for further (and pipelined) requests.
 //
+// Reload (docs/CONFIG.md): SIGHUP re-reads --config; the next accepted client is
+// served by a new HttpService built from it (an invalid file is logged and the
+// running configuration stays). SIGUSR1 rebuilds the service from the running
+// configuration, which reopens the access log (after logrotate moved it).
+//
 // Out of descriptors (EMFILE/ENFILE) the waiting client would keep the listener
 // readable and the loop would spin on accept4: it is accepted with a spare
 // descriptor and closed at once instead (SpareFd in socket.hpp).
@@ -20,6 +25,7 @@
 #include <csignal>
 #include <cstring>
 #include <exception>
+#include <memory>
 
 #include "serverlab/flags.hpp"
 #include "serverlab/http/config.hpp"
@@ -27,38 +33,95 @@
 #include "serverlab/http/service.hpp"
 #include "serverlab/log.hpp"
 #include "serverlab/metrics.hpp"
+#include "serverlab/reload.hpp"
 #include "serverlab/signals.hpp"
 #include "serverlab/socket.hpp"
 
 using namespace serverlab;
 
-int main(int argc, char** argv) {
-  http::HttpConfig config;
+namespace {
+
+void define_flags(Flags& flags, http::HttpConfig& config) {
   config.keep_alive = false;
-  Flags flags("http-seq", "Stage 2: sequential HTTP/1.1 static-file server (one client at a time)");
   http::add_http_flags(flags, config, 8080);
   flags.add("keep-alive", config.keep_alive,
             "keep connections open for further requests (and answer pipelined ones)");
-  flags.parse_or_exit(argc, argv);
+}
+
+// Waits for the stop signals, the reload signals or the listener (-1: not now).
+// Returns the first ready descriptor in that order, or -1 after timeout_ms.
+int wait_for(int stop_fd, int control_fd, int listener_fd, int timeout_ms) {
+  pollfd fds[3] = {{stop_fd, POLLIN, 0}, {control_fd, POLLIN, 0}, {listener_fd, POLLIN, 0}};
+  for (;;) {
+    int n = ::poll(fds, 3, timeout_ms);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return -1;
+    for (const pollfd& p : fds) {
+      if (p.revents != 0) return p.fd;
+    }
+  }
+}
+
+// SIGHUP: the new configuration and its service, or nothing (the reason is logged).
+// SIGUSR1: a new service from the running configuration (reopens the access log).
+std::unique_ptr<http::HttpService> on_control_signal(int signo,
+                                                     ConfigLoader<http::HttpConfig>& loader,
+                                                     http::HttpConfig& config, Metrics& metrics) {
+  http::HttpConfig next = config;
+  if (signo == SIGHUP) {
+    auto loaded = reload_settings(loader, config, [](const auto& before, const auto& after) {
+      return listener_change(before.server, after.server);
+    });
+    if (!loaded) return nullptr;
+    next = std::move(*loaded);
+  }
+  try {
+    auto service = std::make_unique<http::HttpService>(next, &metrics);
+    config = next;
+    configure_logging(config.server);
+    log::info("{}", signo == SIGHUP ? "SIGHUP: configuration reloaded; the next client gets it"
+                                    : "SIGUSR1: log files reopened");
+    return service;
+  } catch (const std::exception& e) {
+    log::error("{}: not applied, the running configuration keeps serving: {}",
+               signo == SIGHUP ? "SIGHUP" : "SIGUSR1", e.what());
+    return nullptr;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ConfigLoader<http::HttpConfig> loader(
+      "http-seq", "Stage 2: sequential HTTP/1.1 static-file server (one client at a time)",
+      define_flags, argc, argv);
+  http::HttpConfig config = loader.load_or_exit();
   configure_logging(config.server);
 
   try {
     ignore_sigpipe();
     Fd signals = block_signals({SIGINT, SIGTERM});
+    Fd control = block_signals({SIGHUP, SIGUSR1});  // apart: they must not stop a connection
     Metrics metrics;
-    http::HttpService service(config, &metrics);
+    auto service = std::make_unique<http::HttpService>(config, &metrics);
     Fd listener = listen_tcp(config.server.bind, config.server.port);
     announce_listening(listener.get());
 
     http::ConnectionOptions options;
     options.stop_fd = signals.get();  // a pending signal makes serve_connection wind down
-    options.shutdown_grace = config.server.shutdown_timeout;
     SpareFd spare;
     int pause_ms = -1;  // > 0: no room to accept even one client; wait before trying again
     for (;;) {
       // The signal fd goes first: a stop request wins over a waiting client.
-      int ready = wait_readable(signals.get(), pause_ms > 0 ? -1 : listener.get(), pause_ms);
+      int ready =
+          wait_for(signals.get(), control.get(), pause_ms > 0 ? -1 : listener.get(), pause_ms);
       if (ready == signals.get()) break;
+      if (ready == control.get()) {
+        const int signo = read_signal(control.get());
+        if (auto next = on_control_signal(signo, loader, config, metrics))
+          service = std::move(next);
+        continue;
+      }
       pause_ms = -1;
       if (ready != listener.get()) continue;
       Fd client(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
@@ -81,7 +144,8 @@ int main(int argc, char** argv) {
         continue;
       }
       metrics.connection_opened();
-      (void)http::serve_connection(std::move(client), service, options);  // never parks here
+      options.shutdown_grace = config.server.shutdown_timeout;
+      (void)http::serve_connection(std::move(client), *service, options);  // never parks here
       metrics.connection_closed();
     }
     log::info("signal {} received, exiting", read_signal(signals.get()));

@@ -55,11 +55,11 @@ void answer_and_close(Fd client, int status, const http::HttpService& service) {
   (void)drain_for_linger(client.get(), budget);  // one pass: this thread must not wait
 }
 
-Acceptor::Acceptor(Fd listener, int stop_fd, const http::HttpService& service,
+Acceptor::Acceptor(Fd listener, int stop_fd, const Snapshot<http::HttpService>& services,
                    bool reject_when_full)
     : listener_(std::move(listener)),
       stop_fd_(stop_fd),
-      service_(service),
+      services_(services),
       reject_when_full_(reject_when_full),
       returns_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
   if (!returns_) throw SysError("eventfd");
@@ -95,7 +95,7 @@ void Acceptor::run(WorkerPool<Ready>& pool, Fairness& fairness) {
   std::lock_guard lock(returned_mutex_);
   closed_ = true;
   for (std::size_t i = 0; i < returned_.size(); ++i) {
-    if (Metrics* m = service_.metrics()) m->connection_closed();
+    if (Metrics* m = service()->metrics()) m->connection_closed();
   }
   returned_.clear();
   while (!waiting_.empty()) drop(waiting_.size() - 1, 0);
@@ -105,7 +105,7 @@ void Acceptor::run(WorkerPool<Ready>& pool, Fairness& fairness) {
 void Acceptor::give_back(http::ParkedConnection parked) {
   std::lock_guard lock(returned_mutex_);
   if (closed_) {
-    if (Metrics* m = service_.metrics()) m->connection_closed();
+    if (Metrics* m = service()->metrics()) m->connection_closed();
     return;  // parked.fd closes here
   }
   returned_.push_back(std::move(parked));
@@ -133,9 +133,9 @@ void Acceptor::accept_clients() {
     Fd client(::accept4(listener_.get(), reinterpret_cast<sockaddr*>(&address), &length,
                         SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (client) {
-      if (Metrics* m = service_.metrics()) m->connection_opened();
+      if (Metrics* m = service()->metrics()) m->connection_opened();
       std::string peer = SocketAddress{address, length}.host();
-      auto opening = http::HttpSession::opening(service_);
+      auto opening = http::HttpSession::opening(*service());
       waiting_.push_back({std::move(client), std::move(peer), {}, std::nullopt, opening.deadline});
       continue;
     }
@@ -146,12 +146,12 @@ void Acceptor::accept_clients() {
       case AcceptFailure::Drained:
         return;
       case AcceptFailure::OutOfFds:
-        if (Metrics* m = service_.metrics()) m->error("accept");
+        if (Metrics* m = service()->metrics()) m->error("accept");
         if (spare_.shed_one(listener_.get())) continue;
         accept_resume_ = Clock::now() + kBackOff;  // not even room to shed: wait a little
         return;
       case AcceptFailure::Resources:
-        if (Metrics* m = service_.metrics()) m->error("accept");
+        if (Metrics* m = service()->metrics()) m->error("accept");
         log::warn("accept4: {}", std::strerror(err));
         accept_resume_ = Clock::now() + kBackOff;
         return;
@@ -180,13 +180,13 @@ void Acceptor::on_readable(std::size_t i, WorkerPool<Ready>& pool) {
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
   if (n <= 0) return drop(i, 0);    // the peer closed (or reset) before finishing a head
   if (w.head.empty() && w.carry) {  // a parked connection's next request has begun
-    w.deadline = after(service_.config().header_timeout);
+    w.deadline = after(service()->config().header_timeout);
     w.carry->timer = http::HttpSession::Timer::Header;
     w.carry->deadline = w.deadline;
   }
   const std::size_t before = w.head.size();
   w.head.append(buf, static_cast<std::size_t>(n));
-  if (head_complete(w.head, before) || w.head.size() > service_.config().max_header_bytes)
+  if (head_complete(w.head, before) || w.head.size() > service()->config().max_header_bytes)
     hand_off(i, pool);
 }
 
@@ -199,8 +199,8 @@ void Acceptor::hand_off(std::size_t i, WorkerPool<Ready>& pool) {
     return;
   }
   if (pool.try_submit(ready)) return;
-  answer_and_close(std::move(ready.fd), 503, service_);
-  if (Metrics* m = service_.metrics()) {
+  answer_and_close(std::move(ready.fd), 503, *service());
+  if (Metrics* m = service()->metrics()) {
     m->error("overload");
     m->connection_closed();
   }
@@ -213,7 +213,7 @@ void Acceptor::expire_deadlines() {
     if (waiting_[i].head.empty()) {
       drop(i, 0);  // a connection that never spoke, or an idle keep-alive one
     } else {
-      if (Metrics* m = service_.metrics()) m->error("timeout");
+      if (Metrics* m = service()->metrics()) m->error("timeout");
       drop(i, 408);
     }
   }
@@ -223,13 +223,13 @@ void Acceptor::drop(std::size_t i, int status) {
   Fd fd = std::move(waiting_[i].fd);
   remove(i);
   if (status != 0) {
-    answer_and_close(std::move(fd), status, service_);
+    answer_and_close(std::move(fd), status, *service());
   } else {
     ::shutdown(fd.get(), SHUT_WR);  // FIN now; unread bytes (if any) are read below
     std::size_t budget = kLingerBytes;
     (void)drain_for_linger(fd.get(), budget);
   }
-  if (Metrics* m = service_.metrics()) m->connection_closed();
+  if (Metrics* m = service()->metrics()) m->connection_closed();
 }
 
 void Acceptor::remove(std::size_t i) {

@@ -41,6 +41,7 @@
 #include "serverlab/http/serve.hpp"
 #include "serverlab/http/service.hpp"
 #include "serverlab/http/session.hpp"
+#include "serverlab/reload.hpp"
 #include "serverlab/socket.hpp"
 #include "thread_pool.hpp"
 
@@ -58,7 +59,10 @@ class Acceptor {
  public:
   // `reject_when_full`: --overload reject (503 when the queue is full) rather than
   // block. Throws SysError if the eventfd or the spare descriptor cannot be had.
-  Acceptor(Fd listener, int stop_fd, const http::HttpService& service, bool reject_when_full);
+  // `services` holds the current HttpService (swapped on SIGHUP): each use takes
+  // the one current at that moment, so a reload reaches waiting connections too.
+  Acceptor(Fd listener, int stop_fd, const Snapshot<http::HttpService>& services,
+           bool reject_when_full);
 
   // Announces the listening address (the first stdout line), then serves until
   // stop_fd is readable, then closes the listener and every waiting
@@ -91,7 +95,9 @@ class Acceptor {
 
   Fd listener_;
   int stop_fd_;
-  const http::HttpService& service_;
+  std::shared_ptr<const http::HttpService> service() const { return services_.get(); }
+
+  const Snapshot<http::HttpService>& services_;
   bool reject_when_full_;
   Fd returns_;  // eventfd: a worker gave a connection back
   SpareFd spare_;

@@ -13,6 +13,12 @@
 // So a worker is taken only by a connection with a request to answer: a slow or
 // idle client costs a pollfd, not a thread (see "Slow clients" in the README).
 //
+// Reload (docs/CONFIG.md): a small reloader thread reads SIGHUP and SIGUSR1 from a
+// signalfd of their own. SIGHUP re-reads --config and swaps in a new HttpService
+// (a Snapshot): each connection takes the current one when a worker starts on it,
+// so a request never sees half of one configuration and half of another. SIGUSR1
+// rebuilds the service from the running configuration (it reopens the access log).
+//
 // Shutdown (SIGINT/SIGTERM, read from a signalfd that every worker also polls):
 // stop accepting, let each worker finish its response in flight, close waiting
 // and queued connections without serving them (no RST), join the workers. If
@@ -25,7 +31,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <memory>
 #include <string>
+#include <thread>
 
 #include "acceptor.hpp"
 #include "fairness.hpp"
@@ -35,6 +43,7 @@
 #include "serverlab/http/service.hpp"
 #include "serverlab/log.hpp"
 #include "serverlab/metrics.hpp"
+#include "serverlab/reload.hpp"
 #include "serverlab/signals.hpp"
 #include "serverlab/socket.hpp"
 #include "thread_pool.hpp"
@@ -51,31 +60,80 @@ bool readable_now(int fd) {
   return ::poll(&p, 1, 0) > 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  http::HttpConfig config;
+// Everything the flags set. threads, queue and overload size the pool at start.
+struct Settings {
+  http::HttpConfig http;
   int threads = 64;
   int queue = 256;
   std::string overload = "block";
-  Flags flags("http-threadpool",
-              "Stage 3: HTTP/1.1 static-file server, acceptor + bounded queue + worker threads");
-  http::add_http_flags(flags, config, 8080);
-  flags.add("threads", threads, "worker threads (each serves one connection at a time)", 1, 4096);
-  flags.add("queue", queue, "connections with a complete request that may wait for a worker", 1,
+};
+
+void define_flags(Flags& flags, Settings& s) {
+  http::add_http_flags(flags, s.http, 8080);
+  flags.add("threads", s.threads, "worker threads (each serves one connection at a time)", 1, 4096);
+  flags.add("queue", s.queue, "connections with a complete request that may wait for a worker", 1,
             1 << 20);
-  flags.add_choice("overload", overload, {"block", "reject"},
+  flags.add_choice("overload", s.overload, {"block", "reject"},
                    "queue full: block (stop accepting) or reject (503 + Retry-After)");
-  flags.parse_or_exit(argc, argv);
+}
+
+// What a reload cannot change in a running process: the listener and the pool's shape.
+std::optional<std::string> needs_restart(const Settings& before, const Settings& after) {
+  if (auto c = listener_change(before.http.server, after.http.server)) return c;
+  if (auto c = changed("threads", before.threads, after.threads)) return c;
+  if (auto c = changed("queue", before.queue, after.queue)) return c;
+  return changed("overload", before.overload, after.overload);
+}
+
+// The reloader thread: SIGHUP and SIGUSR1 from `control`, until `stop` is readable
+// (it is never read here: the workers and the acceptor must still see it).
+void run_reloader(int control, int stop, ConfigLoader<Settings>& loader, Settings& running,
+                  Snapshot<http::HttpService>& services, Metrics& metrics) {
+  while (wait_readable(control, stop, -1) == control) {
+    const int signo = read_signal(control);
+    if (signo != SIGHUP && signo != SIGUSR1) continue;
+    Settings next = running;
+    if (signo == SIGHUP) {
+      auto loaded = reload_settings(loader, running, needs_restart);
+      if (!loaded) continue;
+      next = std::move(*loaded);
+    }
+    try {
+      services.set(std::make_shared<const http::HttpService>(next.http, &metrics));
+    } catch (const std::exception& e) {
+      log::error("{}: not applied, the running configuration keeps serving: {}",
+                 signo == SIGHUP ? "SIGHUP" : "SIGUSR1", e.what());
+      continue;
+    }
+    running = std::move(next);
+    configure_logging(running.http.server);
+    log::info("{}", signo == SIGHUP ? "SIGHUP: configuration reloaded; new connections get it"
+                                    : "SIGUSR1: log files reopened");
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ConfigLoader<Settings> loader(
+      "http-threadpool",
+      "Stage 3: HTTP/1.1 static-file server, acceptor + bounded queue + worker threads",
+      define_flags, argc, argv);
+  Settings settings = loader.load_or_exit();
+  const http::HttpConfig& config = settings.http;  // read only before and after the reloader
+  const int threads = settings.threads;
+  const int queue = settings.queue;
   configure_logging(config.server);
 
   try {
     ignore_sigpipe();
     Fd signals = block_signals({SIGINT, SIGTERM});  // before any thread: workers inherit it
+    Fd control = block_signals({SIGHUP, SIGUSR1});  // apart: they must not stop a connection
     Metrics metrics;
-    http::HttpService service(config, &metrics);
-    Acceptor acceptor(listen_tcp(config.server.bind, config.server.port), signals.get(), service,
-                      overload == "reject");
+    Snapshot<http::HttpService> services(
+        std::make_shared<const http::HttpService>(config, &metrics));
+    Acceptor acceptor(listen_tcp(config.server.bind, config.server.port), signals.get(), services,
+                      settings.overload == "reject");
     Fairness fairness(static_cast<std::size_t>(threads));
 
     auto serve = [&](Ready conn, std::size_t id) {
@@ -84,15 +142,16 @@ int main(int argc, char** argv) {
         metrics.connection_closed();
         return;
       }
+      const std::shared_ptr<const http::HttpService> service = services.get();  // to its end
       http::ConnectionOptions options;
       options.stop_fd = signals.get();
-      options.shutdown_grace = config.server.shutdown_timeout;
+      options.shutdown_grace = service->config().server.shutdown_timeout;
       options.peer = std::move(conn.peer);
       options.park_idle = kParkIdle;
       options.park_now = fairness.begin(id);
       options.resume = conn.carry;
       options.preread = conn.head;
-      auto parked = http::serve_connection(std::move(conn.fd), service, options);
+      auto parked = http::serve_connection(std::move(conn.fd), *service, options);
       fairness.end(id);
       if (parked)
         acceptor.give_back(std::move(*parked));
@@ -112,7 +171,10 @@ int main(int argc, char** argv) {
     metrics.add_gauge("serverlab_workers", "Worker threads started (--threads).",
                       [&] { return static_cast<double>(pool.threads()); });
 
+    std::thread reloader(run_reloader, control.get(), signals.get(), std::ref(loader),
+                         std::ref(settings), std::ref(services), std::ref(metrics));
     acceptor.run(pool, fairness);  // until SIGINT/SIGTERM
+    reloader.join();               // it sees the same stop signal and returns
 
     // The signal stays unread until the workers are done: a pending signal keeps
     // the signalfd readable, and that is what tells every serve_connection to stop.

@@ -6,8 +6,11 @@
 //           on a shared / SO_REUSEPORT socket
 //
 // --max-workers/--min-spare/--max-spare grow and shrink the pool with the load (master.hpp).
-// Signals to the master: SIGTERM fast stop, SIGINT/SIGQUIT graceful stop, SIGHUP graceful
-// recycle of every worker (see master.hpp and the README's table).
+// Signals to the master: SIGTERM fast stop, SIGINT/SIGQUIT graceful stop, SIGHUP reload
+// (re-read --config, validate it here in the master, then a new generation of workers
+// with it while the old one drains; an invalid file changes nothing), SIGUSR1 a new
+// generation with the running configuration (reopens the access logs). See master.hpp,
+// docs/CONFIG.md and the README's table.
 #include <sched.h>
 
 #include <cstdint>
@@ -20,6 +23,7 @@
 #include "serverlab/http/config.hpp"
 #include "serverlab/http/service.hpp"
 #include "serverlab/log.hpp"
+#include "serverlab/reload.hpp"
 #include "serverlab/signals.hpp"
 #include "worker.hpp"
 
@@ -45,22 +49,21 @@ const char* scaling_error(const MasterOptions& o) {
   return nullptr;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// Everything the flags set: the master's options, and the words that become them.
+struct Settings {
   MasterOptions options;
-  http::HttpConfig& config = options.worker.config;
-  options.workers = cpu_count();
   std::string accept = "passfd";
   std::string cpu_affinity = "off";
   int max_requests = 0;
+};
 
-  Flags flags("http-prefork",
-              "HTTP/1.1 static file server: a master and pre-forked worker processes (stage 5)");
-  http::add_http_flags(flags, config, 8080);
+void define_flags(Flags& flags, Settings& s) {
+  MasterOptions& options = s.options;
+  options.workers = cpu_count();
+  http::add_http_flags(flags, options.worker.config, 8080);
   flags.add("workers", options.workers,
             "worker processes (by default one per CPU this process may use)", 1, 256);
-  flags.add_choice("accept", accept, {"passfd", "shared", "reuseport"},
+  flags.add_choice("accept", s.accept, {"passfd", "shared", "reuseport"},
                    "who accepts: the master passes each connection to a worker (passfd), the "
                    "workers share the listening socket (shared, EPOLLEXCLUSIVE), or each has "
                    "its own SO_REUSEPORT socket (reuseport)");
@@ -77,18 +80,43 @@ int main(int argc, char** argv) {
             "with --max-workers: retire an idle worker (gracefully) each second while more than "
             "this many are idle, down to --workers",
             0, 256);
-  flags.add("max-requests-per-worker", max_requests,
+  flags.add("max-requests-per-worker", s.max_requests,
             "recycle a worker (gracefully) after this many requests (0: never)", 0);
-  flags.add_choice("cpu-affinity", cpu_affinity, {"off", "auto"},
+  flags.add_choice("cpu-affinity", s.cpu_affinity, {"off", "auto"},
                    "auto: pin worker i to CPU i mod ncpu");
-  flags.parse_or_exit(argc, argv);
-  options.worker.accept = *parse_accept_mode(accept);
-  if (const char* wrong = scaling_error(options)) {
-    std::fprintf(stderr, "http-prefork: %s\n%s", wrong, flags.usage().c_str());
-    return 2;
-  }
-  options.max_requests = static_cast<std::uint64_t>(max_requests);
-  options.cpu_affinity = cpu_affinity == "auto";
+  flags.add_check([&s]() -> std::optional<std::string> {
+    s.options.worker.accept = *parse_accept_mode(s.accept);
+    s.options.max_requests = static_cast<std::uint64_t>(s.max_requests);
+    s.options.cpu_affinity = s.cpu_affinity == "auto";
+    if (const char* wrong = scaling_error(s.options)) return std::string(wrong);
+    return std::nullopt;
+  });
+}
+
+// What a reload cannot change in the master: the listening sockets and the lanes.
+std::optional<std::string> needs_restart(const Settings& before, const Settings& after) {
+  const MasterOptions& a = before.options;
+  const MasterOptions& b = after.options;
+  if (auto c = listener_change(a.worker.config.server, b.worker.config.server)) return c;
+  if (auto c = changed("accept", before.accept, after.accept)) return c;
+  if (auto c = changed("workers", a.workers, b.workers)) return c;
+  if (auto c = changed("max-workers", a.max_workers, b.max_workers)) return c;
+  if (auto c =
+          changed("worker-connections", a.worker.worker_connections, b.worker.worker_connections))
+    return c;
+  return changed("cpu-affinity", before.cpu_affinity, after.cpu_affinity);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ConfigLoader<Settings> loader(
+      "http-prefork",
+      "HTTP/1.1 static file server: a master and pre-forked worker processes (stage 5)",
+      define_flags, argc, argv);
+  Settings settings = loader.load_or_exit();
+  MasterOptions options = settings.options;
+  const http::HttpConfig& config = options.worker.config;
 
   try {
     configure_logging(config.server);
@@ -98,6 +126,22 @@ int main(int argc, char** argv) {
     { http::HttpService check(config); }
 
     Master master(std::move(options));
+    // SIGHUP: the master validates the file as a start would (flags, checks, and a
+    // throwaway service), then hands the result to the master.
+    master.set_reloader([&loader, &settings](const MasterOptions&) -> std::optional<MasterOptions> {
+      std::optional<Settings> next = reload_settings(loader, settings, needs_restart);
+      if (!next) return std::nullopt;
+      try {
+        http::HttpService check(next->options.worker.config);
+      } catch (const std::exception& e) {
+        log::error("SIGHUP: configuration not reloaded, the running one keeps serving: {}",
+                   e.what());
+        return std::nullopt;
+      }
+      settings = std::move(*next);
+      configure_logging(settings.options.worker.config.server);
+      return settings.options;
+    });
     return master.run();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "http-prefork: %s\n", e.what());

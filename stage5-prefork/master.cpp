@@ -90,7 +90,8 @@ Master::Master(MasterOptions options)
     dispatcher_.emplace(loop_, board_, options_.worker.worker_connections);
   // Before the first fork: every child inherits the mask, so these signals reach a worker
   // only through the signalfd it makes for itself.
-  signals_.emplace(loop_, std::initializer_list<int>{SIGCHLD, SIGHUP, SIGTERM, SIGINT, SIGQUIT},
+  signals_.emplace(loop_,
+                   std::initializer_list<int>{SIGCHLD, SIGHUP, SIGUSR1, SIGTERM, SIGINT, SIGQUIT},
                    [this](int signo) { on_signal(signo); });
 }
 
@@ -185,6 +186,7 @@ bool Master::spawn(std::size_t lane) {
   w.lane = lane;
   w.channel = std::move(mine);
   w.started_ms = scoreboard_monotonic_ms();
+  w.config_version = config_version_;
   lanes_[lane].current = static_cast<int>(slot);
   if (dispatcher_) dispatcher_->add_worker(slot, w.channel.get());
   log::debug("worker {} started (slot {}, lane {}, generation {})", pid, slot, lane,
@@ -295,9 +297,8 @@ void Master::on_signal(int signo) {
       reap_children();
       break;
     case SIGHUP:
-      if (stop_ != Stop::None) break;
-      log::info("SIGHUP: starting generation {}; the old workers drain", board_.next_generation());
-      for (std::size_t lane = 0; lane < lanes_.size(); ++lane) recycle(lane);
+    case SIGUSR1:
+      reload(signo);
       break;
     case SIGTERM:
       begin_stop(Stop::Fast);
@@ -305,6 +306,38 @@ void Master::on_signal(int signo) {
     default:  // SIGINT, SIGQUIT
       begin_stop(Stop::Graceful);
       break;
+  }
+}
+
+// SIGHUP: validate the configuration again (the reloader), then start a generation with
+// it; SIGUSR1: a generation with the running one (its workers reopen their logs). A lane
+// whose new worker cannot start now (no free slot while an older generation drains)
+// keeps its old worker until the tick succeeds (recycle_stale_workers).
+void Master::reload(int signo) {
+  if (stop_ != Stop::None) return;
+  if (signo == SIGHUP && reloader_) {
+    std::optional<MasterOptions> next = reloader_(options_);
+    if (!next) return;  // the reloader logged why; the running generation keeps serving
+    options_.worker = std::move(next->worker);
+    options_.max_requests = next->max_requests;
+    options_.min_spare = next->min_spare;
+    options_.max_spare = next->max_spare;
+  }
+  ++config_version_;
+  log::info("{}: starting generation {}; the old workers drain",
+            signo == SIGHUP ? "SIGHUP: configuration reloaded" : "SIGUSR1: reopening logs",
+            board_.next_generation());
+  for (std::size_t lane = 0; lane < lanes_.size(); ++lane) recycle(lane);
+}
+
+void Master::recycle_stale_workers() {
+  const bool slot_free = std::any_of(workers_.begin(), workers_.end(),
+                                     [](const Worker& w) { return w.phase == Phase::Empty; });
+  if (!slot_free) return;  // an older generation still drains: next tick
+  for (std::size_t lane = 0; lane < lanes_.size(); ++lane) {
+    const int slot = lanes_[lane].current;
+    if (slot >= 0 && workers_[static_cast<std::size_t>(slot)].config_version < config_version_)
+      recycle(lane);
   }
 }
 
@@ -346,6 +379,7 @@ void Master::tick() {
   if (stop_ != Stop::None) return;
   if (dispatcher_) dispatcher_->tick();
   check_recycling();
+  recycle_stale_workers();
   const bool waiting = dispatcher_ && dispatcher_->waiting();
   tick_timer_ = loop_.run_after(waiting ? kPausedTickMs : kTickMs, [this] { tick(); });
 }

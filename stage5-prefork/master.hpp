@@ -25,7 +25,12 @@
 //                    worker that exits with kWorkerExitFatalConfig is not, and one that exits
 //                    with kLabStubExit (it reached an unwritten lab region) stops the server
 //                    with exit status 1: its last line on stderr says which region
-//   SIGHUP           graceful recycle: a new generation starts, the old one drains and exits
+//   SIGHUP           reload: the reloader (set_reloader) re-reads the configuration and
+//                    validates it; valid, a new generation starts with it and the old one
+//                    drains and exits; invalid, one log line says why and nothing changes
+//                    (without a reloader: a new generation with the same configuration)
+//   SIGUSR1          reopen logs: a new generation with the running configuration (each
+//                    worker opens its access log anew); the old one drains
 //   SIGTERM          fast shutdown: SIGTERM to every worker; SIGKILL after --shutdown-timeout
 //                    (a second SIGTERM: SIGKILL at once)
 //   SIGQUIT, SIGINT  graceful shutdown: SIGQUIT to every worker (they drain); SIGKILL after
@@ -45,6 +50,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -79,6 +85,11 @@ struct MasterOptions {
   bool cpu_affinity = false;       // --cpu-affinity auto
 };
 
+// The master's SIGHUP hook: given the running options, returns the options to run
+// from now on (already validated), or nullopt to keep the running ones (having
+// logged why). Called on the master's loop; must not throw.
+using Reloader = std::function<std::optional<MasterOptions>(const MasterOptions& running)>;
+
 class Master final {
  public:
   // Binds the listening socket(s) and maps the scoreboard. Throws SysError.
@@ -92,6 +103,9 @@ class Master final {
   // signalled stop, 1 when no worker could be kept running or a worker reached a lab stub.
   int run();
 
+  // What SIGHUP calls (see Reloader). Set before run().
+  void set_reloader(Reloader reloader) { reloader_ = std::move(reloader); }
+
  private:
   enum class Phase { Empty, Active, Draining };
   enum class Stop { None, Graceful, Fast };
@@ -102,6 +116,7 @@ class Master final {
     std::size_t lane = 0;
     Fd channel;  // the master's end
     std::int64_t started_ms = 0;
+    std::uint64_t config_version = 0;  // the configuration it was started with
   };
   struct Lane {
     int current = -1;      // slot of its active worker, -1 while waiting to respawn
@@ -123,6 +138,8 @@ class Master final {
   void signal_workers(int signo);
   void tick();
   void check_recycling();
+  void reload(int signo);        // SIGHUP, SIGUSR1
+  void recycle_stale_workers();  // lanes still on an older configuration
   void maintain_pool();  // once a second: record the worker count; scale when enabled
   bool scaling() const { return options_.max_workers > options_.workers; }
   void grow(std::size_t count);
@@ -143,6 +160,8 @@ class Master final {
   TimerId pool_timer_;
   std::size_t spawn_rate_ = 1;  // workers to start in the next second while short of spares
   int exit_code_ = 0;
+  Reloader reloader_;
+  std::uint64_t config_version_ = 0;      // +1 per applied reload
   std::optional<SignalWatcher> signals_;  // last: removed from loop_ first
 };
 

@@ -526,6 +526,9 @@ def parse_args() -> argparse.Namespace:
 # Tests that carry a stage label but not the student's work: the starter tree's own stub,
 # and the stages' client tools (code the course gives, no lab region). Never graded.
 NOT_GRADED = {"stage4_dispatch_stub_test", "stage2_http_get_test", "stage4_port_scan_test"}
+# Reload and configuration (docs/CONFIG.md): advanced-track features, not week 1-17 code.
+NOT_GRADED |= {"config_reload:stage2", "config_reload:stage3", "config_reload:stage4",
+               "config_reload:stage5", "config_examples", "config_docker"}
 
 
 def select_tests(build: Path, stage: str, black_box: bool) -> list[dict]:

@@ -1,10 +1,16 @@
+// flags.cpp: the command line, the environment and the TOML config file, into the
+// values each program registered (flags.hpp says what and in which order). The file
+// is parsed by toml++; this file maps its tables and keys onto the flags, checks
+// each value's TOML type against the flag's kind, and says where a problem is.
 #include "serverlab/flags.hpp"
 
 #include <fmt/format.h>
 #include <sys/stat.h>
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -16,12 +22,6 @@
 
 namespace serverlab {
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-  return s;
-}
 
 template <typename T>
 std::optional<T> parse_integer(std::string_view text) {
@@ -39,21 +39,31 @@ Flags::Flags(std::string program, std::string summary)
   help.name = "help";
   help.help = "print this help and exit";
   help.is_bool = true;
-  help.set = [this](std::string_view) -> std::optional<std::string> {
-    help_ = true;
+  help.set = [this](std::string_view v) -> std::optional<std::string> {
+    help_ = v != "false";
     return std::nullopt;
   };
-  define(std::move(help));
+  define(std::move(help), Kind::Builtin);
   Flag config;
   config.name = "config";
   config.value_name = "FILE";
-  config.help = "read 'name = value' lines from FILE (command-line flags win)";
+  config.help = "read settings from this TOML file (docs/CONFIG.md); environment and flags win";
   config.set = [this](std::string_view path) { return load_config(std::string(path)); };
-  define(std::move(config));
+  define(std::move(config), Kind::Builtin);
+  Flag check;
+  check.name = "check-config";
+  check.help = "check the flags, environment and --config file, print the verdict, exit 0 or 2";
+  check.is_bool = true;
+  check.set = [this](std::string_view v) -> std::optional<std::string> {
+    check_config_ = v != "false";
+    return std::nullopt;
+  };
+  define(std::move(check), Kind::Builtin);
 }
 
-void Flags::define(Flag flag) {
+void Flags::define(Flag flag, Kind kind) {
   flag.section = section_;
+  flag.kind = kind;
   index_[flag.name] = flags_.size();
   flags_.push_back(std::move(flag));
 }
@@ -63,17 +73,22 @@ void Flags::add(std::string name, std::string& target, std::string help) {
           [&target](std::string_view v) -> std::optional<std::string> {
             target = std::string(v);
             return std::nullopt;
-          }});
+          }},
+         Kind::Text);
 }
 
 void Flags::add(std::string name, bool& target, std::string help) {
   define({std::move(name), "", std::move(help), target ? "on" : "", true,
           [&target](std::string_view v) -> std::optional<std::string> {
-            if (v == "true" || v == "on" || v == "1" || v == "yes") target = true;
-            else if (v == "false" || v == "off" || v == "0" || v == "no") target = false;
-            else return "expects true or false";
+            if (v == "true" || v == "on" || v == "1" || v == "yes")
+              target = true;
+            else if (v == "false" || v == "off" || v == "0" || v == "no")
+              target = false;
+            else
+              return "expects true or false";
             return std::nullopt;
-          }});
+          }},
+         Kind::Bool);
 }
 
 void Flags::add(std::string name, int& target, std::string help, int min, int max) {
@@ -84,7 +99,8 @@ void Flags::add(std::string name, int& target, std::string help, int min, int ma
             if (*n < min || *n > max) return fmt::format("must be between {} and {}", min, max);
             target = *n;
             return std::nullopt;
-          }});
+          }},
+         Kind::Int);
 }
 
 void Flags::add(std::string name, std::uint16_t& target, std::string help) {
@@ -94,7 +110,8 @@ void Flags::add(std::string name, std::uint16_t& target, std::string help) {
             if (!n || *n > 65535) return "expects a port number from 0 to 65535";
             target = static_cast<std::uint16_t>(*n);
             return std::nullopt;
-          }});
+          }},
+         Kind::Port);
 }
 
 void Flags::add_size(std::string name, std::uint64_t& target, std::string help) {
@@ -104,7 +121,8 @@ void Flags::add_size(std::string name, std::uint64_t& target, std::string help) 
             if (!n) return "expects a byte count such as 4096, 64K or 1M";
             target = *n;
             return std::nullopt;
-          }});
+          }},
+         Kind::Size);
 }
 
 void Flags::add_seconds(std::string name, double& target, std::string help) {
@@ -114,23 +132,40 @@ void Flags::add_seconds(std::string name, double& target, std::string help) {
             if (!s) return "expects seconds, such as 5 or 0.5";
             target = *s;
             return std::nullopt;
-          }});
+          }},
+         Kind::Seconds);
 }
 
 void Flags::add_choice(std::string name, std::string& target, std::vector<std::string> choices,
                        std::string help) {
   std::string value_name = fmt::format("{}", fmt::join(choices, "|"));
+  // on|off choices are booleans in the config file: [http] autoindex = false.
+  const bool on_off = choices == std::vector<std::string>{"on", "off"} ||
+                      choices == std::vector<std::string>{"off", "on"};
   define({std::move(name), value_name, std::move(help), target, false,
           [&target, choices](std::string_view v) -> std::optional<std::string> {
             if (std::find(choices.begin(), choices.end(), v) == choices.end())
               return fmt::format("expects one of: {}", fmt::join(choices, ", "));
             target = std::string(v);
             return std::nullopt;
-          }});
+          }},
+         on_off ? Kind::OnOff : Kind::Choice);
 }
 
 void Flags::add_check(std::function<std::optional<std::string>()> check) {
   checks_.push_back(std::move(check));
+}
+
+void Flags::add_tables(std::string name, TableTaker take) {
+  tables_.push_back({std::move(name), std::move(take)});
+}
+
+std::string Flags::env_name(std::string_view name) {
+  std::string env = "SERVERLAB_";
+  for (char c : name) {
+    env += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return env;
 }
 
 std::optional<std::uint64_t> Flags::parse_size(std::string_view text) {
@@ -163,7 +198,7 @@ std::optional<std::string> Flags::apply(const std::string& name,
   auto it = index_.find(name);
   if (it == index_.end()) return fmt::format("unknown flag --{}", name);
   Flag& flag = flags_[it->second];
-  if (from_file && (flag.name == "config" || flag.name == "help"))
+  if (from_file && flag.kind == Kind::Builtin)
     return fmt::format("--{} cannot be set in a config file", name);
   if (!value) {
     if (!flag.is_bool) return fmt::format("--{} needs a value ({})", name, flag.value_name);
@@ -174,37 +209,214 @@ std::optional<std::string> Flags::apply(const std::string& name,
   return std::nullopt;
 }
 
-std::optional<std::string> Flags::load_config(const std::string& path) {
+namespace {
+
+// "FILE:LINE:COLUMN" of a node or key in a parsed TOML document.
+std::string where(const std::string& path, const toml::source_region& source) {
+  return fmt::format("{}:{}:{}", path, source.begin.line, source.begin.column);
+}
+
+// A scalar TOML value as text (strings as written), or nullopt for a table, an
+// array or a date.
+std::optional<std::string> scalar_text(const toml::node& node) {
+  if (auto s = node.as_string()) return s->get();
+  if (auto b = node.as_boolean()) return std::string(b->get() ? "true" : "false");
+  if (auto i = node.as_integer()) return std::to_string(i->get());
+  if (auto f = node.as_floating_point()) return fmt::format("{}", f->get());
+  return std::nullopt;
+}
+
+// The sections a config file may have, whatever the program registers.
+constexpr std::string_view kSections[] = {"server", "http", "tls", "limits", "rate_limit", "log"};
+
+constexpr std::string_view kOldFormatHint =
+    " (settings go in sections, such as [server] port = 8080; the old 'name = value' "
+    "format is not read any more: docs/CONFIG.md shows the TOML form)";
+
+// True when no "[section]" line comes before line `line` of the file: a syntax
+// error there is most likely an old 'name = value' file.
+bool before_any_section(const std::string& path, std::uint32_t line) {
   std::ifstream in(path);
-  if (!in) return fmt::format("cannot read config file '{}'", path);
-  std::string raw;
-  int line_no = 0;
-  while (std::getline(in, raw)) {
-    ++line_no;
-    std::string_view line = trim(raw);
-    if (auto hash = line.find('#'); hash != std::string_view::npos) line = trim(line.substr(0, hash));
-    if (line.empty()) continue;
-    auto eq = line.find('=');
-    if (eq == std::string_view::npos)
-      return fmt::format("{}:{}: expected 'name = value'", path, line_no);
-    std::string name(trim(line.substr(0, eq)));
-    if (name.starts_with("--")) name.erase(0, 2);
-    if (auto err = apply(name, trim(line.substr(eq + 1)), true))
-      return fmt::format("{}:{}: {}", path, line_no, *err);
+  std::string text;
+  for (std::uint32_t n = 1; n < line && std::getline(in, text); ++n) {
+    const auto first = text.find_first_not_of(" \t");
+    if (first != std::string::npos && text[first] == '[') return false;
+  }
+  return true;
+}
+
+// One [[name]] table as the program's taker sees it.
+std::optional<std::string> to_config_table(const std::string& path, const toml::table& table,
+                                           ConfigTable& out) {
+  out.where = where(path, table.source());
+  for (auto&& [key, node] : table) {
+    ConfigValue value;
+    value.where = where(path, node.source());
+    if (auto text = scalar_text(node)) {
+      value.text = *text;
+    } else if (auto array = node.as_array()) {
+      value.is_array = true;
+      for (const toml::node& item : *array) {
+        auto text_item = scalar_text(item);
+        if (!text_item)
+          return fmt::format("{}: {}: expects an array of plain values", value.where, key.str());
+        value.items.push_back(*text_item);
+      }
+    } else {
+      return fmt::format("{}: {}: nested tables are not allowed here", value.where, key.str());
+    }
+    out.values.emplace(std::string(key.str()), std::move(value));
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> Flags::load_config(const std::string& path) {
+  config_path_ = path;
+  if (::access(path.c_str(), R_OK) != 0)
+    return fmt::format("cannot read config file '{}': {}", path, std::strerror(errno));
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    return fmt::format("{}: {}{}", where(path, e.source()), e.description(),
+                       before_any_section(path, e.source().begin.line) ? kOldFormatHint : "");
+  }
+
+  // A flag's TOML value as its setter's text, or why the type is wrong.
+  auto text_of = [](const Flag& flag,
+                    const toml::node& node) -> std::pair<std::string, std::string> {
+    switch (flag.kind) {
+      case Kind::Bool:
+        if (!node.is_boolean()) return {"", "expects true or false (a TOML boolean)"};
+        return {node.as_boolean()->get() ? "true" : "false", ""};
+      case Kind::OnOff:
+        if (!node.is_boolean()) return {"", "expects true or false (a TOML boolean; true is on)"};
+        return {node.as_boolean()->get() ? "on" : "off", ""};
+      case Kind::Int:
+      case Kind::Port:
+        if (!node.is_integer()) return {"", "expects a whole number (a TOML integer)"};
+        return {*scalar_text(node), ""};
+      case Kind::Size:
+        if (!node.is_integer() && !node.is_string())
+          return {"", "expects a byte count: an integer, or a string such as \"64K\""};
+        return {*scalar_text(node), ""};
+      case Kind::Seconds:
+        if (!node.is_integer() && !node.is_floating_point())
+          return {"", "expects seconds: a number such as 5 or 0.5"};
+        return {*scalar_text(node), ""};
+      default:  // Text, Choice
+        if (!node.is_string()) return {"", "expects a string (in double quotes)"};
+        return {*scalar_text(node), ""};
+    }
+  };
+
+  std::map<std::string, std::vector<ConfigTable>, std::less<>> taken;
+  for (const Tables& t : tables_) taken[t.name];
+  for (auto&& [section_key, section_node] : root) {
+    const std::string section(section_key.str());
+    const std::string at = where(path, section_key.source());
+    if (auto array = section_node.as_array(); array && taken.count(section) != 0) {
+      for (const toml::node& item : *array) {
+        const toml::table* table = item.as_table();
+        if (table == nullptr)
+          return fmt::format("{}: {} must be written as [[{}]] tables", at, section, section);
+        ConfigTable entry;
+        if (auto err = to_config_table(path, *table, entry)) return err;
+        taken[section].push_back(std::move(entry));
+      }
+      continue;
+    }
+    if (section_node.is_array_of_tables())
+      return fmt::format("{}: this program takes no [[{}]] tables", at, section);
+    const toml::table* table = section_node.as_table();
+    if (table == nullptr)
+      return fmt::format("{}: '{}' is outside any section{}", at, section, kOldFormatHint);
+    const bool known =
+        std::find(std::begin(kSections), std::end(kSections), section) != std::end(kSections);
+    if (!known) {
+      return fmt::format(
+          "{}: unknown table [{}] (sections: server, http, tls, limits, "
+          "rate_limit, log)",
+          at, section);
+    }
+    for (auto&& [key, node] : *table) {
+      const std::string name(key.str());
+      const std::string key_at = where(path, key.source());
+      auto it = index_.find(name);
+      if (it == index_.end() || flags_[it->second].kind == Kind::Builtin)
+        return fmt::format("{}: unknown key '{}' in [{}]", key_at, name, section);
+      Flag& flag = flags_[it->second];
+      if (flag.section != section) {
+        return fmt::format("{}: '{}' belongs in [{}], not [{}]", key_at, name, flag.section,
+                           section);
+      }
+      const std::string value_at = where(path, node.source());
+      auto [text, wrong_type] = text_of(flag, node);
+      if (!wrong_type.empty())
+        return fmt::format("{}: [{}] {}: {}", value_at, section, name, wrong_type);
+      if (auto err = flag.set(text))
+        return fmt::format("{}: [{}] {} = {}: {}", value_at, section, name, text, *err);
+      flag.where = value_at;
+      set_.push_back(name);
+    }
+  }
+  for (const Tables& t : tables_) {
+    if (auto err = t.take(taken[t.name])) return err;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> Flags::load_environment() {
+  for (Flag& flag : flags_) {
+    if (flag.kind == Kind::Builtin) continue;
+    const std::string env = env_name(flag.name);
+    const char* value = std::getenv(env.c_str());
+    if (value == nullptr) continue;
+    if (auto err = apply(flag.name, std::string_view(value), false))
+      return fmt::format("environment {}={}: {}", env, value, *err);
+    flag.where.clear();  // the environment overrode the file's value
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> Flags::run_checks() const {
+  for (const auto& check : checks_) {
+    auto err = check();
+    if (!err) continue;
+    // A check names its flag first ("--root '/x': ..."); when the file set that flag,
+    // say where, so the file's line is the one to fix.
+    for (const Flag& flag : flags_) {
+      if (!flag.where.empty() && err->starts_with("--" + flag.name + " "))
+        return fmt::format("{}: {}", flag.where, *err);
+    }
+    return err;
   }
   return std::nullopt;
 }
 
 std::optional<std::string> Flags::parse(int argc, const char* const* argv) {
-  // The config file is read first, wherever --config stands, so flags win.
+  // The config file is read first, wherever --config stands, then the
+  // environment, then the command line: the later wins.
+  std::optional<std::string> file;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
-    if (arg == "--config" && i + 1 < argc) {
-      if (auto err = apply("config", argv[i + 1], false)) return err;
-    } else if (arg.starts_with("--config=")) {
-      if (auto err = apply("config", arg.substr(9), false)) return err;
-    }
+    if (arg == "--check-config") check_config_ = true;  // even when the file is bad
+    if (arg == "--config" && i + 1 < argc)
+      file = argv[i + 1];
+    else if (arg.starts_with("--config="))
+      file = std::string(arg.substr(9));
   }
+  if (!file) {
+    if (const char* env = std::getenv("SERVERLAB_CONFIG"); env != nullptr && *env != '\0')
+      file = env;
+  }
+  if (file) {
+    if (auto err = load_config(*file)) return err;
+    set_.push_back("config");
+  }
+  if (auto err = load_environment()) return err;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     if (!arg.starts_with("--") || arg.size() == 2)
@@ -226,12 +438,10 @@ std::optional<std::string> Flags::parse(int argc, const char* const* argv) {
       continue;
     }
     if (auto err = apply(name, value, false)) return err;
+    if (auto it = index_.find(name); it != index_.end()) flags_[it->second].where.clear();
   }
   if (help_) return std::nullopt;  // --help with a bad --root still prints the help
-  for (const auto& check : checks_) {
-    if (auto err = check()) return err;
-  }
-  return std::nullopt;
+  return run_checks();
 }
 
 void Flags::parse_or_exit(int argc, const char* const* argv) {
@@ -241,19 +451,51 @@ void Flags::parse_or_exit(int argc, const char* const* argv) {
     std::exit(0);
   }
   if (err) {
-    std::fprintf(stderr, "%s: %s\n\n%s", program_.c_str(), err->c_str(), usage().c_str());
+    if (check_config_) {  // nginx -t style: the verdict only, no usage
+      std::fprintf(stderr, "%s: %s\n%s: configuration check failed\n", program_.c_str(),
+                   err->c_str(), program_.c_str());
+    } else {
+      std::fprintf(stderr, "%s: %s\n\n%s", program_.c_str(), err->c_str(), usage().c_str());
+    }
     std::exit(2);
+  }
+  if (check_config_) {
+    std::printf("%s: configuration OK%s\n", program_.c_str(),
+                config_path_.empty() ? "" : fmt::format(" ({})", config_path_).c_str());
+    std::exit(0);
   }
 }
 
 std::string Flags::usage() const {
-  std::string out = fmt::format("Usage: {} [flags]\n{}\n\nFlags:\n", program_, summary_);
-  for (const Flag& f : flags_) {
+  std::string out = fmt::format("Usage: {} [flags]\n{}\n\n", program_, summary_);
+  auto line = [&out](const Flag& f) {
     std::string left = "  --" + f.name + (f.value_name.empty() ? "" : " " + f.value_name);
     std::string right = f.help;
     if (!f.default_text.empty()) right += fmt::format(" (default: {})", f.default_text);
-    if (left.size() < 30) out += fmt::format("{:<30}{}\n", left, right);
-    else out += fmt::format("{}\n{:<30}{}\n", left, "", right);
+    if (left.size() < 30)
+      out += fmt::format("{:<30}{}\n", left, right);
+    else
+      out += fmt::format("{}\n{:<30}{}\n", left, "", right);
+  };
+  out += "Flags:\n";
+  for (const Flag& f : flags_) {
+    if (f.kind == Kind::Builtin) line(f);
+  }
+  out +=
+      "\nThe others, by config-file section; each is also read from SERVERLAB_<FLAG>\n"
+      "in the environment (--max-body: SERVERLAB_MAX_BODY). See docs/CONFIG.md.\n";
+  // The rest grouped by config-file section, in the order the sections first appear.
+  std::vector<std::string> sections;
+  for (const Flag& f : flags_) {
+    if (f.kind != Kind::Builtin &&
+        std::find(sections.begin(), sections.end(), f.section) == sections.end())
+      sections.push_back(f.section);
+  }
+  for (const std::string& section : sections) {
+    out += fmt::format("\n[{}]\n", section);
+    for (const Flag& f : flags_) {
+      if (f.kind != Kind::Builtin && f.section == section) line(f);
+    }
   }
   return out;
 }
@@ -264,14 +506,18 @@ bool Flags::was_set(const std::string& name) const {
 
 void add_server_flags(Flags& flags, ServerOptions& options, std::uint16_t default_port) {
   options.port = default_port;
+  flags.begin_section("server");
   flags.add("port", options.port, "TCP port to listen on (0: any free port)");
   flags.add("bind", options.bind, "address to listen on (0.0.0.0 or :: for every interface)");
+  flags.begin_section("log");
   flags.add_choice("log-level", options.log_level, {"debug", "info", "warn", "error", "off"},
                    "least severe log level written to stderr");
   flags.add_choice("log-format", options.log_format, {"text", "json"},
                    "error-log format: text lines or JSON lines");
+  flags.begin_section("limits");
   flags.add_seconds("shutdown-timeout", options.shutdown_timeout,
                     "on SIGINT/SIGTERM, how long in-flight work may take before it is cut off");
+  flags.begin_section("server");
 }
 
 std::optional<std::string> directory_problem(const std::string& path) {

@@ -147,9 +147,10 @@ TEST(Flags, ConfigFileSetsValuesAndTheCommandLineWins) {
   TempFile file(
       "# a comment line\n"
       "\n"
+      "[server]\n"
       "port = 9000\n"
-      "  --name=from-file   # trailing comment\n"
-      "max-body = 2M\r\n"
+      "name = \"from-file\"   # trailing comment\n"
+      "max-body = \"2M\"\r\n"
       "verbose = true\n");
   Demo d;
   // --port comes BEFORE --config and still wins over the file.
@@ -159,23 +160,25 @@ TEST(Flags, ConfigFileSetsValuesAndTheCommandLineWins) {
   EXPECT_EQ(d.max_body, 2u << 20);
   EXPECT_TRUE(d.verbose);
   EXPECT_TRUE(d.flags.was_set("name"));
+  EXPECT_EQ(d.flags.config_path(), file.path());
 }
 
-TEST(Flags, ConfigFileErrorsNameTheFileAndLine) {
-  TempFile file("port = 1\nthis line has no equals sign\n");
+TEST(Flags, ConfigFileErrorsNameTheFileLineAndColumn) {
+  TempFile file("[server]\nport = 1\nthis line has no equals sign\n");
   Demo d;
   auto err = d.parse({"--config", file.path().c_str()});
   ASSERT_TRUE(err);
-  EXPECT_NE(err->find(file.path() + ":2"), std::string::npos) << *err;
+  EXPECT_NE(err->find(file.path() + ":3:"), std::string::npos) << *err;
 
-  TempFile nested("config = /etc/passwd\n");
+  TempFile nested("[server]\nconfig = \"/etc/passwd\"\n");
   EXPECT_TRUE(d.parse({"--config", nested.path().c_str()}).has_value());
-  TempFile bad_value("\nworkers = 1000\n");
+  TempFile bad_value("[server]\n\nworkers = 1000\n");
   const std::string arg = "--config=" + bad_value.path();
   err = d.parse({arg.c_str()});
   ASSERT_TRUE(err);
-  EXPECT_NE(err->find(bad_value.path() + ":2"), std::string::npos) << *err;
-  EXPECT_NE(err->find("--workers"), std::string::npos) << *err;
+  EXPECT_NE(err->find(bad_value.path() + ":3:11:"), std::string::npos) << *err;
+  EXPECT_NE(err->find("workers"), std::string::npos) << *err;
+  EXPECT_NE(err->find("between 1 and 64"), std::string::npos) << *err;
 }
 
 TEST(Flags, MissingConfigFileIsAnError) {
@@ -234,7 +237,7 @@ TEST(Flags, ChecksRunAfterEveryFlagAndTheFirstFailureIsTheError) {
   });
   flags.add_check([&]() -> std::optional<std::string> { return std::string("second"); });
   // The file says "bad", the command line wins: the checks see the final value.
-  TempFile config("dir = bad\n");
+  TempFile config("[server]\ndir = \"bad\"\n");
   Args ok{"--config", config.path().c_str(), "--dir", "good"};
   EXPECT_EQ(flags.parse(ok.argc(), ok.argv()), std::optional<std::string>("second"));
   EXPECT_EQ(seen, std::vector<std::string>{"good"});

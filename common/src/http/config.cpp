@@ -24,8 +24,10 @@ void add_http_flags(Flags& flags, HttpConfig& config, std::uint16_t default_port
   flags.begin_section("http");
   if (config.root.empty()) config.root = default_document_root();
   flags.add("root", config.root, "document root: the directory whose files are served");
+  flags.begin_section("log");
   flags.add("access-log", config.access_log,
             "access log in Combined Log Format: a file PATH, '-' for stdout, or off");
+  flags.begin_section("limits");
   flags.add_seconds("header-timeout", config.header_timeout,
                     "a request head not complete within SEC gets 408 and the connection closes");
   flags.add_seconds("keepalive-timeout", config.keepalive_timeout,
@@ -38,6 +40,7 @@ void add_http_flags(Flags& flags, HttpConfig& config, std::uint16_t default_port
                  "largest header section (larger: 431)");
   flags.add("max-headers", config.max_headers, "most header fields in a request (more: 431)", 1);
   flags.add_size("max-body", config.max_body, "largest request body (larger: 413)");
+  flags.begin_section("http");
   flags.add_choice("autoindex", config.autoindex, {"on", "off"},
                    "list directories that have no index.html (off: 403)");
   flags.add("error-pages", config.error_pages,
@@ -51,10 +54,12 @@ void add_http_flags(Flags& flags, HttpConfig& config, std::uint16_t default_port
             "Cache-Control of files, listings and 304s: max-age=N (0: no-cache, revalidate "
             "each time)",
             0, 315360000);
+  flags.begin_section("log");
   flags.add("error-log-rate", config.error_log_rate,
             "protocol errors (400, 408, ...) logged per second per process; the rest are "
             "counted (0: none)",
             0, 1000000);
+  flags.begin_section("server");  // a stage's own flags follow
   flags.add_check([&config]() -> std::optional<std::string> {
     if (auto problem = directory_problem(config.root))
       return fmt::format("--root '{}': {}", config.root, *problem);
