@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <exception>
+#include <optional>
 
 #include "event_loop.hpp"
 #include "http_server.hpp"
@@ -17,6 +18,8 @@
 #include "serverlab/metrics.hpp"
 #include "serverlab/signals.hpp"
 #include "serverlab/socket.hpp"
+#include "serverlab/tls/flags.hpp"
+#include "serverlab/tls/metrics.hpp"
 
 using namespace serverlab;
 
@@ -30,6 +33,8 @@ int main(int argc, char** argv) {
             "register sockets with EPOLLET (read/write until EAGAIN) instead of level-triggered");
   flags.add("max-connections", max_connections,
             "stop accepting while this many connections are open (0: no limit)", 0);
+  tls::ServerFlags tls_flags;
+  tls::add_server_flags(flags, tls_flags);
   flags.parse_or_exit(argc, argv);
 
   try {
@@ -48,7 +53,13 @@ int main(int argc, char** argv) {
 
     Metrics metrics;
     http::HttpService service(config, &metrics);
+    std::optional<tls::TlsContext> tls;  // --tls-cert: HTTPS (a bad file ends here, exit 1)
+    if (tls_flags.enabled()) {
+      tls = tls::TlsContext::server(tls_flags.options());
+      tls::add_metrics(metrics, *tls);
+    }
     EpollServerOptions options;
+    options.tls = tls ? &*tls : nullptr;
     options.max_connections = static_cast<std::size_t>(max_connections);
     options.shutdown_timeout = config.server.shutdown_timeout;
     EpollHttpServer server(loop, service, options);
@@ -69,8 +80,8 @@ int main(int argc, char** argv) {
                              ListenOptions{.backlog = 511, .reuse_port = false, .nonblocking = true});
     announce_listening(listener.get());
     server.listen(std::move(listener));
-    log::info("http-epoll serving {} ({}-triggered)", config.root,
-              edge_triggered ? "edge" : "level");
+    log::info("http-epoll serving {} ({}-triggered, {})", config.root,
+              edge_triggered ? "edge" : "level", tls ? "https" : "http");
 
     loop.set_before_sleep([&server] { server.before_sleep(); });
     loop.run();
