@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <string>
 
 #include "master.hpp"
@@ -21,6 +22,7 @@
 #include "serverlab/http/service.hpp"
 #include "serverlab/log.hpp"
 #include "serverlab/signals.hpp"
+#include "serverlab/tls/flags.hpp"
 #include "worker.hpp"
 
 using namespace serverlab;
@@ -81,6 +83,8 @@ int main(int argc, char** argv) {
             "recycle a worker (gracefully) after this many requests (0: never)", 0);
   flags.add_choice("cpu-affinity", cpu_affinity, {"off", "auto"},
                    "auto: pin worker i to CPU i mod ncpu");
+  tls::ServerFlags tls_flags;
+  tls::add_server_flags(flags, tls_flags);
   flags.parse_or_exit(argc, argv);
   options.worker.accept = *parse_accept_mode(accept);
   if (const char* wrong = scaling_error(options)) {
@@ -96,6 +100,10 @@ int main(int argc, char** argv) {
     // Fail fast on a configuration no worker could serve (the workers build their own
     // service after fork: the access log and file cache belong to one process).
     { http::HttpService check(config); }
+    // HTTPS: the context is made once, here, before any fork (a bad file: exit 1).
+    std::optional<tls::TlsContext> tls;
+    if (tls_flags.enabled()) tls = tls::TlsContext::server(tls_flags.options());
+    options.worker.tls = tls ? &*tls : nullptr;
 
     Master master(std::move(options));
     return master.run();
