@@ -36,6 +36,7 @@ bool would_block(int err) { return err == EAGAIN || err == EWOULDBLOCK; }
 
 TlsTransport::Handshake TlsTransport::handshake(int fd) {
   for (;;) {
+    tls_.advance();  // as far as the bytes fed so far allow (a caller may have fed some)
     if (tls_.state() == State::Failed || tls_.state() == State::Closed) return Handshake::Failed;
     switch (flush(fd)) {  // the previous flight first
       case SendStep::Progress:
@@ -60,7 +61,6 @@ TlsTransport::Handshake TlsTransport::handshake(int fd) {
     } else {  // EOF or a reset: the handshake cannot finish
       tls_.feed_eof();
     }
-    tls_.advance();
   }
 }
 
