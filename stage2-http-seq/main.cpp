@@ -20,6 +20,7 @@
 #include <csignal>
 #include <cstring>
 #include <exception>
+#include <optional>
 
 #include "serverlab/flags.hpp"
 #include "serverlab/http/config.hpp"
@@ -29,6 +30,8 @@
 #include "serverlab/metrics.hpp"
 #include "serverlab/signals.hpp"
 #include "serverlab/socket.hpp"
+#include "serverlab/tls/flags.hpp"
+#include "serverlab/tls/metrics.hpp"
 
 using namespace serverlab;
 
@@ -39,6 +42,8 @@ int main(int argc, char** argv) {
   http::add_http_flags(flags, config, 8080);
   flags.add("keep-alive", config.keep_alive,
             "keep connections open for further requests (and answer pipelined ones)");
+  tls::ServerFlags tls_flags;
+  tls::add_server_flags(flags, tls_flags);
   flags.parse_or_exit(argc, argv);
   configure_logging(config.server);
 
@@ -47,12 +52,18 @@ int main(int argc, char** argv) {
     Fd signals = block_signals({SIGINT, SIGTERM});
     Metrics metrics;
     http::HttpService service(config, &metrics);
+    std::optional<tls::TlsContext> tls;  // --tls-cert: HTTPS (a bad file ends here, exit 1)
+    if (tls_flags.enabled()) {
+      tls = tls::TlsContext::server(tls_flags.options());
+      tls::add_metrics(metrics, *tls);
+    }
     Fd listener = listen_tcp(config.server.bind, config.server.port);
     announce_listening(listener.get());
 
     http::ConnectionOptions options;
     options.stop_fd = signals.get();  // a pending signal makes serve_connection wind down
     options.shutdown_grace = config.server.shutdown_timeout;
+    options.tls = tls ? &*tls : nullptr;
     SpareFd spare;
     int pause_ms = -1;  // > 0: no room to accept even one client; wait before trying again
     for (;;) {

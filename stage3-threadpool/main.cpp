@@ -25,6 +25,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <optional>
 #include <string>
 
 #include "acceptor.hpp"
@@ -37,6 +38,8 @@
 #include "serverlab/metrics.hpp"
 #include "serverlab/signals.hpp"
 #include "serverlab/socket.hpp"
+#include "serverlab/tls/flags.hpp"
+#include "serverlab/tls/metrics.hpp"
 #include "thread_pool.hpp"
 
 using namespace serverlab;
@@ -66,6 +69,8 @@ int main(int argc, char** argv) {
             1 << 20);
   flags.add_choice("overload", overload, {"block", "reject"},
                    "queue full: block (stop accepting) or reject (503 + Retry-After)");
+  tls::ServerFlags tls_flags;
+  tls::add_server_flags(flags, tls_flags);
   flags.parse_or_exit(argc, argv);
   configure_logging(config.server);
 
@@ -74,8 +79,14 @@ int main(int argc, char** argv) {
     Fd signals = block_signals({SIGINT, SIGTERM});  // before any thread: workers inherit it
     Metrics metrics;
     http::HttpService service(config, &metrics);
+    std::optional<tls::TlsContext> tls;  // --tls-cert: HTTPS (a bad file ends here, exit 1)
+    if (tls_flags.enabled()) {
+      tls = tls::TlsContext::server(tls_flags.options());
+      tls::add_metrics(metrics, *tls);
+    }
     Acceptor acceptor(listen_tcp(config.server.bind, config.server.port), signals.get(), service,
                       overload == "reject");
+    acceptor.set_tls(tls.has_value());
     Fairness fairness(static_cast<std::size_t>(threads));
 
     auto serve = [&](Ready conn, std::size_t id) {
@@ -92,6 +103,7 @@ int main(int argc, char** argv) {
       options.park_now = fairness.begin(id);
       options.resume = conn.carry;
       options.preread = conn.head;
+      options.tls = tls ? &*tls : nullptr;  // a TLS connection never parks (serve.hpp)
       auto parked = http::serve_connection(std::move(conn.fd), service, options);
       fairness.end(id);
       if (parked)
