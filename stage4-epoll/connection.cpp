@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "http_server.hpp"
+#include "tls_interest.hpp"
 #include "serverlab/http/send_output.hpp"
 #include "serverlab/log.hpp"
 #include "serverlab/socket.hpp"
@@ -155,8 +156,8 @@ void Connection::drive_handshake() {
       // HTTP/2 over TLS plugs in here: when alpn() == "h2", hand the connection
       // (fd and transport) to the HTTP/2 session instead of HttpSession.
       return drive();
-    case http::TlsTransport::Handshake::Blocked:
-      set_interest(tls_->wants_write() ? kWritable : kReadable);
+    case http::TlsTransport::Handshake::Blocked:  // WANT_READ / WANT_WRITE -> the interest set
+      set_interest(tls_interest(tls_->wants_write(), tls_->session().wants_read()));
       return update_timer();
     case http::TlsTransport::Handshake::Failed:
       return refuse_handshake();
