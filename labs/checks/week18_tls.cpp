@@ -23,8 +23,7 @@ TEST_CASE("our flight stuck in the send buffer waits for EPOLLOUT", "[tls-intere
   CHECK(tls_interest(true, false) == kWritable);
 }
 
-TEST_CASE("pending output goes first even while OpenSSL also wants to read",
-          "[tls-interest]") {
+TEST_CASE("pending output goes first even while OpenSSL also wants to read", "[tls-interest]") {
   // After a flight, OpenSSL wants the peer's reply (WANT_READ) and our bytes are
   // still in the buffer: they must leave first. EPOLLIN alone would never fire.
   const std::uint32_t interest = tls_interest(true, true);

@@ -97,9 +97,8 @@ class TlsServer : public ::testing::Test {
     for (auto& a : split_words(std::getenv("TLS_SERVER_ARGS"))) argv.push_back(a);
     for (const char* a : {"--port", "0", "--log-level", "warn", "--header-timeout", "1"})
       argv.emplace_back(a);
-    argv.insert(argv.end(), {"--root", root_.path(), "--access-log", log_path(),
-                             "--tls-cert", cert("server-chain.pem"), "--tls-key",
-                             cert("server.key")});
+    argv.insert(argv.end(), {"--root", root_.path(), "--access-log", log_path(), "--tls-cert",
+                             cert("server-chain.pem"), "--tls-key", cert("server.key")});
     argv.insert(argv.end(), extra.begin(), extra.end());
     server_ = std::make_unique<ServerProcess>(argv);
   }
@@ -111,8 +110,8 @@ class TlsServer : public ::testing::Test {
 
   // curl --cacert ca.pem [args] URL; status 0 means the transfer worked.
   ProgramResult curl(const std::string& path, const std::vector<std::string>& args = {}) {
-    std::vector<std::string> argv{"/usr/bin/curl", "-sS", "--max-time", "10", "--cacert",
-                                  cert("ca.pem")};
+    std::vector<std::string> argv{"/usr/bin/curl", "-sS",         "--max-time", "10",
+                                  "--cacert",      cert("ca.pem")};
     argv.insert(argv.end(), args.begin(), args.end());
     argv.push_back(url(path));
     return serverlab::testing::run_program(argv, "", 15s);
@@ -156,8 +155,8 @@ TEST_F(TlsServer, CurlGetsSmallAndLargeFilesOverHttps) {
   EXPECT_EQ(small.out, "alpha\n");
   ProgramResult big = curl("/big.bin");  // 64 records, more than the socket buffers hold
   ASSERT_EQ(big.status, 0) << big.err;
-  EXPECT_TRUE(big.out == pattern(1 << 20)) << "the 1 MiB body differs (" << big.out.size()
-                                           << " bytes came)";
+  EXPECT_TRUE(big.out == pattern(1 << 20))
+      << "the 1 MiB body differs (" << big.out.size() << " bytes came)";
   EXPECT_GE(metric("serverlab_tls_handshakes_total"), 2);
 }
 
@@ -174,8 +173,8 @@ TEST_F(TlsServer, PlainHttpOnTheTlsPortGetsA400InClearText) {
 TEST_F(TlsServer, GarbageIsDroppedAndTheServerGoesOn) {
   start();
   Fd fd = server_->connect();
-  ASSERT_TRUE(serverlab::testing::send_all(fd.get(), std::string("\x16\x03\x01\x00\x08", 5) +
-                                                         "garbage!garbage!"));
+  ASSERT_TRUE(serverlab::testing::send_all(
+      fd.get(), std::string("\x16\x03\x01\x00\x08", 5) + "garbage!garbage!"));
   EXPECT_TRUE(serverlab::testing::wait_for_eof(fd.get(), 5s)) << "garbage kept the connection";
   EXPECT_EQ(curl("/a.txt").out, "alpha\n");
   long failed = metric("serverlab_tls_handshake_failures_not_tls_total") +
@@ -219,8 +218,7 @@ TEST_F(TlsServer, MutualTlsRequireRefusesMissingForeignAndExpiredCertificates) {
   EXPECT_NE(curl("/a.txt", {"--cert", cert("stranger.pem"), "--key", cert("stranger.key")}).status,
             0)
       << "served a certificate from another CA";
-  EXPECT_NE(curl("/a.txt", {"--cert", cert("expired.pem"), "--key", cert("expired.key")}).status,
-            0)
+  EXPECT_NE(curl("/a.txt", {"--cert", cert("expired.pem"), "--key", cert("expired.key")}).status, 0)
       << "served an expired certificate";
   const std::vector<std::string> good{"--cert", cert("client.pem"), "--key", cert("client.key")};
   ProgramResult ok = curl("/a.txt", good);
@@ -228,7 +226,7 @@ TEST_F(TlsServer, MutualTlsRequireRefusesMissingForeignAndExpiredCertificates) {
   EXPECT_EQ(ok.out, "alpha\n");
   // The subject, escaped to one field, in the access log's user position.
   const std::string log = read_file(log_path());
-  EXPECT_NE(log.find(" - O=serverlab\\x20test,CN=serverlab\\x20test\\x20client [") ,
+  EXPECT_NE(log.find(" - O=serverlab\\x20test,CN=serverlab\\x20test\\x20client ["),
             std::string::npos)
       << log;
   ProgramResult m = curl("/-/metrics", good);
@@ -264,7 +262,8 @@ TEST_F(TlsServer, SessionIsResumedWithATicketAndAlpnIsHttp11) {
     ASSERT_TRUE(stream.handshake(5000)) << session.error();
     EXPECT_EQ(session.alpn(), "http/1.1");
     EXPECT_EQ(session.resumed(), round == 1) << "round " << round;
-    ASSERT_TRUE(stream.write_n("GET /a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").is_ok());
+    ASSERT_TRUE(
+        stream.write_n("GET /a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").is_ok());
     std::string response;
     char buf[4096];
     for (;;) {  // until the server closes; the ticket comes with the first records
