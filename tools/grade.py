@@ -530,7 +530,7 @@ NOT_GRADED = {"stage4_dispatch_stub_test", "stage2_http_get_test", "stage4_port_
 NOT_GRADED |= {"tls_servers:stage2", "tls_servers:stage3", "tls_servers:stage4",
                "tls_servers:stage4-et", "tls_servers:stage5", "http_conformance:stage2-tls",
                "http_conformance:stage3-tls", "http_conformance:stage4-tls",
-               "http_conformance:stage4-et-tls", "http_conformance:stage5-tls"}
+               "http_conformance:stage5-tls"}
 
 
 def select_tests(build: Path, stage: str, black_box: bool) -> list[dict]:
