@@ -3,6 +3,8 @@
 # configures and builds, so a fresh clone needs nothing else.
 #
 #   make run              build (release) and start the default server
+#   make run TLS=1        the same over HTTPS on 8443, with throwaway certificates made into
+#                         build/tls/ (then: curl --cacert build/tls/ca.pem https://127.0.0.1:8443/)
 #   make test             build (debug) and run every test
 #   make test PRESET=asan the same under AddressSanitizer + UBSan (also: tsan)
 #   make tsan             ThreadSanitizer over the threaded code: stages 1 and 3, and the core
@@ -23,6 +25,7 @@ JOBS    ?= $(shell nproc)
 RUN_PRESET ?= release
 STAGE   ?= 5
 ARGS    ?=
+TLS     ?=
 BENCH_ARGS ?=
 FUZZ_SECONDS ?= 60
 LAB     ?=
@@ -58,7 +61,9 @@ run: deps
 	@test -n "$(RUN_TARGET_$(STAGE))" || { echo "make run: STAGE must be 1-5 (got '$(STAGE)')" >&2; exit 2; }
 	@cmake --preset $(RUN_PRESET) >/dev/null
 	@cmake --build --preset $(RUN_PRESET) -j $(JOBS) --target $(RUN_TARGET_$(STAGE))
-	@tools/run-stage.sh build/$(RUN_PRESET) $(STAGE) $(ARGS)
+	@$(if $(filter 1,$(TLS)),test -f build/tls/server.key || tools/make-test-certs.sh build/tls >/dev/null)
+	@tools/run-stage.sh build/$(RUN_PRESET) $(STAGE) $(if $(filter 1,$(TLS)),--port 8443 \
+	  --tls-cert build/tls/server-chain.pem --tls-key build/tls/server.key) $(ARGS)
 
 test: build
 	@ctest --preset $(PRESET) $(if $(LABEL),-L '$(LABEL)')

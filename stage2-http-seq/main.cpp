@@ -26,6 +26,7 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <optional>
 
 #include "serverlab/flags.hpp"
 #include "serverlab/http/config.hpp"
@@ -36,6 +37,7 @@
 #include "serverlab/reload.hpp"
 #include "serverlab/signals.hpp"
 #include "serverlab/socket.hpp"
+#include "serverlab/tls/metrics.hpp"
 
 using namespace serverlab;
 
@@ -70,7 +72,7 @@ std::unique_ptr<http::HttpService> on_control_signal(int signo,
   http::HttpConfig next = config;
   if (signo == SIGHUP) {
     auto loaded = reload_settings(loader, config, [](const auto& before, const auto& after) {
-      return listener_change(before.server, after.server);
+      return http::listener_change(before, after);
     });
     if (!loaded) return nullptr;
     next = std::move(*loaded);
@@ -104,11 +106,17 @@ int main(int argc, char** argv) {
     Fd control = block_signals({SIGHUP, SIGUSR1});  // apart: they must not stop a connection
     Metrics metrics;
     auto service = std::make_unique<http::HttpService>(config, &metrics);
+    std::optional<tls::TlsContext> tls;  // --tls-cert: HTTPS (a bad file ends here, exit 1)
+    if (config.tls.enabled()) {
+      tls = tls::TlsContext::server(config.tls.options());
+      tls::add_metrics(metrics, *tls);
+    }
     Fd listener = listen_tcp(config.server.bind, config.server.port);
     announce_listening(listener.get());
 
     http::ConnectionOptions options;
     options.stop_fd = signals.get();  // a pending signal makes serve_connection wind down
+    options.tls = tls ? &*tls : nullptr;
     SpareFd spare;
     int pause_ms = -1;  // > 0: no room to accept even one client; wait before trying again
     for (;;) {

@@ -186,7 +186,7 @@ void Acceptor::on_readable(std::size_t i, WorkerPool<Ready>& pool) {
   }
   const std::size_t before = w.head.size();
   w.head.append(buf, static_cast<std::size_t>(n));
-  if (head_complete(w.head, before) || w.head.size() > service()->config().max_header_bytes)
+  if (tls_ || head_complete(w.head, before) || w.head.size() > service()->config().max_header_bytes)
     hand_off(i, pool);
 }
 

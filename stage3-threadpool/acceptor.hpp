@@ -71,6 +71,10 @@ class Acceptor {
   // A worker hands back a connection parked between requests. After run() has
   // returned the connection is closed instead. Any thread.
   void give_back(http::ParkedConnection parked);
+  // HTTPS: the head arrives encrypted, so a new connection goes to a worker as
+  // soon as its first bytes (the ClientHello) arrive; the worker does the
+  // handshake. Call before run().
+  void set_tls(bool on) { tls_ = on; }
   // Connections in the waiting set now (a gauge). Any thread.
   std::size_t waiting() const { return waiting_count_.load(std::memory_order_relaxed); }
 
@@ -99,6 +103,7 @@ class Acceptor {
 
   const Snapshot<http::HttpService>& services_;
   bool reject_when_full_;
+  bool tls_ = false;  // see set_tls()
   Fd returns_;  // eventfd: a worker gave a connection back
   SpareFd spare_;
   Clock::time_point accept_resume_{};  // accepting paused until then (out of resources)

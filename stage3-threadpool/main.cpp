@@ -32,6 +32,7 @@
 #include <cstdlib>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -46,6 +47,7 @@
 #include "serverlab/reload.hpp"
 #include "serverlab/signals.hpp"
 #include "serverlab/socket.hpp"
+#include "serverlab/tls/metrics.hpp"
 #include "thread_pool.hpp"
 
 using namespace serverlab;
@@ -79,7 +81,7 @@ void define_flags(Flags& flags, Settings& s) {
 
 // What a reload cannot change in a running process: the listener and the pool's shape.
 std::optional<std::string> needs_restart(const Settings& before, const Settings& after) {
-  if (auto c = listener_change(before.http.server, after.http.server)) return c;
+  if (auto c = http::listener_change(before.http, after.http)) return c;
   if (auto c = changed("threads", before.threads, after.threads)) return c;
   if (auto c = changed("queue", before.queue, after.queue)) return c;
   return changed("overload", before.overload, after.overload);
@@ -130,10 +132,16 @@ int main(int argc, char** argv) {
     Fd signals = block_signals({SIGINT, SIGTERM});  // before any thread: workers inherit it
     Fd control = block_signals({SIGHUP, SIGUSR1});  // apart: they must not stop a connection
     Metrics metrics;
+    std::optional<tls::TlsContext> tls;  // --tls-cert: HTTPS (a bad file ends here, exit 1)
+    if (config.tls.enabled()) {
+      tls = tls::TlsContext::server(config.tls.options());
+      tls::add_metrics(metrics, *tls);
+    }
     Snapshot<http::HttpService> services(
         std::make_shared<const http::HttpService>(config, &metrics));
     Acceptor acceptor(listen_tcp(config.server.bind, config.server.port), signals.get(), services,
                       settings.overload == "reject");
+    acceptor.set_tls(tls.has_value());
     Fairness fairness(static_cast<std::size_t>(threads));
 
     auto serve = [&](Ready conn, std::size_t id) {
@@ -151,6 +159,7 @@ int main(int argc, char** argv) {
       options.park_now = fairness.begin(id);
       options.resume = conn.carry;
       options.preread = conn.head;
+      options.tls = tls ? &*tls : nullptr;  // a TLS connection never parks (serve.hpp)
       auto parked = http::serve_connection(std::move(conn.fd), *service, options);
       fairness.end(id);
       if (parked)

@@ -9,7 +9,9 @@
 #include <utility>
 
 #include "http_server.hpp"
+#include "tls_interest.hpp"
 #include "serverlab/http/send_output.hpp"
+#include "serverlab/log.hpp"
 #include "serverlab/socket.hpp"
 #include "serverlab/sys_error.hpp"
 
@@ -31,6 +33,10 @@ Connection::Connection(EpollHttpServer& server, Fd fd, std::string_view peer)
       carry_(http::HttpSession::opening(server.service())),
       peer_(peer) {
   // No session yet: one is lent when the first bytes arrive.
+  if (const tls::TlsContext* context = server.tls()) {
+    tls_ = std::make_unique<http::TlsTransport>(*context);
+    handshake_deadline_ = carry_.deadline;  // --header-timeout from accept
+  }
   if (Metrics* m = server_.service().metrics()) m->connection_opened();
 }
 
@@ -64,9 +70,14 @@ void Connection::shutdown() {
   drive();
 }
 
+std::string_view Connection::alpn() const {
+  return tls_ && !tls_->handshaking() ? tls_->session().alpn() : std::string_view{};
+}
+
 Want Connection::want() const { return session_ ? session_->want() : Want::Read; }
 
 Clock::time_point Connection::deadline() const {
+  if (tls_ && tls_->handshaking()) return handshake_deadline_;
   return session_ ? session_->deadline() : carry_.deadline;
 }
 
@@ -74,6 +85,7 @@ bool Connection::borrow_session() {
   if (session_) return true;
   try {
     session_ = server_.sessions().acquire(peer_, carry_);
+    if (!user_.empty()) session_->set_user(user_);
   } catch (const std::bad_alloc&) {
     return false;
   }
@@ -84,29 +96,39 @@ void Connection::return_session_if_idle() {
   if (!session_ || !session_->idle()) return;
   carry_ = session_->carry();
   session_.reset();  // back to the pool
+  if (tls_ && !tls_->wants_write()) tls_->trim();
 }
 
 void Connection::drive() {
+  if (tls_ && tls_->handshaking()) return drive_handshake();
   for (int round = 0; round < kMaxRounds; ++round) {
     Step step = Step::Progress;
-    switch (want()) {
-      case Want::Close:
-        return finish();
-      case Want::Write:
-        if (!can_write_) {
-          set_interest(kWritable);  // EPOLLOUT only while output waits for room
-          return update_timer();
-        }
-        step = write_some();
-        break;
-      case Want::Read:
-        if (!can_read_) {
-          set_interest(kReadable);
-          return_session_if_idle();
-          return update_timer();
-        }
-        step = read_some();
-        break;
+    if (tls_ && tls_->wants_write()) {  // encrypted bytes leave before anything else
+      if (!can_write_) {
+        set_interest(kWritable);
+        return update_timer();
+      }
+      step = flush_tls();
+    } else {
+      switch (want()) {
+        case Want::Close:
+          return finish();
+        case Want::Write:
+          if (!can_write_) {
+            set_interest(kWritable);  // EPOLLOUT only while output waits for room
+            return update_timer();
+          }
+          step = write_some();
+          break;
+        case Want::Read:
+          if (!can_read_) {
+            set_interest(kReadable);
+            return_session_if_idle();
+            return update_timer();
+          }
+          step = read_some();
+          break;
+      }
     }
     if (step == Step::Failed) {
       if (Metrics* m = server_.service().metrics()) m->error("io");
@@ -116,15 +138,59 @@ void Connection::drive() {
   // Out of rounds with work left: yield to the other connections. Level-triggered,
   // the kernel reports this fd again; edge-triggered, it would not, so come back
   // through a 0 ms timer.
-  set_interest(want() == Want::Write ? kWritable : kReadable);
+  const bool output = want() == Want::Write || (tls_ && tls_->wants_write());
+  set_interest(output ? kWritable : kReadable);
   if (loop_.edge_triggered() && !loop_.timer_pending(resume_))
     resume_ = loop_.run_after(0, [this] { drive(); });
   update_timer();
 }
 
+// One step of the TLS handshake (see the header). Runs instead of drive() until
+// the session is open; then the HTTP session takes over on the same event.
+void Connection::drive_handshake() {
+  switch (tls_->handshake(fd_.get())) {
+    case http::TlsTransport::Handshake::Done:
+      user_ = tls_->session().peer_subject();
+      carry_ = http::HttpSession::opening(server_.service());  // the first request's timer
+      can_read_ = true;  // the first request may have come with the last flight
+      // HTTP/2 over TLS plugs in here: when alpn() == "h2", hand the connection
+      // (fd and transport) to the HTTP/2 session instead of HttpSession.
+      return drive();
+    case http::TlsTransport::Handshake::Blocked:  // WANT_READ / WANT_WRITE -> the interest set
+      set_interest(tls_interest(tls_->wants_write(), tls_->session().wants_read()));
+      return update_timer();
+    case http::TlsTransport::Handshake::Failed:
+      return refuse_handshake();
+  }
+}
+
+// A handshake failed (counted in the context's counters): answer the peer
+// without waiting, and close.
+void Connection::refuse_handshake() {
+  const tls::TlsSession& s = tls_->session();
+  log::debug("tls: handshake with {} failed: {} ({})", peer_, tls::failure_name(s.failure()),
+             s.error());
+  if (tls_->refuse(fd_.get())) return begin_linger();  // the 400 for plain HTTP
+  close();
+}
+
+Connection::Step Connection::flush_tls() {
+  switch (tls_->flush(fd_.get())) {
+    case http::SendStep::Progress:
+      return Step::Progress;
+    case http::SendStep::Blocked:
+      can_write_ = false;
+      return Step::Blocked;
+    case http::SendStep::Failed:
+      break;
+  }
+  return Step::Failed;
+}
+
 Connection::Step Connection::read_some() {
   if (!borrow_session()) return Step::Failed;
-  IoResult r = session_->input().read_from(fd_.get());
+  IoResult r = tls_ ? tls_->read_into(fd_.get(), session_->input())
+                    : session_->input().read_from(fd_.get());
   switch (r.status) {
     case IoResult::Status::Ok:
       // Level-triggered: one read per wake-up is enough (the kernel says if more is
@@ -146,7 +212,9 @@ Connection::Step Connection::read_some() {
 }
 
 Connection::Step Connection::write_some() {
-  switch (http::send_output(fd_.get(), *session_)) {
+  const http::SendStep sent = tls_ ? tls_->send_output(fd_.get(), *session_)
+                                   : http::send_output(fd_.get(), *session_);
+  switch (sent) {
     case http::SendStep::Progress:
       return Step::Progress;
     case http::SendStep::Blocked:
@@ -159,6 +227,7 @@ Connection::Step Connection::write_some() {
 }
 
 void Connection::finish() {
+  if (tls_) tls_->close(fd_.get());  // close_notify, if the socket takes it now
   // want() is Close only with a session lent.
   bool pending = session_->linger() || !session_->input().empty();
   if (!pending) {  // unread bytes still in the kernel count too
@@ -229,6 +298,10 @@ void Connection::on_timer() {
   timer_ = {};
   if (phase_ != Phase::Open) return;
   if (Clock::now() < deadline()) return update_timer();  // moved later meanwhile
+  if (tls_ && tls_->handshaking()) {  // a stalled handshake: dropped, counted as a timeout
+    tls_->timed_out();
+    return refuse_handshake();
+  }
   if (!session_) return close();  // idle keep-alive, or never spoke: a quiet close
   session_->on_timeout();
   drive();

@@ -31,6 +31,23 @@
 // or one that has not sent a byte yet, costs this small record, one timer and one
 // epoll registration. The connection (not the session) counts itself in the metrics.
 //
+// TLS (when the server has a certificate): the handshake is a state of the
+// connection, before any HTTP. The connection holds an http::TlsTransport from
+// accept to close (it cannot be pooled: it is the connection's cryptographic
+// state) and drives it one step per readiness event:
+//
+//   accepted --> Handshake --Done--> HTTP as above, bytes through the transport
+//                 |   interest: EPOLLOUT while a flight waits to be sent, else EPOLLIN
+//                 |   timer: --header-timeout from accept; when it fires: dropped
+//                 +--Failed--> plain HTTP: the 400 in clear text, lingering close
+//                              else: the alert (best effort), close
+//
+// After the handshake the header timeout starts again for the first request.
+// Ciphertext waiting to be sent always goes first (EPOLLOUT until it has left);
+// file bodies go through pread + encrypt in 16 KiB records, never sendfile.
+// The client certificate's subject goes to the access log (HttpSession::set_user)
+// and alpn() tells which protocol was agreed ("http/1.1"; HTTP/2 will add "h2").
+//
 // Who may call: EpollHttpServer (which owns every Connection) and the EventLoop
 // (on_event, its timers), on the loop thread only. Never throws out of a handler:
 // I/O errors close the connection.
@@ -39,6 +56,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -46,6 +64,7 @@
 #include "event_loop.hpp"
 #include "serverlab/fd.hpp"
 #include "serverlab/http/session.hpp"
+#include "serverlab/http/tls_transport.hpp"
 
 namespace serverlab {
 
@@ -71,6 +90,9 @@ class Connection final : public EventHandler {
   int fd() const { return fd_.get(); }
   // Whether a session is lent to this connection right now (tests, metrics).
   bool has_session() const { return session_ != nullptr; }
+  // The ALPN protocol the TLS handshake agreed on; "" for plain HTTP, during the
+  // handshake, or when the client offered none.
+  std::string_view alpn() const;
 
   // The server's index of this connection (for O(1) removal).
   std::size_t index = 0;
@@ -80,7 +102,10 @@ class Connection final : public EventHandler {
   enum class Step { Progress, Blocked, Failed };
 
   void drive();
+  void drive_handshake();
+  void refuse_handshake();
   Step read_some();
+  Step flush_tls();
   Step write_some();
   void finish();  // the session wants Close
   void begin_linger();
@@ -106,6 +131,9 @@ class Connection final : public EventHandler {
   TimerId resume_;  // edge-triggered: continue after yielding to other connections
   std::size_t linger_left_ = 0;
   std::string peer_;  // for the access log (an IPv4 address fits in the string itself)
+  std::unique_ptr<http::TlsTransport> tls_;  // null: plain HTTP
+  http::HttpSession::Clock::time_point handshake_deadline_{};
+  std::string user_;  // the TLS client certificate's subject, for the access log
 };
 
 }  // namespace serverlab

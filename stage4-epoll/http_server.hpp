@@ -34,6 +34,7 @@
 #include "event_loop.hpp"
 #include "serverlab/fd.hpp"
 #include "serverlab/http/service.hpp"
+#include "serverlab/tls/context.hpp"
 
 namespace serverlab {
 
@@ -48,6 +49,10 @@ struct EpollServerOptions {
   // the loop and resuming adds it again.
   bool exclusive_accept = false;
   SessionPoolOptions sessions;
+  // Serve HTTPS: every connection starts with a TLS handshake (Connection's
+  // header comment). Null: plain HTTP. Made by main() (stage 5: before fork);
+  // must outlive the server.
+  const tls::TlsContext* tls = nullptr;
 };
 
 class EpollHttpServer final : public EventHandler {
@@ -78,6 +83,7 @@ class EpollHttpServer final : public EventHandler {
   bool shutting_down() const { return shutting_down_; }
   EventLoop& loop() { return loop_; }
   const http::HttpService& service() const { return service_; }
+  const tls::TlsContext* tls() const { return options_.tls; }
   // HttpSessions lent to busy connections (idle ones hold none).
   SessionPool& sessions() { return sessions_; }
 

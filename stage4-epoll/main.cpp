@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
@@ -33,6 +34,7 @@
 #include "serverlab/signals.hpp"
 #include "serverlab/socket.hpp"
 #include "serverlab/sys_error.hpp"
+#include "serverlab/tls/metrics.hpp"
 
 using namespace serverlab;
 
@@ -54,7 +56,7 @@ void define_flags(Flags& flags, Settings& s) {
 
 // What a reload cannot change: the listening socket and the loop's trigger mode.
 std::optional<std::string> needs_restart(const Settings& before, const Settings& after) {
-  if (auto c = listener_change(before.http.server, after.http.server)) return c;
+  if (auto c = http::listener_change(before.http, after.http)) return c;
   return changed("edge-triggered", before.edge_triggered, after.edge_triggered);
 }
 
@@ -69,8 +71,10 @@ struct Generation {
 // the connections they have. Loop thread only.
 class Generations {
  public:
-  Generations(EventLoop& loop, Fd listener, Metrics& metrics)
-      : loop_(loop), listener_(std::move(listener)), metrics_(metrics) {}
+  // `tls`: the TLS context every generation serves with (null: plain HTTP). TLS
+  // settings never change on reload (http::listener_change refuses them).
+  Generations(EventLoop& loop, Fd listener, Metrics& metrics, const tls::TlsContext* tls)
+      : loop_(loop), listener_(std::move(listener)), metrics_(metrics), tls_(tls) {}
 
   // Starts a generation that accepts; the current one, if any, stops accepting
   // and drains. Throws (SysError, ...) when the service cannot be built; then
@@ -80,6 +84,7 @@ class Generations {
     Generation next;
     next.service = std::make_shared<const http::HttpService>(settings.http, &metrics_);
     EpollServerOptions options;
+    options.tls = tls_;
     options.max_connections = static_cast<std::size_t>(settings.max_connections);
     options.shutdown_timeout = settings.http.server.shutdown_timeout;
     next.server = std::make_unique<EpollHttpServer>(loop_, *next.service, options);
@@ -124,6 +129,7 @@ class Generations {
   EventLoop& loop_;
   Fd listener_;  // the original: each generation accepts from a duplicate
   Metrics& metrics_;
+  const tls::TlsContext* tls_;
   Generation current_;
   std::vector<Generation> draining_;
   bool stopping_ = false;  // shutdown() was called: no new generation
@@ -177,11 +183,16 @@ int main(int argc, char** argv) {
     });
 
     Metrics metrics;
+    std::optional<tls::TlsContext> tls;  // --tls-cert: HTTPS (a bad file ends here, exit 1)
+    if (settings.http.tls.enabled()) {
+      tls = tls::TlsContext::server(settings.http.tls.options());
+      tls::add_metrics(metrics, *tls);
+    }
     Fd listener =
         listen_tcp(settings.http.server.bind, settings.http.server.port,
                    ListenOptions{.backlog = 511, .reuse_port = false, .nonblocking = true});
     announce_listening(listener.get());
-    Generations generations(loop, std::move(listener), metrics);
+    Generations generations(loop, std::move(listener), metrics, tls ? &*tls : nullptr);
     generations.start(settings);
     generations_ptr = &generations;
 
@@ -200,8 +211,8 @@ int main(int argc, char** argv) {
                       "event handlers that threw (each was logged and unregistered)",
                       [&loop] { return static_cast<double>(loop.handler_errors()); });
 
-    log::info("http-epoll serving {} ({}-triggered)", generations.root(),
-              settings.edge_triggered ? "edge" : "level");
+    log::info("http-epoll serving {} ({}-triggered, {})", generations.root(),
+              settings.edge_triggered ? "edge" : "level", tls ? "https" : "http");
 
     loop.set_before_sleep([&generations] { generations.before_sleep(); });
     loop.run();

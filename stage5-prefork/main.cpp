@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <string>
 
 #include "master.hpp"
@@ -97,7 +98,7 @@ void define_flags(Flags& flags, Settings& s) {
 std::optional<std::string> needs_restart(const Settings& before, const Settings& after) {
   const MasterOptions& a = before.options;
   const MasterOptions& b = after.options;
-  if (auto c = listener_change(a.worker.config.server, b.worker.config.server)) return c;
+  if (auto c = http::listener_change(a.worker.config, b.worker.config)) return c;
   if (auto c = changed("accept", before.accept, after.accept)) return c;
   if (auto c = changed("workers", a.workers, b.workers)) return c;
   if (auto c = changed("max-workers", a.max_workers, b.max_workers)) return c;
@@ -124,11 +125,17 @@ int main(int argc, char** argv) {
     // Fail fast on a configuration no worker could serve (the workers build their own
     // service after fork: the access log and file cache belong to one process).
     { http::HttpService check(config); }
+    // HTTPS: the context is made once, here, before any fork (a bad file: exit 1).
+    std::optional<tls::TlsContext> tls;
+    if (config.tls.enabled()) tls = tls::TlsContext::server(config.tls.options());
+    options.worker.tls = tls ? &*tls : nullptr;
+    const tls::TlsContext* tls_context = options.worker.tls;  // every generation serves with it
 
     Master master(std::move(options));
     // SIGHUP: the master validates the file as a start would (flags, checks, and a
     // throwaway service), then hands the result to the master.
-    master.set_reloader([&loader, &settings](const MasterOptions&) -> std::optional<MasterOptions> {
+    master.set_reloader([&loader, &settings,
+                         tls_context](const MasterOptions&) -> std::optional<MasterOptions> {
       std::optional<Settings> next = reload_settings(loader, settings, needs_restart);
       if (!next) return std::nullopt;
       try {
@@ -140,7 +147,9 @@ int main(int argc, char** argv) {
       }
       settings = std::move(*next);
       configure_logging(settings.options.worker.config.server);
-      return settings.options;
+      MasterOptions reloaded = settings.options;
+      reloaded.worker.tls = tls_context;  // TLS settings cannot change (listener_change)
+      return reloaded;
     });
     return master.run();
   } catch (const std::exception& e) {

@@ -21,6 +21,7 @@
 #include "serverlab/log.hpp"
 #include "serverlab/metrics.hpp"
 #include "serverlab/socket.hpp"
+#include "serverlab/tls/metrics.hpp"
 
 namespace serverlab {
 
@@ -277,6 +278,7 @@ int worker_main(const WorkerOptions& options, const WorkerLaunch& launch, Scoreb
     return kWorkerExitFatalConfig;
   }
   if (options.config.admin_on()) add_status_route(*service, board);
+  if (options.tls != nullptr) tls::add_metrics(metrics, *options.tls);  // this worker's counts
 
   EventLoop loop;
   EpollServerOptions server_options;
@@ -286,6 +288,7 @@ int worker_main(const WorkerOptions& options, const WorkerLaunch& launch, Scoreb
                                        : static_cast<std::size_t>(options.worker_connections);
   server_options.shutdown_timeout = options.config.server.shutdown_timeout;
   server_options.exclusive_accept = options.accept == AcceptMode::Shared;
+  server_options.tls = options.tls;
   EpollHttpServer server(loop, *service, server_options);
   WorkerControl control(loop, server, std::move(channel), slot, observer);
   SignalWatcher signals(loop, {SIGTERM, SIGINT, SIGQUIT}, [&control](int signo) {

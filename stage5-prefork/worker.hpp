@@ -39,6 +39,7 @@
 
 #include "scoreboard.hpp"
 #include "serverlab/http/config.hpp"
+#include "serverlab/tls/context.hpp"
 
 namespace serverlab {
 
@@ -60,6 +61,10 @@ struct WorkerOptions {
   http::HttpConfig config;
   AcceptMode accept = AcceptMode::PassFd;
   int worker_connections = 1024;  // shared/reuseport: the worker stops accepting at this many
+  // HTTPS: the context main() made before the first fork (so every worker has the
+  // same certificate and session-ticket key: a ticket from one worker resumes on
+  // another). Null: plain HTTP.
+  const tls::TlsContext* tls = nullptr;
 };
 
 // What one spawn gets.

@@ -130,7 +130,7 @@ TEST(HttpDate, CurrentDateRoundTrips) {
 TEST(AccessLogFormat, WritesCombinedLogFormat) {
   std::string line;
   AccessLog::format(line,
-                    {"10.0.0.1", "GET /a.html HTTP/1.1", 200, 2326, "http://r/", "curl/8.0"},
+                    {"10.0.0.1", "GET /a.html HTTP/1.1", 200, 2326, "http://r/", "curl/8.0", ""},
                     "10/Oct/2000:13:55:36 +0000");
   EXPECT_EQ(line,
             "10.0.0.1 - - [10/Oct/2000:13:55:36 +0000] \"GET /a.html HTTP/1.1\" 200 2326 "
@@ -139,8 +139,14 @@ TEST(AccessLogFormat, WritesCombinedLogFormat) {
 
 TEST(AccessLogFormat, EmptyFieldsAreDashesAndQuotesAreEscaped) {
   std::string line;
-  AccessLog::format(line, {"::1", "", 400, 0, "", "a\"b\\c\x01"}, "D");
+  AccessLog::format(line, {"::1", "", 400, 0, "", "a\"b\\c\x01", ""}, "D");
   EXPECT_EQ(line, "::1 - - [D] \"-\" 400 - \"-\" \"a\\\"b\\\\c\\x01\"\n");
+}
+
+TEST(AccessLogFormat, ClientCertificateSubjectIsTheUserFieldAsOneToken) {
+  std::string line;
+  AccessLog::format(line, {"::1", "GET / HTTP/1.1", 200, 0, "", "", "CN=a b,O=x\"[y]"}, "D");
+  EXPECT_EQ(line, "::1 - CN=a\\x20b,O=x\\x22\\x5By\\x5D [D] \"GET / HTTP/1.1\" 200 - \"-\" \"-\"\n");
 }
 
 }  // namespace

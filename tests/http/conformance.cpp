@@ -7,6 +7,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "serverlab/tls/context.hpp"
 #include "temp_dir.hpp"
 
 namespace serverlab::conformance {
@@ -145,6 +146,29 @@ std::string server_binary() {
 
 namespace {
 
+// HTTPS mode ($SERVERLAB_CONFORMANCE_TLS=1): throwaway certificates made once in
+// the docroot's temp dir by tools/make-test-certs.sh; every server gets
+// --tls-cert/--tls-key and every HttpClient speaks TLS, trusting the test CA.
+// Returns the server flags ({} in plain mode).
+std::vector<std::string> tls_flags() {
+  const char* on = std::getenv("SERVERLAB_CONFORMANCE_TLS");
+  if (on == nullptr || std::string_view(on) != "1") return {};
+  static const std::string dir = [] {
+    std::string d = docroot().base + "/certs";
+    std::string cmd = std::string(SERVERLAB_SOURCE_DIR) + "/tools/make-test-certs.sh '" + d +
+                      "' >/dev/null";
+    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("failed: " + cmd);
+    return d;
+  }();
+  static const tls::TlsContext client = [] {
+    tls::ClientOptions o;
+    o.ca_file = dir + "/ca.pem";
+    return tls::TlsContext::client(o);
+  }();
+  testing::HttpClient::use_tls(&client);
+  return {"--tls-cert", dir + "/server-chain.pem", "--tls-key", dir + "/server.key"};
+}
+
 std::vector<std::string> server_argv(Variant v) {
   std::vector<std::string> argv{server_binary()};
   for (const char* var : {"SERVERLAB_DEFAULT_SERVER_ARGS", "SERVERLAB_SERVER_ARGS"}) {
@@ -154,6 +178,7 @@ std::vector<std::string> server_argv(Variant v) {
   argv.emplace_back("--root");
   argv.push_back(docroot().root);
   for (auto& f : variant_flags(v)) argv.push_back(std::move(f));
+  for (auto& f : tls_flags()) argv.push_back(std::move(f));
   return argv;
 }
 

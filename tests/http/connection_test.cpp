@@ -5,7 +5,6 @@
 // A server may answer `Connection: close` to everything (stage 2 without
 // --keep-alive): tests that need a persistent connection find that out from
 // the first response and skip with a message saying so.
-#include <poll.h>
 
 #include <csignal>
 #include <thread>
@@ -89,7 +88,7 @@ TEST_F(Connections, BodyOfARefusedMethodIsNotParsedAsTheNextRequest) {
 
 TEST_F(Connections, StopsCleanlyOnSigtermWithAnIdleConnectionOpen) {
   auto own = start_private_server(Variant::kDefault);
-  HttpClient c(own->connect());
+  HttpClient c = HttpClient::connect(*own);
   ASSERT_TRUE(c.send(request("GET", "/hello.txt")));
   auto r = c.read_response();
   ASSERT_TRUE(r) << c.error();
@@ -242,9 +241,9 @@ TEST_F(Connections, ClientThatVanishesMidRequestDoesNotHurtTheServer) {
     ASSERT_TRUE(c.send("GET /hello.txt HTTP/1.1\r\nHo"));
   }  // closed here; TearDown checks the server still serves
   {
-    Fd fd = srv().connect();
-    testing::send_all(fd.get(), request("GET", "/big.bin"));
-    testing::reset_connection(fd);  // RST while the server is sending 4 MiB
+    HttpClient c = connect();
+    ASSERT_TRUE(c.send(request("GET", "/big.bin")));
+    c.reset();  // RST while the server is sending 4 MiB
   }
 }
 
@@ -293,8 +292,7 @@ TEST_F(Timeouts, SlowDripOfHeaderBytesStillTimesOut) {
   bool answered = false;
   for (int i = 0; i < 25 && !answered; ++i) {  // at most 5 s
     if (!c.send("a")) break;                   // the server may already have closed
-    pollfd p{c.fd(), POLLIN, 0};
-    answered = ::poll(&p, 1, 200) > 0;
+    answered = c.wait_readable(200ms);
   }
   ASSERT_TRUE(answered) << "no answer after 5 s of a head that never ends (1 s timeout)";
   auto r = c.read_response(false, 1s);

@@ -15,6 +15,8 @@
 #include <set>
 #include <thread>
 
+#include "serverlab/tls/stream.hpp"
+
 namespace serverlab::testing {
 namespace {
 
@@ -108,11 +110,54 @@ std::optional<std::string> BodyPart::header(std::string_view name) const {
 
 HttpClient::HttpClient(Fd fd) : fd_(std::move(fd)) {}
 
+namespace {
+const tls::TlsContext* g_tls_context = nullptr;  // see HttpClient::use_tls
+}  // namespace
+
+void HttpClient::use_tls(const tls::TlsContext* context) { g_tls_context = context; }
+const tls::TlsContext* HttpClient::tls_context() { return g_tls_context; }
+
 HttpClient HttpClient::connect(const ServerProcess& server) {
-  return HttpClient(server.connect());
+  HttpClient c(server.connect());
+  if (g_tls_context == nullptr) return c;
+  c.tls_ = std::make_unique<tls::TlsSession>(*g_tls_context, "127.0.0.1");
+  tls::TlsStream stream(c.fd_.get(), *c.tls_);
+  if (!stream.handshake(5000)) {
+    c.error_ = "TLS handshake failed: " + c.tls_->error();
+    c.fd_.reset();
+  }
+  return c;
 }
 
-bool HttpClient::send(std::string_view bytes) { return send_all(fd_.get(), bytes); }
+bool HttpClient::send(std::string_view bytes) {
+  if (!tls_) return send_all(fd_.get(), bytes);
+  if (!fd_.valid()) return false;
+  if (tls_->write(bytes).status != tls::TlsSession::Io::Status::Ok) return false;
+  return send_all(fd_.get(), tls_->take_output());
+}
+
+bool HttpClient::wait_readable(std::chrono::milliseconds deadline) {
+  if (!buffer_.empty() || eof_) return true;
+  return fill(Clock::now() + deadline) || eof_;
+}
+
+void HttpClient::reset() {
+  if (!fd_.valid()) return;
+  reset_connection(fd_);
+}
+
+bool HttpClient::drain_tls() {
+  char buf[16384];
+  bool got = false;
+  for (;;) {
+    tls::TlsSession::Io io = tls_->read(buf, sizeof buf);
+    if (io.status != tls::TlsSession::Io::Status::Ok) break;
+    buffer_.append(buf, io.bytes);
+    got = true;
+  }
+  if (tls_->pending_output() > 0) (void)send_all(fd_.get(), tls_->take_output());  // e.g. close_notify
+  return got;
+}
 
 bool HttpClient::send_slowly(std::string_view bytes, std::size_t piece,
                              std::chrono::milliseconds gap) {
@@ -138,6 +183,17 @@ bool HttpClient::fill(Clock::time_point until) {
   }
   char buf[65536];
   for (;;) {
+    if (tls_) {
+      if (drain_tls()) return true;
+      const auto state = tls_->state();
+      if (state == tls::TlsSession::State::Closed || state == tls::TlsSession::State::Failed) {
+        eof_ = true;  // close_notify (Closed), or the TCP end after a cut record (Failed)
+        error_ = state == tls::TlsSession::State::Closed
+                     ? "connection closed by the server (close_notify)"
+                     : "TLS failed: " + tls_->error();
+        return false;
+      }
+    }
     pollfd p{fd_.get(), POLLIN, 0};
     int n = ::poll(&p, 1, remaining_ms(until));
     if (n < 0 && errno == EINTR) continue;
@@ -156,6 +212,10 @@ bool HttpClient::fill(Clock::time_point until) {
       reset_ = r < 0;
       error_ = r == 0 ? "connection closed by the server" : "connection reset by the server";
       return false;
+    }
+    if (tls_) {
+      tls_->feed({buf, static_cast<std::size_t>(r)});
+      continue;  // decrypted at the top of the loop
     }
     buffer_.append(buf, static_cast<std::size_t>(r));
     return true;

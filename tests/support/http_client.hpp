@@ -20,12 +20,19 @@
 // everything until the peer closes. Every read is bounded by a deadline. How a
 // connection ended is kept apart: a FIN (saw_eof() && !saw_reset()) or a RST.
 //
+// TLS mode (the conformance suite over HTTPS): after HttpClient::use_tls(ctx),
+// connect() makes a TLS connection (handshake within 5 s, the server's
+// certificate checked for 127.0.0.1) and every send and read goes through it;
+// the framing rules and the FIN/RST distinction are the same. fd() is then the
+// TCP socket under the TLS session: readiness on it means ciphertext.
+//
 // Who may call: test threads; an HttpClient is not shared between threads. All
 // functions block (up to their deadline); none throws except connect(), which
 // throws what ServerProcess::connect throws.
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,6 +41,7 @@
 
 #include "server_process.hpp"
 #include "serverlab/fd.hpp"
+#include "serverlab/tls/session.hpp"
 
 namespace serverlab::testing {
 
@@ -62,9 +70,17 @@ class HttpClient {
   explicit HttpClient(Fd fd);
   static HttpClient connect(const ServerProcess& server);
 
+  // From now on, connect() speaks TLS with `context` (a client context; null:
+  // plain TCP again). The context must outlive every client. Test thread only.
+  static void use_tls(const tls::TlsContext* context);
+  static const tls::TlsContext* tls_context();
+  bool is_tls() const { return tls_ != nullptr; }
+
   int fd() const { return fd_.get(); }
   // Closes the connection now (the peer sees a FIN); later reads fail.
   void close() { fd_.reset(); }
+  // Closes with a RST (SO_LINGER 0) instead.
+  void reset();
   // Sends everything (false if the peer is gone).
   bool send(std::string_view bytes);
   // Sends `bytes` in pieces of `piece` bytes with `gap` between them (TCP_NODELAY
@@ -83,6 +99,10 @@ class HttpClient {
   // Reads until at least `n` unconsumed bytes are buffered; false on EOF, RST or
   // the deadline first. A test that wants the exact count compares extra_bytes().
   bool wait_for_bytes(std::size_t n, std::chrono::milliseconds deadline = 5s);
+  // True when response bytes are buffered or arrive, or the peer ends the
+  // connection, within the deadline. Use this, not a poll on fd(): over TLS the
+  // socket is also readable for records that carry no data (session tickets).
+  bool wait_readable(std::chrono::milliseconds deadline);
   // True when the peer closes (EOF or RST) within the deadline; bytes that arrive
   // before that are kept in extra_bytes().
   bool closed_by_peer(std::chrono::milliseconds deadline = 5s);
@@ -103,7 +123,11 @@ class HttpClient {
   // Fills until buffer_ holds a whole head; returns where it ends (npos on failure).
   std::size_t wait_for_head(std::chrono::steady_clock::time_point until);
 
+  // TLS mode: moves decrypted bytes into buffer_; false when none were ready.
+  bool drain_tls();
+
   Fd fd_;
+  std::unique_ptr<tls::TlsSession> tls_;  // null: plain TCP
   std::string buffer_;
   bool eof_ = false;
   bool reset_ = false;

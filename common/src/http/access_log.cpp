@@ -27,6 +27,20 @@ void append_quoted(std::string& out, std::string_view field) {
   out.push_back('"');
 }
 
+// An unquoted field: bytes that would split or forge it (space, quote,
+// backslash, controls, non-ASCII) become \xNN.
+void append_token(std::string& out, std::string_view field) {
+  if (field.empty()) out.push_back('-');
+  for (char c : field) {
+    auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7f || c == '"' || c == '\\' || c == '[' || c == ']') {
+      fmt::format_to(std::back_inserter(out), "\\x{:02X}", u);
+    } else {
+      out.push_back(c);
+    }
+  }
+}
+
 }  // namespace
 
 AccessLog::AccessLog(const std::string& target) {
@@ -42,7 +56,9 @@ AccessLog::AccessLog(const std::string& target) {
 
 void AccessLog::format(std::string& out, const AccessLogEntry& e, std::string_view date) {
   out.append(e.peer.empty() ? std::string_view("-") : e.peer);
-  out.append(" - - [");
+  out.append(" - ");
+  append_token(out, e.user);
+  out.append(" [");
   out.append(date);
   out.append("] ");
   append_quoted(out, e.request_line);

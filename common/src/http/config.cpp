@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "serverlab/reload.hpp"
+
 #ifndef SERVERLAB_DEFAULT_ROOT
 #define SERVERLAB_DEFAULT_ROOT "www"
 #endif
@@ -59,6 +61,7 @@ void add_http_flags(Flags& flags, HttpConfig& config, std::uint16_t default_port
             "protocol errors (400, 408, ...) logged per second per process; the rest are "
             "counted (0: none)",
             0, 1000000);
+  tls::add_server_flags(flags, config.tls);  // [tls]
   flags.begin_section("server");  // a stage's own flags follow
   flags.add_check([&config]() -> std::optional<std::string> {
     if (auto problem = directory_problem(config.root))
@@ -71,6 +74,14 @@ void add_http_flags(Flags& flags, HttpConfig& config, std::uint16_t default_port
       return fmt::format("--error-pages '{}': {}", config.error_pages, *problem);
     return std::nullopt;
   });
+}
+
+std::optional<std::string> listener_change(const HttpConfig& before, const HttpConfig& after) {
+  if (auto c = serverlab::listener_change(before.server, after.server)) return c;
+  if (auto c = changed("tls-cert", before.tls.cert, after.tls.cert)) return c;
+  if (auto c = changed("tls-key", before.tls.key, after.tls.key)) return c;
+  if (auto c = changed("tls-client-ca", before.tls.client_ca, after.tls.client_ca)) return c;
+  return changed("tls-verify-client", before.tls.verify_client, after.tls.verify_client);
 }
 
 }  // namespace serverlab::http

@@ -68,6 +68,7 @@ HttpSession::Carry HttpSession::opening(const HttpService& service) {
 void HttpSession::start(std::string_view peer, const Carry& carry) {
   release(SIZE_MAX);
   peer_.assign(peer);
+  user_.clear();
   state_ = State::ReadHead;
   method_ = Method::Unknown;
   keep_alive_request_ = true;
@@ -284,7 +285,7 @@ void HttpSession::queue_response() {
 
   const AccessLog& log = service_.access_log();
   if (log.enabled()) {
-    log.write({peer_, request_line_, r.status, body_bytes, referer_, user_agent_});
+    log.write({peer_, request_line_, r.status, body_bytes, referer_, user_agent_, user_});
   }
   if (Metrics* m = service_.metrics()) {
     double seconds = std::chrono::duration<double>(Clock::now() - started_).count();

@@ -62,6 +62,9 @@ SSL_CTX* new_ctx(const SSL_METHOD* method) {
     throw TlsError("tls: cannot set the protocol policy: " + openssl_reason());
   }
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+  // An idle connection gives its record buffers (about 34 KiB) back to the heap
+  // and takes them again when traffic comes: idle keep-alive connections stay cheap.
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
   return ctx;
 }
 

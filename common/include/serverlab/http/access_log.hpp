@@ -3,6 +3,10 @@
 //   127.0.0.1 - - [10/Oct/2000:13:55:36 +0000] "GET /a.html HTTP/1.1" 200 2326 "-" "curl/8.0"
 //   host      ident authuser [date, UTC]       "request line"        status bytes "referer" "user-agent"
 //
+// authuser is the TLS client certificate's subject when the client sent one
+// (mutual TLS), with spaces and other unsafe bytes as \xNN so it stays one field:
+//   127.0.0.1 - CN=alice,O=serverlab\x20test [10/Oct/2000:13:55:36 +0000] ...
+//
 // bytes is the body length sent ('-' when none, as Apache's %b). Quotes,
 // backslashes and bytes outside printable ASCII in the quoted fields are
 // written as \" \\ and \xNN, so a client cannot forge a line.
@@ -29,6 +33,7 @@ struct AccessLogEntry {
   std::uint64_t bytes = 0;
   std::string_view referer;       // empty: '-'
   std::string_view user_agent;    // empty: '-'
+  std::string_view user;          // authuser: a client certificate's subject; empty: '-'
 };
 
 class AccessLog {

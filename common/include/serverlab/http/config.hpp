@@ -16,10 +16,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "serverlab/flags.hpp"
 #include "serverlab/http/parser.hpp"
+#include "serverlab/tls/flags.hpp"
 
 namespace serverlab::http {
 
@@ -43,6 +45,10 @@ struct HttpConfig {
   int cache_max_age = 0;          // --cache-max-age: Cache-Control of files (0: no-cache)
   int error_log_rate = 10;        // --error-log-rate: protocol-error log lines per second
 
+  // --tls-cert --tls-key --tls-client-ca --tls-verify-client ([tls]): HTTPS when
+  // tls.enabled(). The context is made once at start-up (TlsContext::server).
+  tls::ServerFlags tls;
+
   // Not a shared flag: stage 2 registers --keep-alive (default off); the other
   // stages keep persistent connections on.
   bool keep_alive = true;
@@ -64,5 +70,11 @@ std::string default_document_root();
 // and the start-up checks: --root must name a readable directory, and so must
 // --error-pages when given (otherwise exit 2 with one line naming the flag).
 void add_http_flags(Flags& flags, HttpConfig& config, std::uint16_t default_port = 8080);
+
+// What a reload (SIGHUP) cannot apply in a running process: a new listener (--port,
+// --bind) or new TLS settings (the context, its certificate and ticket key, is made
+// once at start-up). Returns "--port 8080 -> 9090" style text for the first
+// difference, or nullopt.
+std::optional<std::string> listener_change(const HttpConfig& before, const HttpConfig& after);
 
 }  // namespace serverlab::http

@@ -29,6 +29,17 @@
 // with options.resume = the returned carry, when its next request has arrived.
 // Parking never closes anything, so a client sees no difference.
 //
+// TLS (options.tls set): the connection starts with a TLS handshake, which must
+// finish within --header-timeout (then the header timeout starts again for the
+// first request); every byte then goes through an http::TlsTransport: file
+// bodies are read and encrypted in 16 KiB records (no sendfile), and ciphertext
+// waiting to be sent goes before anything else. A failed handshake is counted
+// in the context's counters; plain HTTP gets kPlainHttpResponse (a 400 in clear
+// text) and a lingering close. The client certificate's subject goes to the
+// access log. A TLS connection never parks (its TLS state would have to travel
+// with it): it keeps its thread until it closes. options.preread, with TLS, is
+// ciphertext (the start of the ClientHello).
+//
 // Metrics: the caller counts connections (opened / closed); this counts requests.
 // Who may call: any thread; one call at a time per connection. Never throws; it
 // closes fd unless it returns it parked.
@@ -42,6 +53,7 @@
 #include "serverlab/fd.hpp"
 #include "serverlab/http/service.hpp"
 #include "serverlab/http/session.hpp"
+#include "serverlab/tls/context.hpp"
 
 namespace serverlab::http {
 
@@ -53,6 +65,7 @@ struct ConnectionOptions {
   const std::atomic<bool>* park_now = nullptr;  // see "Parking"; null: never asked
   std::optional<HttpSession::Carry> resume;     // a parked connection's carry; none: new
   std::string_view preread;  // bytes the caller already read from fd: parsed before any read
+  const tls::TlsContext* tls = nullptr;  // set: serve HTTPS (see "TLS"); must outlive the call
 };
 
 // A connection handed back idle: its socket and what its session must remember.

@@ -141,6 +141,9 @@ class HttpSession {
   // Forgets the connection it served (if any) and continues `peer`'s connection
   // from `carry`, idle, in ReadHead. Allocation-free when `peer` fits the old one.
   void start(std::string_view peer, const Carry& carry);
+  // The authenticated client of this connection (a TLS client certificate's
+  // subject), written in the access log's user field; start() forgets it.
+  void set_user(std::string_view user) { user_.assign(user); }
   // Drops everything queued and every cached-file reference (a pooled session must
   // not keep an evicted file's descriptor open). A buffer whose capacity exceeds
   // `keep_capacity` bytes shrinks back to Buffer::kInitialSize; the rest keep theirs.
@@ -192,6 +195,7 @@ class HttpSession {
   std::string request_line_;  // copies for the access log (the request's views die early)
   std::string referer_;
   std::string user_agent_;
+  std::string user_;  // see set_user()
 
   std::uint64_t requests_ = 0;
   bool peer_eof_ = false;
