@@ -55,6 +55,7 @@ void add_http_flags(Flags& flags, HttpConfig& config, std::uint16_t default_port
             "protocol errors (400, 408, ...) logged per second per process; the rest are "
             "counted (0: none)",
             0, 1000000);
+  add_middleware_flags(flags, config.middleware);
   flags.add_check([&config]() -> std::optional<std::string> {
     if (auto problem = directory_problem(config.root))
       return fmt::format("--root '{}': {}", config.root, *problem);

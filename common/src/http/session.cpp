@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "serverlab/http/date.hpp"
+#include "serverlab/http/request_id.hpp"
 #include "serverlab/log.hpp"
 
 namespace serverlab::http {
@@ -223,7 +224,11 @@ void HttpSession::on_head(std::size_t consumed) {
   }
 
   response_.reset();
-  service_.handle(request_, response_);
+  request_id_.clear();
+  Exchange exchange;
+  exchange.peer = peer_;
+  if (service_.request_ids_on()) exchange.request_id = &request_id_;
+  service_.handle(exchange, request_, response_);
   if (method_ == Method::Head) response_.send_body = false;
 
   bool has_body = request_.chunked || request_.content_length.value_or(0) > 0;
@@ -246,12 +251,17 @@ void HttpSession::on_head(std::size_t consumed) {
 void HttpSession::fail(int status, std::string_view kind) {
   if (Metrics* m = service_.metrics()) m->error(kind);
   const bool in_body = state_ == State::ReadBody;
+  // A request that failed while its body was read keeps the ID it was given;
+  // one whose head could not be parsed gets a new one.
+  if (!service_.request_ids_on()) request_id_.clear();
+  else if (!in_body || request_id_.empty()) make_request_id(request_id_);
   service_.log_protocol_error(peer_, status, protocol_error_reason(status, in_body),
-                              in_body ? std::string_view{} : in_.view());
+                              in_body ? std::string_view{} : in_.view(), request_id_);
   started_ = Clock::now();
   keep_alive_request_ = false;
   response_.reset();
   service_.error(status, response_);
+  if (!request_id_.empty()) response_.add_header("X-Request-Id", request_id_);
   response_.close = true;
   linger_ = true;  // unread request bytes may follow
   state_ = State::ReadHead;
@@ -283,13 +293,12 @@ void HttpSession::queue_response() {
   }
 
   const AccessLog& log = service_.access_log();
+  const double seconds = std::chrono::duration<double>(Clock::now() - started_).count();
   if (log.enabled()) {
-    log.write({peer_, request_line_, r.status, body_bytes, referer_, user_agent_});
+    log.write({peer_, request_line_, r.status, body_bytes, referer_, user_agent_, request_id_,
+               seconds});
   }
-  if (Metrics* m = service_.metrics()) {
-    double seconds = std::chrono::duration<double>(Clock::now() - started_).count();
-    m->request_done(method_, r.status, head_bytes + body_bytes, seconds);
-  }
+  if (Metrics* m = service_.metrics()) m->request_done(method_, r.status, head_bytes + body_bytes, seconds);
   r.file = {};  // the segments hold their own references
   r.parts.clear();
   if (!keep_alive) {

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "serverlab/flags.hpp"
+#include "serverlab/http/middleware_config.hpp"
 #include "serverlab/http/parser.hpp"
 
 namespace serverlab::http {
@@ -42,6 +43,8 @@ struct HttpConfig {
   std::string dotfiles = "deny";  // --dotfiles allow|deny: paths with a ".name" segment (deny: 404)
   int cache_max_age = 0;          // --cache-max-age: Cache-Control of files (0: no-cache)
   int error_log_rate = 10;        // --error-log-rate: protocol-error log lines per second
+
+  MiddlewareConfig middleware;  // --request-id --access-log-format --rate-limit* (middleware_config.hpp)
 
   // Not a shared flag: stage 2 registers --keep-alive (default off); the other
   // stages keep persistent connections on.

@@ -192,6 +192,7 @@ class HttpSession {
   std::string request_line_;  // copies for the access log (the request's views die early)
   std::string referer_;
   std::string user_agent_;
+  std::string request_id_;  // X-Request-Id of the request in progress (--request-id on)
 
   std::uint64_t requests_ = 0;
   bool peer_eof_ = false;

@@ -1,0 +1,44 @@
+// http/middleware_config.hpp: the settings of the middleware chain (request IDs,
+// the access log's format, rate limiting) and the flags that set them.
+//
+//   [http]        --request-id on|off         --access-log-format clf|json
+//   [rate_limit]  --rate-limit R  --rate-limit-burst B      (per client address)
+//                 --rate-limit-global R  --rate-limit-global-burst B
+//                 --rate-limit-table N                       (addresses remembered)
+//
+// Every setting is off by default: a server started without these flags behaves
+// exactly as it did before the chain existed (no extra header, no 429).
+//
+// Who may call: main() (through add_http_flags) before any thread starts; the
+// values are read-only afterwards.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "serverlab/flags.hpp"
+
+namespace serverlab::http {
+
+struct MiddlewareConfig {
+  std::string request_id = "off";         // --request-id: take or make X-Request-Id, echo it
+  std::string access_log_format = "clf";  // --access-log-format clf|json
+
+  // Token buckets (rate_limit.hpp). A rate of 0 turns that bucket off.
+  int rate_limit = 0;                // --rate-limit: requests per second per client address
+  int rate_limit_burst = 0;          // --rate-limit-burst: bucket size (0: max(1, rate))
+  int rate_limit_global = 0;         // --rate-limit-global: requests per second, all clients
+  int rate_limit_global_burst = 0;   // --rate-limit-global-burst (0: max(1, rate))
+  int rate_limit_table = 4096;       // --rate-limit-table: client addresses remembered
+
+  bool request_id_on() const { return request_id == "on"; }
+  bool access_log_json() const { return access_log_format == "json"; }
+  bool rate_limit_on() const { return rate_limit > 0 || rate_limit_global > 0; }
+};
+
+// Registers the flags above: --request-id and --access-log-format in the current
+// section, the rate-limit flags in section "rate_limit", then returns to section
+// "http" (where add_http_flags leaves its caller). Called by add_http_flags.
+void add_middleware_flags(Flags& flags, MiddlewareConfig& config);
+
+}  // namespace serverlab::http
