@@ -12,6 +12,7 @@
 
 #include "http_test_support.hpp"
 #include "serverlab/http/access_log.hpp"
+#include "serverlab/http/api_notes.hpp"
 #include "serverlab/http/rate_limit.hpp"
 #include "serverlab/http/request_id.hpp"
 #include "serverlab/http/router.hpp"
@@ -322,6 +323,45 @@ TEST_F(Chain, RoutesAreMethodAwareAndStaticFilesKeepTheirRules) {
   Response health_post = serve(service, "", "POST /-/health HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_EQ(health_post.status, 405);
   EXPECT_EQ(extra_header(health_post, "Allow"), "GET, HEAD");
+}
+
+// ---------------------------------------------------------------- NotesApi
+
+TEST(NotesApi, ThreadsShareTheStoreSafely) {  // run under TSan by `make tsan`
+  NotesApi api;
+  ParsedRequest post("POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\r\n");
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        Response r;
+        api.create(post.request, fmt::format(R"({{"title":"t{}-{}"}})", t, i), r);
+        EXPECT_EQ(r.status, 201);
+        Response list;
+        api.list(list);
+        auto id = nlohmann::json::parse(r.owned_text)["id"].get<std::uint64_t>();
+        if (i % 2 == 0) {
+          Response del;
+          api.remove(std::to_string(id), del);
+          EXPECT_EQ(del.status, 204);
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(api.size(), 4U * 100U);
+  Response list;
+  api.list(list);
+  EXPECT_EQ(nlohmann::json::parse(list.owned_text)["notes"].size(), 400U);
+}
+
+TEST(NotesApi, IdsAreStrictDecimal) {
+  NotesApi api;
+  for (std::string_view id : {"", "0", "01", "-1", "+1", "1x", "99999999999999999999", " 1"}) {
+    Response r;
+    api.get(id, r);
+    EXPECT_EQ(r.status, 404) << id;
+  }
 }
 
 }  // namespace

@@ -8,6 +8,8 @@ void add_middleware_flags(Flags& flags, MiddlewareConfig& config) {
                    "and write it in the access and error logs");
   flags.add_choice("access-log-format", config.access_log_format, {"clf", "json"},
                    "access log lines: Combined Log Format, or one JSON object per line");
+  flags.add_choice("api", config.api, {"on", "off"},
+                   "serve the toy REST resource /api/notes (JSON, in memory, per process)");
   flags.begin_section("rate_limit");
   flags.add("rate-limit", config.rate_limit,
             "requests per second per client address; over it: 429 with Retry-After (0: off)", 0,

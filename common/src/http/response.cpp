@@ -12,6 +12,7 @@ std::string_view reason_phrase(int status) {
   switch (status) {
     case 100: return "Continue";
     case 200: return "OK";
+    case 201: return "Created";
     case 204: return "No Content";
     case 206: return "Partial Content";
     case 301: return "Moved Permanently";
@@ -36,6 +37,7 @@ std::string_view reason_phrase(int status) {
     case 501: return "Not Implemented";
     case 503: return "Service Unavailable";
     case 505: return "HTTP Version Not Supported";
+    case 507: return "Insufficient Storage";
     default: return "Unknown";
   }
 }
@@ -155,8 +157,10 @@ void append_response_head(Buffer& out, const Response& r, bool keep_alive,
     w.literal("\r\nContent-Type: ");
     w.text(r.content_type);
   }
-  w.literal("\r\nContent-Length: ");
-  w.number(r.content_length);
+  if (r.status != 204) {  // RFC 9110 8.6: a 204 carries no Content-Length
+    w.literal("\r\nContent-Length: ");
+    w.number(r.content_length);
+  }
   if (!r.last_modified.empty()) {
     w.literal("\r\nLast-Modified: ");
     w.text(r.last_modified);

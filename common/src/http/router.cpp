@@ -14,15 +14,18 @@ bool covers(std::string_view prefix, std::string_view path) {
 }  // namespace
 
 void Router::add(Match match, std::string path, std::initializer_list<Method> methods,
-                 Handler handler) {
+                 Handler handler, bool reads_body) {
   Entry* entry = nullptr;
   for (Entry& e : entries_)
     if (e.match == match && e.path == path) entry = &e;
   if (entry == nullptr) {
-    entries_.push_back(Entry{match, std::move(path), {}, {}});
+    entries_.push_back(Entry{match, std::move(path), {}, {}, {}});
     entry = &entries_.back();
   }
-  for (Method m : methods) entry->handlers[index_of(m)] = handler;
+  for (Method m : methods) {
+    entry->handlers[index_of(m)] = handler;
+    entry->reads_body[index_of(m)] = reads_body;
+  }
   rebuild_allow(*entry);
 }
 
@@ -55,10 +58,10 @@ const Router::Entry* Router::lookup(std::string_view path) const {
 Router::Found Router::find(Method method, std::string_view path) const {
   const Entry* entry = lookup(path);
   if (entry == nullptr) return {};
-  const Handler* h = &entry->handlers[index_of(method)];
-  if (*h == nullptr && method == Method::Head) h = &entry->handlers[index_of(Method::Get)];
-  if (*h == nullptr) return {Found::MethodNotAllowed, nullptr, entry->allow};
-  return {Found::Handled, h, {}};
+  std::size_t i = index_of(method);
+  if (entry->handlers[i] == nullptr && method == Method::Head) i = index_of(Method::Get);
+  if (entry->handlers[i] == nullptr) return {Found::MethodNotAllowed, nullptr, false, entry->allow};
+  return {Found::Handled, &entry->handlers[i], entry->reads_body[i], {}};
 }
 
 }  // namespace serverlab::http

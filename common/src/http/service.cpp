@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "serverlab/http/api_notes.hpp"
 #include "serverlab/http/form.hpp"
 #include "serverlab/http/rate_limit.hpp"
 #include "serverlab/http/request_id.hpp"
@@ -29,6 +30,10 @@ HttpService::HttpService(HttpConfig config, Metrics* metrics)
     if (metrics_ != nullptr) limiter->export_metrics(*metrics_);
     chain_.push_back(std::move(limiter));
   }
+  if (mw.api_on()) {
+    notes_ = std::make_unique<NotesApi>();
+    notes_->install(*this);
+  }
   if (config_.admin_on()) {
     add_route("/-/health", [](const Request&, Response& r) { r.set_owned_body(kTextType, "ok\n"); });
     add_route("/-/form", [](const Request& request, Response& r) {
@@ -42,6 +47,8 @@ HttpService::HttpService(HttpConfig config, Metrics* metrics)
     }
   }
 }
+
+HttpService::~HttpService() = default;
 
 void HttpService::log_protocol_error(std::string_view peer, int status, std::string_view reason,
                                      std::string_view head, std::string_view request_id) const {
@@ -72,8 +79,17 @@ void HttpService::add_route(std::string path, RouteHandler handler) {
 }
 
 void HttpService::add_route(Router::Match match, std::string path,
-                            std::initializer_list<Method> methods, Router::Handler handler) {
-  router_.add(match, std::move(path), methods, std::move(handler));
+                            std::initializer_list<Method> methods, Router::Handler handler,
+                            bool reads_body) {
+  router_.add(match, std::move(path), methods, std::move(handler), reads_body);
+}
+
+bool HttpService::reads_body(const Request& request) const {
+  if (router_.empty() || request.method == Method::Unknown) return false;
+  if (is_normal_path(request.path))
+    return router_.find(request.method, request.path).reads_body;
+  std::optional<std::string> normalized = normalize_path(request.path);
+  return normalized && router_.find(request.method, *normalized).reads_body;
 }
 
 void HttpService::handle(const Request& request, Response& response) const {

@@ -68,6 +68,7 @@ HttpSession::Carry HttpSession::opening(const HttpService& service) {
 
 void HttpSession::start(std::string_view peer, const Carry& carry) {
   release(SIZE_MAX);
+  reading_body_ = false;
   peer_.assign(peer);
   state_ = State::ReadHead;
   method_ = Method::Unknown;
@@ -148,10 +149,13 @@ void HttpSession::process() {
          out_.readable_bytes() < kOutputHighWater) {
     if (state_ == State::ReadBody) {
       BodyDecoder::Step step = body_.feed(in_.view());
+      // A route's body has a Content-Length: every byte consumed is a body byte.
+      if (reading_body_) request_body_.append(in_.view().substr(0, step.consumed));
       consume_input(step.consumed);
       if (step.state == BodyDecoder::State::Error) return fail(step.status, error_kind(step.status));
       if (step.state == BodyDecoder::State::More) return;
-      state_ = State::ReadHead;  // the body is discarded; now answer
+      state_ = State::ReadHead;  // the body is read (for a route) or discarded; now answer
+      if (reading_body_) finish_reading_body();
       queue_response();
       continue;
     }
@@ -223,17 +227,22 @@ void HttpSession::on_head(std::size_t consumed) {
     user_agent_.assign(request_.header("User-Agent").value_or(std::string_view{}));
   }
 
-  response_.reset();
-  request_id_.clear();
-  Exchange exchange;
-  exchange.peer = peer_;
-  if (service_.request_ids_on()) exchange.request_id = &request_id_;
-  service_.handle(exchange, request_, response_);
-  if (method_ == Method::Head) response_.send_body = false;
-
   bool has_body = request_.chunked || request_.content_length.value_or(0) > 0;
-  if (has_body) body_.start(request_, limits_.max_body);
   bool expect = request_.expect_continue && request_.version_minor >= 1;
+  if (has_body && service_.reads_body(request_)) {
+    if (!request_.chunked) return start_reading_body(consumed, expect);
+    // A route that reads bodies takes a Content-Length one; a chunked body is
+    // refused before it is sent (411 Length Required), and the connection closes.
+    response_.reset();
+    service_.error(411, response_);
+    response_.close = true;
+    linger_ = true;
+    consume_input(consumed);
+    return queue_response();
+  }
+
+  run_handler({});
+  if (has_body) body_.start(request_, limits_.max_body);
   consume_input(consumed);  // clears request_: its views would be stale from here on
   if (!has_body) return queue_response();
 
@@ -248,7 +257,47 @@ void HttpSession::on_head(std::size_t consumed) {
   arm(Timer::Body);
 }
 
+// The middleware chain and the handler, for request_ (whose views must be valid).
+void HttpSession::run_handler(std::string_view body) {
+  response_.reset();
+  request_id_.clear();
+  Exchange exchange;
+  exchange.peer = peer_;
+  exchange.body = body;
+  if (service_.request_ids_on()) exchange.request_id = &request_id_;
+  service_.handle(exchange, request_, response_);
+  if (method_ == Method::Head) response_.send_body = false;
+}
+
+// A route wants this request's body: keep a copy of the head (request_'s views
+// die as input is consumed), collect the body, and answer when it is complete
+// (finish_reading_body). The body decoder still enforces --max-body (413).
+void HttpSession::start_reading_body(std::size_t consumed, bool expect) {
+  head_copy_.assign(in_.view().substr(0, consumed));
+  request_body_.clear();
+  reading_body_ = true;
+  body_.start(request_, limits_.max_body);
+  consume_input(consumed);
+  if (expect) queue_bytes(kContinueResponse);
+  state_ = State::ReadBody;
+  arm(Timer::Body);
+}
+
+void HttpSession::finish_reading_body() {
+  reading_body_ = false;
+  ParseResult r = parse_request(head_copy_, request_, limits_);  // it parsed before
+  if (r.kind != ParseResult::Done) {
+    request_.clear();
+    response_.reset();
+    return service_.error(500, response_);
+  }
+  run_handler(request_body_);
+  request_.clear();  // its views point into head_copy_
+  if (request_body_.capacity() > 4 * Buffer::kInitialSize) std::string().swap(request_body_);
+}
+
 void HttpSession::fail(int status, std::string_view kind) {
+  reading_body_ = false;
   if (Metrics* m = service_.metrics()) m->error(kind);
   const bool in_body = state_ == State::ReadBody;
   // A request that failed while its body was read keeps the ID it was given;

@@ -2,6 +2,7 @@
 // the access log's format, rate limiting) and the flags that set them.
 //
 //   [http]        --request-id on|off         --access-log-format clf|json
+//                 --api on|off                (the /api/notes resource, api_notes.hpp)
 //   [rate_limit]  --rate-limit R  --rate-limit-burst B      (per client address)
 //                 --rate-limit-global R  --rate-limit-global-burst B
 //                 --rate-limit-table N                       (addresses remembered)
@@ -23,6 +24,7 @@ namespace serverlab::http {
 struct MiddlewareConfig {
   std::string request_id = "off";         // --request-id: take or make X-Request-Id, echo it
   std::string access_log_format = "clf";  // --access-log-format clf|json
+  std::string api = "off";                // --api: serve the /api/notes resource
 
   // Token buckets (rate_limit.hpp). A rate of 0 turns that bucket off.
   int rate_limit = 0;                // --rate-limit: requests per second per client address
@@ -33,6 +35,7 @@ struct MiddlewareConfig {
 
   bool request_id_on() const { return request_id == "on"; }
   bool access_log_json() const { return access_log_format == "json"; }
+  bool api_on() const { return api == "on"; }
   bool rate_limit_on() const { return rate_limit > 0 || rate_limit_global > 0; }
 };
 

@@ -42,12 +42,17 @@ class Router {
   struct Found {
     enum Kind { NotFound, MethodNotAllowed, Handled } kind = NotFound;
     const Handler* handler = nullptr;  // Handled: the handler to call
+    bool reads_body = false;           // Handled: the handler wants the request body
     std::string_view allow;            // MethodNotAllowed: the Allow header's value
   };
 
   // Routes `methods` of `path` to `handler`. A second add() for the same match
   // and path adds methods to it; the last handler given for a method wins.
-  void add(Match match, std::string path, std::initializer_list<Method> methods, Handler handler);
+  // `reads_body`: the session reads the request body (Content-Length, at most
+  // --max-body) before calling the handler, and passes it in Exchange::body;
+  // otherwise a body is discarded unread, as for static files.
+  void add(Match match, std::string path, std::initializer_list<Method> methods, Handler handler,
+           bool reads_body = false);
   Found find(Method method, std::string_view path) const;
   bool empty() const { return entries_.empty(); }
 
@@ -57,6 +62,7 @@ class Router {
     Match match;
     std::string path;
     std::array<Handler, kMethods> handlers;  // empty: method not routed
+    std::array<bool, kMethods> reads_body{};
     std::string allow;                        // "GET, HEAD, POST"
   };
   const Entry* lookup(std::string_view path) const;

@@ -10,6 +10,7 @@
 //                 method not      --> 405 with Allow
 //           --> no route: method check (405/501), a bad path (400), StaticFiles
 //
+// /api/notes (api_notes.hpp) exists with --api on.
 // The /-/ routes exist with --admin on (the default): /-/health answers "ok",
 // /-/metrics the Prometheus text (when a Metrics registry is given), /-/form the
 // submitted GET fields as an HTML page (form.hpp; Cache-Control: no-store).
@@ -37,12 +38,15 @@
 
 namespace serverlab::http {
 
+class NotesApi;
+
 class HttpService {
  public:
   using RouteHandler = std::function<void(const Request&, Response&)>;
 
   // `metrics` may be null (no counting, and /-/metrics answers 404).
   explicit HttpService(HttpConfig config, Metrics* metrics = nullptr);
+  ~HttpService();
   HttpService(const HttpService&) = delete;
   HttpService& operator=(const HttpService&) = delete;
 
@@ -52,8 +56,12 @@ class HttpService {
   // The general form: `methods` of `path` (exact, or the path and everything
   // under it) go to `handler`, which also sees the Exchange (peer, body, request
   // ID). Other methods of a routed path get 405 with Allow. Call before serving.
+  // `reads_body`: see Router::add.
   void add_route(Router::Match match, std::string path, std::initializer_list<Method> methods,
-                 Router::Handler handler);
+                 Router::Handler handler, bool reads_body = false);
+  // True when the route `request` goes to reads its body (the session then reads
+  // the body first and calls handle() with Exchange::body set). Thread-safe.
+  bool reads_body(const Request& request) const;
 
   // Fills `response` (which the caller has reset): the middleware chain, then the
   // router or static files. Thread-safe; blocks on file-system calls. `exchange`
@@ -96,6 +104,7 @@ class HttpService {
   mutable log::RateLimiter error_log_limiter_;
   std::vector<std::unique_ptr<Middleware>> chain_;
   Router router_;
+  std::unique_ptr<NotesApi> notes_;  // --api on
 };
 
 }  // namespace serverlab::http

@@ -160,6 +160,9 @@ class HttpSession {
   void consume_input(std::size_t n);
   void on_head(std::size_t consumed);
   void fail(int status, std::string_view kind);  // queue an error, then close
+  void run_handler(std::string_view body);
+  void start_reading_body(std::size_t consumed, bool expect);
+  void finish_reading_body();
   void queue_response();
   void queue_bytes(std::string_view bytes);
   void account_bytes(std::size_t n);  // n bytes just appended to out_
@@ -193,6 +196,10 @@ class HttpSession {
   std::string referer_;
   std::string user_agent_;
   std::string request_id_;  // X-Request-Id of the request in progress (--request-id on)
+  // A route that reads bodies (Router::add reads_body): the head, copied, and the body.
+  bool reading_body_ = false;
+  std::string head_copy_;
+  std::string request_body_;
 
   std::uint64_t requests_ = 0;
   bool peer_eof_ = false;
