@@ -13,6 +13,7 @@
 #include "http_test_support.hpp"
 #include "serverlab/http/access_log.hpp"
 #include "serverlab/http/api_notes.hpp"
+#include "serverlab/http/auth.hpp"
 #include "serverlab/http/rate_limit.hpp"
 #include "serverlab/http/request_id.hpp"
 #include "serverlab/http/router.hpp"
@@ -362,6 +363,86 @@ TEST(NotesApi, IdsAreStrictDecimal) {
     api.get(id, r);
     EXPECT_EQ(r.status, 404) << id;
   }
+}
+
+// ---------------------------------------------------------------- auth
+
+TEST(Auth, BasicCredentialsDecodeStrictly) {
+  std::string user, password;
+  ASSERT_TRUE(parse_basic("Basic YWxpY2U6cyBlOmNyZXQ=", user, password));  // alice:s e:cret
+  EXPECT_EQ(user, "alice");
+  EXPECT_EQ(password, "s e:cret");
+  EXPECT_TRUE(parse_basic("basic YTpi", user, password));  // the scheme is case-insensitive
+  EXPECT_EQ(user + "|" + password, "a|b");
+  for (std::string_view bad : {"Basic", "Basic ", "Bearer YTpi", "Basic YTpi=", "Basic Y*pi",
+                               "Basic YWxpY2U=", "Basic YT=i", "YTpi"})
+    EXPECT_FALSE(parse_basic(bad, user, password)) << bad;
+}
+
+TEST(Auth, UsersFileLinesAreCheckedAndPasswordsVerified) {
+  std::vector<AuthUser> users;
+  std::string text = "# users\n" + make_user_line("alice", "pw1", 1000) + "\n\n" +
+                     make_user_line("bob", "pw2", 1000) + "\r\n";
+  ASSERT_EQ(parse_users(text, users), std::nullopt);
+  ASSERT_EQ(users.size(), 2U);
+  EXPECT_TRUE(verify_password(users[0], "pw1"));
+  EXPECT_FALSE(verify_password(users[0], "pw2"));
+  EXPECT_FALSE(verify_password(users[0], ""));
+  EXPECT_TRUE(verify_password(users[1], "pw2"));
+  // Two lines for the same password differ: each has its own salt.
+  EXPECT_NE(make_user_line("a", "x", 1000), make_user_line("a", "x", 1000));
+  for (std::string_view bad : {"alice", "alice:md5:1000:00112233445566:00",
+                               ":pbkdf2-sha256:1000:0011223344556677:00",
+                               "a:pbkdf2-sha256:10:0011223344556677:" /* few iterations */,
+                               "a:pbkdf2-sha256:1000:00:" /* short salt */,
+                               "a:pbkdf2-sha256:1000:0011223344556677:abcd" /* short hash */}) {
+    std::vector<AuthUser> none;
+    auto problem = parse_users(bad, none);
+    ASSERT_TRUE(problem.has_value()) << bad;
+    EXPECT_TRUE(problem->starts_with("line 1: ")) << *problem;
+  }
+  std::vector<AuthUser> twice;
+  std::string line = make_user_line("a", "x", 1000);
+  EXPECT_EQ(parse_users(line + "\n" + line, twice).value_or(""), "line 2: user 'a' appears twice");
+}
+
+class AuthChain : public Chain {
+ protected:
+  AuthChain() {
+    root_.write("users.txt", make_user_line("alice", "open sesame", 1000) + "\n" +
+                                 make_user_line("bob", "hunter2", 1000) + "\n");
+    config_.middleware.auth_users = root_.path() + "/users.txt";
+    config_.middleware.auth_admins = "alice";
+    config_.middleware.api = "on";
+  }
+  static std::string req(std::string_view method, std::string_view path, std::string_view auth) {
+    std::string r = std::string(method) + " " + std::string(path) + " HTTP/1.1\r\nHost: x\r\n";
+    if (!auth.empty()) r += "Authorization: " + std::string(auth) + "\r\n";
+    return r + "\r\n";
+  }
+};
+
+TEST_F(AuthChain, AdminPathsNeedAnAdmin) {
+  Metrics metrics;
+  HttpService service(config_, &metrics);
+  Response none = serve(service, "", req("GET", "/-/metrics", ""));
+  EXPECT_EQ(none.status, 401);
+  EXPECT_EQ(extra_header(none, "WWW-Authenticate"), "Basic realm=\"serverlab\", charset=\"UTF-8\"");
+  EXPECT_EQ(serve(service, "", req("GET", "/-/metrics", "Basic YWxpY2U6d3Jvbmc=")).status, 401);  // alice:wrong
+  EXPECT_EQ(serve(service, "", req("GET", "/-/metrics", "Basic bWFsbG9yeTpvcGVuIHNlc2FtZQ==")).status, 401);  // mallory
+  EXPECT_EQ(serve(service, "", req("GET", "/-/metrics", "Basic Ym9iOmh1bnRlcjI=")).status, 403);  // bob: not an admin
+  EXPECT_EQ(serve(service, "", req("GET", "/-/metrics", "Basic YWxpY2U6b3BlbiBzZXNhbWU=")).status, 200);
+  EXPECT_EQ(serve(service, "", req("GET", "/-/metrics", "Basic YWxpY2U6b3BlbiBzZXNhbWU=")).status, 200);  // cached
+  EXPECT_EQ(serve(service, "", req("GET", "/-/health", "")).status, 200);  // probes stay open
+  EXPECT_EQ(serve(service, "", req("GET", "/-/./metrics", "")).status, 401);  // the normalized path decides
+}
+
+TEST_F(AuthChain, ApiWritesNeedAWriterReadsDoNot) {
+  HttpService service(config_);
+  EXPECT_EQ(serve(service, "", req("GET", "/api/notes", "")).status, 200);
+  EXPECT_EQ(serve(service, "", req("DELETE", "/api/notes/1", "")).status, 401);
+  EXPECT_EQ(serve(service, "", req("DELETE", "/api/notes/1", "Basic Ym9iOmh1bnRlcjI=")).status, 404);  // any user writes
+  EXPECT_EQ(serve(service, "", req("GET", "/hello.txt", "")).status, 200);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "serverlab/http/middleware_config.hpp"
 
+#include "serverlab/http/auth.hpp"
+
 namespace serverlab::http {
 
 void add_middleware_flags(Flags& flags, MiddlewareConfig& config) {
@@ -25,6 +27,21 @@ void add_middleware_flags(Flags& flags, MiddlewareConfig& config) {
   flags.add("rate-limit-table", config.rate_limit_table,
             "client addresses the rate limiter remembers (the quietest is forgotten when full)",
             128, 1 << 24);
+  flags.begin_section("auth");
+  flags.add("auth-users", config.auth_users,
+            "FILE of NAME:pbkdf2-sha256:ITER:SALT:HASH lines (serverlab-passwd): HTTP Basic "
+            "auth for /-/ (except /-/health) and for writes under /api/");
+  flags.add("auth-admins", config.auth_admins,
+            "comma-separated users allowed on /-/ (empty: every user in --auth-users)");
+  flags.add("auth-writers", config.auth_writers,
+            "comma-separated users allowed to POST/PUT/DELETE under /api/ (empty: every user)");
+  flags.add_check([&config]() -> std::optional<std::string> {
+    if (!config.auth_on()) return std::nullopt;
+    std::vector<AuthUser> users;
+    if (auto problem = load_users_file(config.auth_users, users))
+      return "--auth-users: " + *problem;
+    return std::nullopt;
+  });
   flags.begin_section("http");  // the caller's later flags stay where they were
 }
 

@@ -1,8 +1,10 @@
 #include "serverlab/http/service.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "serverlab/http/api_notes.hpp"
+#include "serverlab/http/auth.hpp"
 #include "serverlab/http/form.hpp"
 #include "serverlab/http/rate_limit.hpp"
 #include "serverlab/http/request_id.hpp"
@@ -29,6 +31,14 @@ HttpService::HttpService(HttpConfig config, Metrics* metrics)
     auto limiter = std::make_unique<RateLimitMiddleware>(options, files_);
     if (metrics_ != nullptr) limiter->export_metrics(*metrics_);
     chain_.push_back(std::move(limiter));
+  }
+  if (mw.auth_on()) {
+    AuthMiddleware::Options options;
+    if (auto problem = load_users_file(mw.auth_users, options.users))
+      throw std::runtime_error("--auth-users: " + *problem);
+    options.admins = split_names(mw.auth_admins);
+    options.writers = split_names(mw.auth_writers);
+    chain_.push_back(std::make_unique<AuthMiddleware>(std::move(options), files_));
   }
   if (mw.api_on()) {
     notes_ = std::make_unique<NotesApi>();
