@@ -12,6 +12,11 @@
 //     |                                                            |
 //     +------------- keep-alive (output drained or pipelined) <----+--close--> Closed
 //
+// A body is read and discarded, except for a route that asks for it (Router::add
+// reads_body, e.g. POST /api/notes): then the head is copied, the Content-Length
+// body collected (within --max-body; a chunked one gets 411), and the handler
+// runs once the body is complete, with the body in Exchange::body.
+//
 // Requests that arrive pipelined are parsed as soon as they are complete and
 // their responses queued in order; parsing pauses while more than
 // kOutputHighWater bytes wait to be sent. A head that arrives in pieces is
