@@ -217,6 +217,38 @@ TEST_F(Middleware, GlobalBucketCountsEveryRequest) {
   EXPECT_EQ(ok + refused, 8);
 }
 
+// The bucket holds its configured rate over time, not only its burst: one client
+// asks about 4 times faster than the rate for about 2 s on one connection and
+// gets burst + rate x elapsed, within 10%. On stage 5 (--workers 2) that
+// connection is served by one worker, whose own bucket answers: this is the
+// test that per-worker buckets hold the configured rate. The client paces
+// itself (a few hundred requests) so the connection stays under
+// --max-keepalive-requests and never moves to the other worker. The bound is on
+// a count of admissions over a measured time, not on speed: a slow machine only
+// sends fewer requests, each still admitted or refused by the bucket.
+TEST_F(Middleware, ABucketHoldsItsRateWithinTenPercent) {
+  constexpr int kRate = 50;
+  constexpr int kBurst = 5;
+  auto& srv = start({"--rate-limit-global", std::to_string(kRate), "--rate-limit-global-burst",
+                     std::to_string(kBurst)});
+  Client c(srv, "127.0.6.1");
+  int admitted = 0;
+  int refused = 0;
+  const auto start_time = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count(); };
+  for (int i = 0; i < 900 && elapsed() < 2.0; ++i) {
+    std::this_thread::sleep_for(std::chrono::microseconds(1'000'000 / (4 * kRate)));
+    int status = c.get("/hello.txt").status;
+    ASSERT_TRUE(status == 200 || status == 429) << status;
+    (status == 200 ? admitted : refused) += 1;
+  }
+  const double seconds = elapsed();
+  const double expected = kBurst + kRate * seconds;
+  ASSERT_GT(refused, 0) << "the client never reached the limit: nothing was measured";
+  EXPECT_GE(admitted, expected * 0.9) << admitted << " admitted in " << seconds << " s";
+  EXPECT_LE(admitted, expected * 1.1) << admitted << " admitted in " << seconds << " s";
+}
+
 TEST_F(Middleware, AFloodOfAddressesKeepsTheTableBounded) {
   // 128 slots; 600 distinct source addresses, one request each. Every new address
   // starts with a full bucket, so all are served, and the table only evicts.
