@@ -15,6 +15,7 @@ during the run; median of --runs runs), and the ratio on/off. Target (issue 13):
 
   bench/middleware.py                                  # build/release, 5 runs of 5 s
   bench/middleware.py --build build/debug --runs 1 --duration 2   # a smoke run
+  bench/middleware.py --steps          # also each step alone: which one costs what
 
 Only loopback traffic; every wrk run is bounded; only the servers it started are stopped (by
 PID, through bench.py's Running). Python 3 standard library only, plus wrk and taskset.
@@ -41,13 +42,12 @@ HIGH = "100000000"  # requests per second: far above wrk's reach, so the buckets
 
 
 def variant_flags(variant: str, tmp: str) -> list[str]:
-    if variant == "off":
-        return []
-    if variant == "on":
-        return ["--access-log", os.path.join(tmp, "access.json"), "--access-log-format", "json",
-                "--request-id", "on", "--rate-limit", HIGH, "--rate-limit-burst", HIGH,
-                "--rate-limit-global", HIGH, "--rate-limit-global-burst", HIGH]
-    return ["--api", "on"]  # "api"
+    log = ["--access-log", os.path.join(tmp, "access.json"), "--access-log-format", "json"]
+    ids = ["--request-id", "on"]
+    limit = ["--rate-limit", HIGH, "--rate-limit-burst", HIGH,
+             "--rate-limit-global", HIGH, "--rate-limit-global-burst", HIGH]
+    return {"off": [], "on": log + ids + limit, "api": ["--api", "on"],
+            "log": log, "ids": ids, "limit": limit}[variant]
 
 
 def start(name: str, binary: str, extra: list[str], variant: str, build: str, docroot: str,
@@ -97,7 +97,8 @@ def median(runs: list[dict], key: str) -> float:
 
 def measure_stage(name: str, binary: str, extra: list[str], args, docroot: str,
                   tmp_root: str) -> dict:
-    runs: dict[str, list[dict]] = {"off": [], "on": [], "api": []}
+    variants = ["off", "on", "api"] + args.steps
+    runs: dict[str, list[dict]] = {v: [] for v in variants}
     servers = {}
     try:
         for variant in runs:
@@ -107,10 +108,11 @@ def measure_stage(name: str, binary: str, extra: list[str], args, docroot: str,
             raise RuntimeError(f"{name}: POST /api/notes did not answer 201")
         page = bench.Scenario("4k", 100, True)
         api = bench.Scenario("api", 100, True)
-        for variant, sc in (("off", page), ("on", page), ("api", api)):
+        plan = [(v, api if v == "api" else page) for v in variants]
+        for variant, sc in plan:
             bench.run_wrk(servers[variant].port, sc, args.warmup, args.client_cpu)
         for i in range(args.runs):
-            for variant, sc in (("off", page), ("on", page), ("api", api)):
+            for variant, sc in plan:
                 r = one_run(servers[variant], sc, args.duration, args.client_cpu)
                 runs[variant].append(r)
                 shown = r.get("error") or f"{r['rps']:.0f} req/s, {r['per_cpu_s']:.0f} req/CPU-s"
@@ -126,6 +128,8 @@ def measure_stage(name: str, binary: str, extra: list[str], args, docroot: str,
     off = out["off"]["per_cpu_s"]
     out["ratio_on_off"] = out["on"]["per_cpu_s"] / off if off else 0.0
     out["ratio_api_off"] = out["api"]["per_cpu_s"] / off if off else 0.0
+    for step in args.steps:
+        out[f"ratio_{step}_off"] = out[step]["per_cpu_s"] / off if off else 0.0
     return out
 
 
@@ -150,8 +154,11 @@ def parse_args(argv=None):
     p.add_argument("--server-cpu", type=int, default=0)
     p.add_argument("--client-cpu", type=int, default=1)
     p.add_argument("--json", help="write the results here too")
+    p.add_argument("--steps", action="store_true",
+                   help="also one server per step alone (JSON log, request IDs, rate limit)")
     args = p.parse_args(argv)
     args.build = os.path.abspath(args.build)
+    args.steps = ["log", "ids", "limit"] if args.steps else []
     if args.runs < 1 or args.duration < 1 or args.warmup < 0:
         p.error("--runs and --duration must be >= 1, --warmup >= 0")
     if not shutil.which("wrk"):
