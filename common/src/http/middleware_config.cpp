@@ -32,9 +32,9 @@ void add_middleware_flags(Flags& flags, MiddlewareConfig& config) {
             "FILE of NAME:pbkdf2-sha256:ITER:SALT:HASH lines (serverlab-passwd): HTTP Basic "
             "auth for /-/ (except /-/health) and for writes under /api/");
   flags.add("auth-admins", config.auth_admins,
-            "comma-separated users allowed on /-/ (empty: every user in --auth-users)");
+            "comma-separated users allowed on /-/ (not set: every user in --auth-users)");
   flags.add("auth-writers", config.auth_writers,
-            "comma-separated users allowed to POST/PUT/DELETE under /api/ (empty: every user)");
+            "comma-separated users allowed to POST/PUT/DELETE under /api/ (not set: every user)");
   flags.add_check([&config]() -> std::optional<std::string> {
     if (!config.auth_on()) return std::nullopt;
     std::vector<AuthUser> users;
