@@ -19,6 +19,7 @@ std::string_view error_kind(int status) {
 std::string_view protocol_error_reason(int status, bool in_body) {
   switch (status) {
     case 400: return in_body ? "malformed chunked body" : "malformed request head";
+    case 411: return "chunked body sent to a route that needs Content-Length";
     case 408: return in_body ? "request body stalled (--header-timeout)"
                              : "request head not complete within --header-timeout";
     case 413: return "request body over --max-body";
@@ -233,12 +234,8 @@ void HttpSession::on_head(std::size_t consumed) {
     if (!request_.chunked) return start_reading_body(consumed, expect);
     // A route that reads bodies takes a Content-Length one; a chunked body is
     // refused before it is sent (411 Length Required), and the connection closes.
-    response_.reset();
-    service_.error(411, response_);
-    response_.close = true;
-    linger_ = true;
-    consume_input(consumed);
-    return queue_response();
+    request_.clear();
+    return fail(411, "parse");
   }
 
   run_handler({});
@@ -288,6 +285,7 @@ void HttpSession::finish_reading_body() {
   ParseResult r = parse_request(head_copy_, request_, limits_);  // it parsed before
   if (r.kind != ParseResult::Done) {
     request_.clear();
+    request_id_.clear();
     response_.reset();
     return service_.error(500, response_);
   }
