@@ -221,32 +221,45 @@ TEST_F(Middleware, GlobalBucketCountsEveryRequest) {
 // asks about 4 times faster than the rate for about 2 s on one connection and
 // gets burst + rate x elapsed, within 10%. On stage 5 (--workers 2) that
 // connection is served by one worker, whose own bucket answers: this is the
-// test that per-worker buckets hold the configured rate. The client paces
-// itself (a few hundred requests) so the connection stays under
-// --max-keepalive-requests and never moves to the other worker. The bound is on
-// a count of admissions over a measured time, not on speed: a slow machine only
-// sends fewer requests, each still admitted or refused by the bucket.
+// test that per-worker buckets hold the configured rate. The client sends on a
+// fixed schedule (a few hundred requests), so the connection stays under
+// --max-keepalive-requests and never moves to the other worker.
+//
+// What a loaded machine can and cannot change: more admissions than burst +
+// rate x elapsed are never possible, so that bound is always checked. Fewer are
+// possible when the client itself cannot keep up (then it asks slower than the
+// rate, and tokens are wasted): the lower bound is checked only when the client
+// sent at least twice the rate; otherwise the test says so and is skipped. The
+// burst of 20 absorbs a client stall of up to 0.4 s without losing a token.
 TEST_F(Middleware, ABucketHoldsItsRateWithinTenPercent) {
   constexpr int kRate = 50;
-  constexpr int kBurst = 5;
+  constexpr int kBurst = 20;
   auto& srv = start({"--rate-limit-global", std::to_string(kRate), "--rate-limit-global-burst",
                      std::to_string(kBurst)});
   Client c(srv, "127.0.6.1");
   int admitted = 0;
   int refused = 0;
   const auto start_time = std::chrono::steady_clock::now();
-  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count(); };
+  const auto gap = std::chrono::microseconds(1'000'000 / (4 * kRate));
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
+  };
   for (int i = 0; i < 900 && elapsed() < 2.0; ++i) {
-    std::this_thread::sleep_for(std::chrono::microseconds(1'000'000 / (4 * kRate)));
+    std::this_thread::sleep_until(start_time + i * gap);
     int status = c.get("/hello.txt").status;
     ASSERT_TRUE(status == 200 || status == 429) << status;
     (status == 200 ? admitted : refused) += 1;
   }
   const double seconds = elapsed();
   const double expected = kBurst + kRate * seconds;
-  ASSERT_GT(refused, 0) << "the client never reached the limit: nothing was measured";
-  EXPECT_GE(admitted, expected * 0.9) << admitted << " admitted in " << seconds << " s";
   EXPECT_LE(admitted, expected * 1.1) << admitted << " admitted in " << seconds << " s";
+  const double sent_rate = (admitted + refused) / seconds;
+  if (sent_rate < 2 * kRate) {
+    GTEST_SKIP() << "the client sent only " << sent_rate << " requests/s (machine too busy to "
+                 << "ask faster than the rate): the lower bound was not measured";
+  }
+  EXPECT_GE(admitted, expected * 0.9) << admitted << " admitted in " << seconds << " s, "
+                                      << sent_rate << " requests/s sent";
 }
 
 TEST_F(Middleware, AFloodOfAddressesKeepsTheTableBounded) {
