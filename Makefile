@@ -80,15 +80,17 @@ tidy: configure
 # ThreadSanitizer where threads share state: stage 1 (--concurrency thread: a thread per
 # connection) and stage 3 (the pool), each through its stage's build fixture, which builds only
 # what those tests need (the labs' copies are left to the debug run, which saves building every
-# lab), and the core objects their threads share (log, metrics, file cache). Stages 2, 4 and 5
+# lab), and the core objects their threads share (log, metrics, file cache, the middleware:
+# rate limiter, notes store, auth cache). Stages 2, 4 and 5
 # are single-threaded per process: ASan+UBSan (make test PRESET=asan) covers them.
-TSAN_COMMON_TESTS := common_log_test common_metrics_test common_http_file_cache_test
+TSAN_COMMON_TESTS := common_log_test common_metrics_test common_http_file_cache_test \
+                     common_http_middleware_test
 tsan: deps
 	@cmake --preset tsan >/dev/null
 	@ctest --preset tsan -L '^stage1$$' -LE '^labs$$'
 	@ctest --preset tsan -L '^stage3$$' -LE '^labs$$'
 	@cmake --build --preset tsan -j $(JOBS) --target $(TSAN_COMMON_TESTS)
-	@ctest --preset tsan -R '^common_(log|metrics|http_file_cache)_test$$' -FS '.*'
+	@ctest --preset tsan -R '^common_(log|metrics|http_file_cache|http_middleware)_test$$' -FS '.*'
 
 # The bench measures the release build; bench-quick checks whatever PRESET built (CI: debug),
 # since it asserts well-formed results and no errors, never speed.

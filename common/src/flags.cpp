@@ -227,7 +227,8 @@ std::optional<std::string> scalar_text(const toml::node& node) {
 }
 
 // The sections a config file may have, whatever the program registers.
-constexpr std::string_view kSections[] = {"server", "http", "tls", "limits", "rate_limit", "log"};
+constexpr std::string_view kSections[] = {"server", "http", "tls", "limits",
+                                          "rate_limit", "auth", "log"};
 
 constexpr std::string_view kOldFormatHint =
     " (settings go in sections, such as [server] port = 8080; the old 'name = value' "
@@ -338,7 +339,7 @@ std::optional<std::string> Flags::load_config(const std::string& path) {
     if (!known) {
       return fmt::format(
           "{}: unknown table [{}] (sections: server, http, tls, limits, "
-          "rate_limit, log)",
+          "rate_limit, auth, log)",
           at, section);
     }
     for (auto&& [key, node] : *table) {

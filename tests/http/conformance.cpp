@@ -244,6 +244,16 @@ std::unique_ptr<testing::ServerProcess> start_private_server(Variant v) {
   }
 }
 
+std::unique_ptr<testing::ServerProcess> start_server_with(const std::vector<std::string>& flags) {
+  auto argv = server_argv(Variant::kDefault);
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  try {
+    return std::make_unique<testing::ServerProcess>(argv);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("cannot start '" + join(argv) + "': " + e.what());
+  }
+}
+
 std::string http_date(long seconds) {
   std::time_t t = seconds;
   std::tm tm{};

@@ -107,6 +107,8 @@ std::string server_binary();
 testing::ServerProcess& server(Variant v);
 // A server of the test's own (e.g. to stop it mid-test); the caller owns it.
 std::unique_ptr<testing::ServerProcess> start_private_server(Variant v);
+// A server of the test's own started with the default variant's arguments plus `flags`.
+std::unique_ptr<testing::ServerProcess> start_server_with(const std::vector<std::string>& flags);
 
 // HTTP-date of a time_t, e.g. "Thu, 02 Jan 2020 03:04:05 GMT".
 std::string http_date(long seconds);

@@ -61,7 +61,8 @@ void add_http_flags(Flags& flags, HttpConfig& config, std::uint16_t default_port
             "protocol errors (400, 408, ...) logged per second per process; the rest are "
             "counted (0: none)",
             0, 1000000);
-  tls::add_server_flags(flags, config.tls);  // [tls]
+  add_middleware_flags(flags, config.middleware);  // [http] [rate_limit] [auth]
+  tls::add_server_flags(flags, config.tls);          // [tls]
   flags.begin_section("server");  // a stage's own flags follow
   flags.add_check([&config]() -> std::optional<std::string> {
     if (auto problem = directory_problem(config.root))

@@ -12,12 +12,14 @@ std::string_view reason_phrase(int status) {
   switch (status) {
     case 100: return "Continue";
     case 200: return "OK";
+    case 201: return "Created";
     case 204: return "No Content";
     case 206: return "Partial Content";
     case 301: return "Moved Permanently";
     case 302: return "Found";
     case 304: return "Not Modified";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
@@ -28,11 +30,14 @@ std::string_view reason_phrase(int status) {
     case 414: return "URI Too Long";
     case 416: return "Range Not Satisfiable";
     case 417: return "Expectation Failed";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
     case 503: return "Service Unavailable";
     case 505: return "HTTP Version Not Supported";
+    case 507: return "Insufficient Storage";
     default: return "Unknown";
   }
 }
@@ -152,8 +157,10 @@ void append_response_head(Buffer& out, const Response& r, bool keep_alive,
     w.literal("\r\nContent-Type: ");
     w.text(r.content_type);
   }
-  w.literal("\r\nContent-Length: ");
-  w.number(r.content_length);
+  if (r.status != 204) {  // RFC 9110 8.6: a 204 carries no Content-Length
+    w.literal("\r\nContent-Length: ");
+    w.number(r.content_length);
+  }
   if (!r.last_modified.empty()) {
     w.literal("\r\nLast-Modified: ");
     w.text(r.last_modified);

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "serverlab/http/date.hpp"
+#include "serverlab/http/request_id.hpp"
 #include "serverlab/log.hpp"
 
 namespace serverlab::http {
@@ -18,6 +19,7 @@ std::string_view error_kind(int status) {
 std::string_view protocol_error_reason(int status, bool in_body) {
   switch (status) {
     case 400: return in_body ? "malformed chunked body" : "malformed request head";
+    case 411: return "chunked body sent to a route that needs Content-Length";
     case 408: return in_body ? "request body stalled (--header-timeout)"
                              : "request head not complete within --header-timeout";
     case 413: return "request body over --max-body";
@@ -67,6 +69,7 @@ HttpSession::Carry HttpSession::opening(const HttpService& service) {
 
 void HttpSession::start(std::string_view peer, const Carry& carry) {
   release(SIZE_MAX);
+  reading_body_ = false;
   peer_.assign(peer);
   user_.clear();
   state_ = State::ReadHead;
@@ -148,10 +151,13 @@ void HttpSession::process() {
          out_.readable_bytes() < kOutputHighWater) {
     if (state_ == State::ReadBody) {
       BodyDecoder::Step step = body_.feed(in_.view());
+      // A route's body has a Content-Length: every byte consumed is a body byte.
+      if (reading_body_) request_body_.append(in_.view().substr(0, step.consumed));
       consume_input(step.consumed);
       if (step.state == BodyDecoder::State::Error) return fail(step.status, error_kind(step.status));
       if (step.state == BodyDecoder::State::More) return;
-      state_ = State::ReadHead;  // the body is discarded; now answer
+      state_ = State::ReadHead;  // the body is read (for a route) or discarded; now answer
+      if (reading_body_) finish_reading_body();
       queue_response();
       continue;
     }
@@ -223,13 +229,18 @@ void HttpSession::on_head(std::size_t consumed) {
     user_agent_.assign(request_.header("User-Agent").value_or(std::string_view{}));
   }
 
-  response_.reset();
-  service_.handle(request_, response_);
-  if (method_ == Method::Head) response_.send_body = false;
-
   bool has_body = request_.chunked || request_.content_length.value_or(0) > 0;
-  if (has_body) body_.start(request_, limits_.max_body);
   bool expect = request_.expect_continue && request_.version_minor >= 1;
+  if (has_body && service_.reads_body(request_)) {
+    if (!request_.chunked) return start_reading_body(consumed, expect);
+    // A route that reads bodies takes a Content-Length one; a chunked body is
+    // refused before it is sent (411 Length Required), and the connection closes.
+    request_.clear();
+    return fail(411, "parse");
+  }
+
+  run_handler({});
+  if (has_body) body_.start(request_, limits_.max_body);
   consume_input(consumed);  // clears request_: its views would be stale from here on
   if (!has_body) return queue_response();
 
@@ -244,15 +255,61 @@ void HttpSession::on_head(std::size_t consumed) {
   arm(Timer::Body);
 }
 
+// The middleware chain and the handler, for request_ (whose views must be valid).
+void HttpSession::run_handler(std::string_view body) {
+  response_.reset();
+  request_id_.clear();
+  Exchange exchange;
+  exchange.peer = peer_;
+  exchange.body = body;
+  if (service_.request_ids_on()) exchange.request_id = &request_id_;
+  service_.handle(exchange, request_, response_);
+  if (method_ == Method::Head) response_.send_body = false;
+}
+
+// A route wants this request's body: keep a copy of the head (request_'s views
+// die as input is consumed), collect the body, and answer when it is complete
+// (finish_reading_body). The body decoder still enforces --max-body (413).
+void HttpSession::start_reading_body(std::size_t consumed, bool expect) {
+  head_copy_.assign(in_.view().substr(0, consumed));
+  request_body_.clear();
+  reading_body_ = true;
+  body_.start(request_, limits_.max_body);
+  consume_input(consumed);
+  if (expect) queue_bytes(kContinueResponse);
+  state_ = State::ReadBody;
+  arm(Timer::Body);
+}
+
+void HttpSession::finish_reading_body() {
+  reading_body_ = false;
+  ParseResult r = parse_request(head_copy_, request_, limits_);  // it parsed before
+  if (r.kind != ParseResult::Done) {
+    request_.clear();
+    request_id_.clear();
+    response_.reset();
+    return service_.error(500, response_);
+  }
+  run_handler(request_body_);
+  request_.clear();  // its views point into head_copy_
+  if (request_body_.capacity() > 4 * Buffer::kInitialSize) std::string().swap(request_body_);
+}
+
 void HttpSession::fail(int status, std::string_view kind) {
+  reading_body_ = false;
   if (Metrics* m = service_.metrics()) m->error(kind);
   const bool in_body = state_ == State::ReadBody;
+  // A request that failed while its body was read keeps the ID it was given;
+  // one whose head could not be parsed gets a new one.
+  if (!service_.request_ids_on()) request_id_.clear();
+  else if (!in_body || request_id_.empty()) make_request_id(request_id_);
   service_.log_protocol_error(peer_, status, protocol_error_reason(status, in_body),
-                              in_body ? std::string_view{} : in_.view());
+                              in_body ? std::string_view{} : in_.view(), request_id_);
   started_ = Clock::now();
   keep_alive_request_ = false;
   response_.reset();
   service_.error(status, response_);
+  if (!request_id_.empty()) response_.add_header("X-Request-Id", request_id_);
   response_.close = true;
   linger_ = true;  // unread request bytes may follow
   state_ = State::ReadHead;
@@ -284,11 +341,12 @@ void HttpSession::queue_response() {
   }
 
   const AccessLog& log = service_.access_log();
+  const double seconds = std::chrono::duration<double>(Clock::now() - started_).count();
   if (log.enabled()) {
-    log.write({peer_, request_line_, r.status, body_bytes, referer_, user_agent_, user_});
+    log.write({peer_, request_line_, r.status, body_bytes, referer_, user_agent_, user_,
+               request_id_, seconds});
   }
   if (Metrics* m = service_.metrics()) {
-    double seconds = std::chrono::duration<double>(Clock::now() - started_).count();
     m->request_done(method_, r.status, head_bytes + body_bytes, seconds);
   }
   r.file = {};  // the segments hold their own references

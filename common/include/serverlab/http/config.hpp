@@ -20,6 +20,7 @@
 #include <string>
 
 #include "serverlab/flags.hpp"
+#include "serverlab/http/middleware_config.hpp"
 #include "serverlab/http/parser.hpp"
 #include "serverlab/tls/flags.hpp"
 
@@ -48,6 +49,8 @@ struct HttpConfig {
   // --tls-cert --tls-key --tls-client-ca --tls-verify-client ([tls]): HTTPS when
   // tls.enabled(). The context is made once at start-up (TlsContext::server).
   tls::ServerFlags tls;
+
+  MiddlewareConfig middleware;  // --request-id --access-log-format --rate-limit* (middleware_config.hpp)
 
   // Not a shared flag: stage 2 registers --keep-alive (default off); the other
   // stages keep persistent connections on.

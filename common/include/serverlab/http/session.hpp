@@ -12,6 +12,11 @@
 //     |                                                            |
 //     +------------- keep-alive (output drained or pipelined) <----+--close--> Closed
 //
+// A body is read and discarded, except for a route that asks for it (Router::add
+// reads_body, e.g. POST /api/notes): then the head is copied, the Content-Length
+// body collected (within --max-body; a chunked one gets 411), and the handler
+// runs once the body is complete, with the body in Exchange::body.
+//
 // Requests that arrive pipelined are parsed as soon as they are complete and
 // their responses queued in order; parsing pauses while more than
 // kOutputHighWater bytes wait to be sent. A head that arrives in pieces is
@@ -163,6 +168,9 @@ class HttpSession {
   void consume_input(std::size_t n);
   void on_head(std::size_t consumed);
   void fail(int status, std::string_view kind);  // queue an error, then close
+  void run_handler(std::string_view body);
+  void start_reading_body(std::size_t consumed, bool expect);
+  void finish_reading_body();
   void queue_response();
   void queue_bytes(std::string_view bytes);
   void account_bytes(std::size_t n);  // n bytes just appended to out_
@@ -196,6 +204,11 @@ class HttpSession {
   std::string referer_;
   std::string user_agent_;
   std::string user_;  // see set_user()
+  std::string request_id_;  // X-Request-Id of the request in progress (--request-id on)
+  // A route that reads bodies (Router::add reads_body): the head, copied, and the body.
+  bool reading_body_ = false;
+  std::string head_copy_;
+  std::string request_body_;
 
   std::uint64_t requests_ = 0;
   bool peer_eof_ = false;

@@ -1,0 +1,154 @@
+// http/rate_limit.hpp: token buckets, and the rate limiter the middleware chain
+// asks before a request is served.
+//
+// A token bucket holds at most `burst` tokens and gains `rate` tokens a second.
+// A request takes one token; with none left it is refused (429 Too Many
+// Requests, with Retry-After: the whole seconds until a token is back).
+//
+//   tokens                      burst -+----+        +------
+//     ^                                |     \      /
+//     |   refill: rate per second      |      \____/  <- requests take 1 each
+//     +--------------------------------+---------------------> time
+//
+// RateLimiter keeps one bucket per client address in a FIXED-SIZE table, plus
+// one global bucket shared by all clients:
+//
+//   address --hash--> shard (mutex) --> kWays slots, looked at in turn
+//                                        found?  its bucket decides
+//                                        free?   a new, full bucket
+//                                        else    evict the slot seen longest ago
+//
+// Memory is `table` slots whatever the traffic: a flood of distinct addresses
+// only evicts the quietest clients, whose buckets start full again when they
+// return (a client that changes address gets a fresh burst; the global bucket
+// bounds what all of them together get). Both buckets must agree: a request
+// the per-address bucket admits but the global one refuses has still spent its
+// per-address token (so a refused client cannot hoard tokens).
+//
+// Stage 3 calls admit() from many threads: each shard has its own mutex, held
+// for a few dozen instructions, and the global bucket has one more. Stage 5's
+// workers each have their own limiter (per process; see docs/MIDDLEWARE.md).
+//
+// Who may call: TokenBucket is a plain value, one thread at a time. RateLimiter
+// is thread-safe. Nothing here allocates after construction or blocks on I/O.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <vector>
+
+#include "serverlab/http/middleware.hpp"
+#include "serverlab/metrics.hpp"
+
+namespace serverlab::http {
+
+// One bucket. Time is passed in (nanoseconds on any monotonic clock), so tests
+// and the lab check can drive it without sleeping.
+class TokenBucket {
+ public:
+  // `rate` tokens per second (> 0), at most `burst` tokens (>= 1). Starts full.
+  TokenBucket(double rate, double burst);
+
+  // Takes one token if there is one at `now_ns`: true (admitted) or false (refused).
+  // A clock that steps backwards adds no tokens.
+  bool try_take(std::int64_t now_ns);
+  // Seconds until one token is back (0 when one is there now).
+  double seconds_until_token(std::int64_t now_ns) const;
+  double tokens() const { return tokens_; }
+
+ private:
+  double rate_;
+  double burst_;
+  double tokens_;
+  std::int64_t last_ns_ = 0;  // when tokens_ was last brought up to date
+  bool started_ = false;      // last_ns_ is meaningful
+};
+
+class RateLimiter {
+ public:
+  using Clock = std::chrono::steady_clock;
+  struct Options {
+    int per_client_rate = 0;   // 0: no per-address bucket
+    int per_client_burst = 0;  // 0: max(1, rate)
+    int global_rate = 0;       // 0: no global bucket
+    int global_burst = 0;      // 0: max(1, rate)
+    int table = 4096;          // per-address slots (rounded up to a whole number of shards)
+  };
+  struct Decision {
+    bool admitted = true;
+    int retry_after = 0;  // seconds, >= 1 when refused
+  };
+
+  explicit RateLimiter(const Options& options);
+  RateLimiter(const RateLimiter&) = delete;
+  RateLimiter& operator=(const RateLimiter&) = delete;
+
+  // One request from `client` (an address as text, "127.0.0.5").
+  Decision admit(std::string_view client, Clock::time_point now = Clock::now());
+
+  // Counters for /-/metrics and tests (relaxed reads).
+  std::uint64_t refused_client() const { return refused_client_.load(std::memory_order_relaxed); }
+  std::uint64_t refused_global() const { return refused_global_.load(std::memory_order_relaxed); }
+  std::uint64_t evictions() const { return evictions_.load(std::memory_order_relaxed); }
+  // Slots in use now (takes every shard's lock: for metrics and tests, not the hot path).
+  std::size_t clients_tracked() const;
+  std::size_t capacity() const { return shards_.size() * sets_per_shard_ * kWays; }
+
+  static constexpr std::size_t kWays = 8;        // slots looked at per address
+  static constexpr std::size_t kMaxKey = 46;     // longest IPv6 text form (INET6_ADDRSTRLEN - 1)
+
+ private:
+  static constexpr std::size_t kShards = 16;
+  struct Slot {
+    std::uint64_t hash = 0;
+    std::uint8_t length = 0;  // 0: free
+    std::array<char, kMaxKey> key{};
+    std::int64_t last_seen_ns = 0;
+    TokenBucket bucket{1, 1};
+  };
+  struct alignas(64) Shard {
+    std::mutex mutex;
+    std::vector<Slot> slots;  // sets of kWays slots
+  };
+
+  bool take_client(std::string_view client, std::int64_t now_ns, double& wait);
+
+  Options options_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::size_t sets_per_shard_ = 0;
+  std::mutex global_mutex_;
+  TokenBucket global_;
+  std::atomic<std::uint64_t> refused_client_{0};
+  std::atomic<std::uint64_t> refused_global_{0};
+  std::atomic<std::uint64_t> evictions_{0};
+};
+
+class StaticFiles;
+
+// The chain's rate-limit step: asks the limiter with the client's address and
+// answers 429 Too Many Requests with Retry-After when it refuses. The refusals
+// and the table's state are exported through `metrics` (when not null) as
+//   serverlab_rate_limit_refused_client  serverlab_rate_limit_refused_global
+//   serverlab_rate_limit_evictions       serverlab_rate_limit_clients
+// (read at scrape time; the first three only ever grow).
+class RateLimitMiddleware final : public Middleware {
+ public:
+  RateLimitMiddleware(const RateLimiter::Options& options, const StaticFiles& files);
+  std::string_view name() const override { return "rate-limit"; }
+  bool before(Exchange& exchange, const Request& request, Response& response) const override;
+  // Registers the gauges above. Call before serving starts.
+  void export_metrics(Metrics& metrics) const;
+  RateLimiter& limiter() const { return *limiter_; }
+
+ private:
+  std::unique_ptr<RateLimiter> limiter_;
+  const StaticFiles& files_;
+};
+
+}  // namespace serverlab::http
