@@ -1,0 +1,372 @@
+// kv_server.cpp: accept, cron, flushing, pub/sub and blocked clients (kv_server.hpp).
+#include "kv_server.hpp"
+
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <exception>
+
+#include "commands.hpp"
+#include "glob.hpp"
+#include "serverlab/log.hpp"
+#include "serverlab/resp/writer.hpp"
+#include "serverlab/socket.hpp"
+#include "serverlab/sys_error.hpp"
+
+namespace serverlab::kv {
+
+namespace {
+
+std::int64_t wall_ms() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+}
+
+std::uint64_t monotonic_us() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000 +
+         static_cast<std::uint64_t>(ts.tv_nsec) / 1000;
+}
+
+// Removes one pointer from a vector of pointers (order does not matter).
+template <typename T>
+void remove_pointer(std::vector<T*>& v, T* p) {
+  auto it = std::find(v.begin(), v.end(), p);
+  if (it == v.end()) return;
+  *it = v.back();
+  v.pop_back();
+}
+
+}  // namespace
+
+KvServer::KvServer(EventLoop& loop, KvOptions options)
+    : loop_(loop), options_(std::move(options)) {
+  start_ms_ = wall_ms();
+  now_ms_ = start_ms_;
+  schedule_cron();
+}
+
+KvServer::~KvServer() {
+  loop_.cancel(cron_timer_);
+  if (accepting_) loop_.remove(listen_.get());
+  for (auto& c : clients_) c->blocked.active = false;
+  clients_.clear();
+  graveyard_.clear();
+}
+
+void KvServer::listen(Fd listen_fd) {
+  set_nonblocking(listen_fd.get());
+  port_ = local_address(listen_fd.get()).port();
+  listen_ = std::move(listen_fd);
+  loop_.add(listen_.get(), kReadable, *this);
+  accepting_ = true;
+}
+
+void KvServer::update_now() { now_ms_ = wall_ms(); }
+
+void KvServer::on_event(std::uint32_t /*events*/) {
+  while (accepting_) {
+    sockaddr_storage address{};
+    socklen_t length = sizeof address;
+    const int fd = ::accept4(listen_.get(), reinterpret_cast<sockaddr*>(&address), &length,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      accept_one(Fd(fd), SocketAddress{address, length}.to_string());
+      continue;
+    }
+    switch (classify_accept_error(errno)) {
+      case AcceptFailure::Drained:
+        return;
+      case AcceptFailure::Retry:
+        continue;
+      case AcceptFailure::OutOfFds: {
+        static SpareFd spare;
+        if (!spare.shed_one(listen_.get())) return;
+        continue;
+      }
+      case AcceptFailure::Resources:
+        log::warn("accept4: {}", std::strerror(errno));
+        return;
+    }
+  }
+}
+
+void KvServer::accept_one(Fd fd, std::string peer) {
+  ++stats_.connections;
+  if (clients_.size() >= options_.max_clients) {
+    // Redis's answer, written straight to the new socket (it has room: it is new).
+    static constexpr std::string_view kFull = "-ERR max number of clients reached\r\n";
+    (void)!::send(fd.get(), kFull.data(), kFull.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    ++stats_.rejected;
+    return;  // Fd closes it
+  }
+  try {
+    set_nodelay(fd.get());
+    clients_.push_back(std::make_unique<Client>(*this, std::move(fd), next_id_++, std::move(peer)));
+    clients_.back()->index_ = clients_.size() - 1;
+    clients_.back()->start();
+  } catch (const std::exception& e) {
+    log::warn("dropping a connection: {}", e.what());
+    if (!clients_.empty() && !loop_.watching(clients_.back()->fd())) clients_.pop_back();
+  }
+}
+
+Client* KvServer::find_client(std::uint64_t id) {
+  for (auto& c : clients_) {
+    if (c->id() == id) return c.get();
+  }
+  return nullptr;
+}
+
+void KvServer::want_flush(Client& client) {
+  if (client.flush_queued_ || client.closed()) return;
+  client.flush_queued_ = true;
+  pending_flush_.push_back(&client);
+}
+
+void KvServer::before_sleep() {
+  // Clients served by a push ran their blocking command; their next commands too.
+  while (!unblocked_.empty()) {
+    std::vector<Client*> batch;
+    batch.swap(unblocked_);
+    for (Client* c : batch) {
+      if (!c->closed()) c->process_input();
+    }
+  }
+  // Flushing may run held-back commands, which queue more flushes: loop until quiet.
+  while (!pending_flush_.empty()) {
+    std::vector<Client*> batch;
+    batch.swap(pending_flush_);
+    for (Client* c : batch) {
+      if (!c->closed()) c->flush();
+    }
+  }
+  graveyard_.clear();
+}
+
+void KvServer::release(Client& client) {
+  for (const std::string& ch : client.channels) {
+    auto it = channels_.find(ch);
+    if (it == channels_.end()) continue;
+    remove_pointer(it->second, &client);
+    if (it->second.empty()) channels_.erase(it);
+  }
+  std::erase_if(patterns_, [&client](const auto& p) { return p.second == &client; });
+  client.channels.clear();
+  client.patterns.clear();
+  client.flush_queued_ = true;  // never flushed again
+  std::erase(pending_flush_, &client);
+
+  const std::size_t i = client.index_;
+  std::unique_ptr<Client> owned = std::move(clients_[i]);
+  if (i + 1 != clients_.size()) {
+    clients_[i] = std::move(clients_.back());
+    clients_[i]->index_ = i;
+  }
+  clients_.pop_back();
+  graveyard_.push_back(std::move(owned));
+}
+
+void KvServer::shutdown() {
+  if (accepting_) {
+    loop_.remove(listen_.get());
+    listen_.reset();
+    accepting_ = false;
+  }
+  std::vector<Client*> open;
+  for (auto& c : clients_) open.push_back(c.get());
+  for (Client* c : open) {
+    c->flush();
+    c->close();
+  }
+  loop_.stop();
+}
+
+void KvServer::schedule_cron() {
+  const auto period = static_cast<std::uint64_t>(1000 / std::max(options_.hz, 1));
+  cron_timer_ = loop_.run_after(period, [this] { cron(); });
+}
+
+// Redis's serverCron, the parts kv-server has: expire keys nobody reads, close
+// idle clients. The expiry cycle gets 25% of the cron period (ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC).
+void KvServer::cron() {
+  update_now();
+  const std::uint64_t budget_us = 250'000 / static_cast<std::uint64_t>(std::max(options_.hz, 1));
+  db_.active_expire_cycle(now_ms_, budget_us, monotonic_us);
+
+  if (options_.idle_timeout > 0) {
+    const auto now = static_cast<std::int64_t>(loop_.now_ms());
+    const auto limit = static_cast<std::int64_t>(options_.idle_timeout * 1000);
+    std::vector<Client*> idle;
+    for (auto& c : clients_) {
+      // Redis spares subscribers and blocked clients (they wait by design).
+      if (c->subscriptions() > 0 || c->blocked.active) continue;
+      if (now - c->last_active_ms > limit) idle.push_back(c.get());
+    }
+    for (Client* c : idle) {
+      ++stats_.timeouts;
+      c->close();
+    }
+  }
+  schedule_cron();
+}
+
+// ---- pub/sub
+
+bool KvServer::subscribe(Client& c, std::string_view channel) {
+  if (!c.channels.emplace(channel).second) return false;
+  auto it = channels_.find(channel);
+  if (it == channels_.end()) it = channels_.emplace(std::string(channel), std::vector<Client*>{}).first;
+  it->second.push_back(&c);
+  return true;
+}
+
+bool KvServer::unsubscribe(Client& c, std::string_view channel) {
+  auto mine = c.channels.find(channel);
+  if (mine == c.channels.end()) return false;
+  c.channels.erase(mine);
+  auto it = channels_.find(channel);
+  if (it != channels_.end()) {
+    remove_pointer(it->second, &c);
+    if (it->second.empty()) channels_.erase(it);
+  }
+  return true;
+}
+
+bool KvServer::psubscribe(Client& c, std::string_view pattern) {
+  if (!c.patterns.emplace(pattern).second) return false;
+  patterns_.emplace_back(std::string(pattern), &c);
+  return true;
+}
+
+bool KvServer::punsubscribe(Client& c, std::string_view pattern) {
+  auto mine = c.patterns.find(pattern);
+  if (mine == c.patterns.end()) return false;
+  c.patterns.erase(mine);
+  std::erase_if(patterns_, [&](const auto& p) { return p.second == &c && p.first == pattern; });
+  return true;
+}
+
+std::size_t KvServer::publish(std::string_view channel, std::string_view message) {
+  std::size_t receivers = 0;
+  std::string frame;
+  auto it = channels_.find(channel);
+  if (it != channels_.end()) {
+    resp::write_array_header(frame, 3);
+    resp::write_bulk(frame, "message");
+    resp::write_bulk(frame, channel);
+    resp::write_bulk(frame, message);
+    // A copy: a push over the limit closes the client, which edits the list.
+    const std::vector<Client*> subscribers = it->second;
+    for (Client* c : subscribers) c->push(frame);
+    receivers += subscribers.size();
+  }
+  if (!patterns_.empty()) {
+    std::vector<std::pair<std::string, Client*>> matching;
+    for (const auto& [pattern, c] : patterns_) {
+      if (glob_match(pattern, channel)) matching.emplace_back(pattern, c);
+    }
+    for (const auto& [pattern, c] : matching) {
+      frame.clear();
+      resp::write_array_header(frame, 4);
+      resp::write_bulk(frame, "pmessage");
+      resp::write_bulk(frame, pattern);
+      resp::write_bulk(frame, channel);
+      resp::write_bulk(frame, message);
+      c->push(frame);
+    }
+    receivers += matching.size();
+  }
+  stats_.pubsub_messages += receivers;
+  return receivers;
+}
+
+std::vector<std::string> KvServer::channels(std::string_view pattern) const {
+  std::vector<std::string> out;
+  for (const auto& [name, subscribers] : channels_) {
+    if (pattern.empty() || glob_match(pattern, name)) out.push_back(name);
+  }
+  return out;
+}
+
+std::size_t KvServer::subscribers(std::string_view channel) const {
+  auto it = channels_.find(channel);
+  return it == channels_.end() ? 0 : it->second.size();
+}
+
+std::size_t KvServer::pattern_count() const { return patterns_.size(); }
+
+// ---- blocking list operations
+
+void KvServer::block(Client& c, std::vector<std::string> keys, std::vector<std::string> command,
+                     double timeout_s) {
+  for (const std::string& key : keys) {
+    auto it = blocked_on_.find(key);
+    if (it == blocked_on_.end()) it = blocked_on_.emplace(key, std::vector<Client*>{}).first;
+    it->second.push_back(&c);  // FIFO: the first to block is served first
+  }
+  c.blocked.active = true;
+  c.blocked.keys = std::move(keys);
+  c.blocked.command = std::move(command);
+  if (timeout_s > 0) {
+    const auto ms = static_cast<std::uint64_t>(timeout_s * 1000.0 + 0.5);
+    Client* client = &c;
+    c.blocked.timeout = loop_.run_after(ms, [this, client] {
+      client->blocked.timeout = {};
+      remove_blocked(*client);
+      client->unblock();
+      resp::write_null_array(client->out());
+      want_flush(*client);
+      unblocked_.push_back(client);  // pipelined commands after the blocking one
+    });
+  }
+}
+
+void KvServer::remove_blocked(Client& c) {
+  for (const std::string& key : c.blocked.keys) {
+    auto it = blocked_on_.find(key);
+    if (it == blocked_on_.end()) continue;
+    std::erase(it->second, &c);
+    if (it->second.empty()) blocked_on_.erase(it);
+  }
+}
+
+void KvServer::signal_list_ready(std::string_view key) {
+  if (blocked_on_.find(key) == blocked_on_.end()) return;
+  if (std::find(ready_keys_.begin(), ready_keys_.end(), key) == ready_keys_.end())
+    ready_keys_.emplace_back(key);
+}
+
+void KvServer::serve_ready_keys() {
+  // Serving a client may push to another list (BLMOVE), making more keys ready.
+  while (!ready_keys_.empty()) {
+    std::vector<std::string> keys;
+    keys.swap(ready_keys_);
+    for (const std::string& key : keys) {
+      auto it = blocked_on_.find(key);
+      while (it != blocked_on_.end() && !it->second.empty()) {
+        Value* v = db_.find(key, now_ms_);
+        if (v == nullptr || v->list() == nullptr) break;  // emptied by an earlier client
+        Client* c = it->second.front();
+        remove_blocked(*c);
+        std::vector<std::string> command = std::move(c->blocked.command);
+        c->unblock();
+        // Run the command again: the key has data now, so it does not block.
+        std::vector<std::string_view> args(command.begin(), command.end());
+        update_now();
+        execute(*this, *c, args);
+        want_flush(*c);
+        unblocked_.push_back(c);
+        it = blocked_on_.find(key);
+      }
+    }
+  }
+}
+
+}  // namespace serverlab::kv
