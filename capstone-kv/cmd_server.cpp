@@ -246,6 +246,13 @@ KV_HANDLER(cmd_select) {
 
 KV_HANDLER(cmd_auth) {
   if (ctx.args.size() > 3) return reply_syntax_error(ctx.out);
+  if (ctx.server.options().requirepass.empty() && ctx.args.size() == 3) {
+    // No password: the default user takes any; there are no other users.
+    if (ctx.args[1] != "default")
+      return resp::write_error(ctx.out, "WRONGPASS invalid username-password pair or user is disabled.");
+    ctx.client.authenticated = true;
+    return resp::write_ok(ctx.out);
+  }
   if (ctx.server.options().requirepass.empty()) {
     return resp::write_error(ctx.out,
                              "ERR AUTH <password> called without any password configured for "

@@ -42,10 +42,19 @@ bool parse_scan_args(Context& ctx, std::size_t first, bool allow_type, ScanArgs&
 // *2 [cursor as a bulk string, [elements...]]
 void write_scan_reply(std::string& out, std::size_t cursor, const std::vector<std::string>& items);
 
+// A hash or set this small is returned whole by one HSCAN/SSCAN (cursor 0), as
+// Redis does for its compact encodings (hash-max-listpack-entries).
+inline constexpr std::size_t kScanWhole = 128;
+
 // Visits buckets of `table` from `cursor` on, calling emit(element) for each;
-// returns the next cursor (0: done).
+// returns the next cursor (0: done). A table of kScanWhole elements or fewer is
+// visited whole.
 template <typename Table, typename Emit>
 std::size_t scan_buckets(const Table& table, std::size_t cursor, std::size_t count, Emit emit) {
+  if (table.size() <= kScanWhole) {
+    for (const auto& element : table) emit(element);
+    return 0;
+  }
   const std::size_t buckets = table.bucket_count();
   if (cursor >= buckets) cursor = 0;
   std::size_t visited = 0;

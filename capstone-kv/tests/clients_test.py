@@ -1,0 +1,360 @@
+#!/usr/bin/python3
+"""clients_test.py: kv-server under real clients (redis-py, redis-cli) and raw sockets.
+
+    KV_SERVER_BIN=/path/to/kv-server clients_test.py [unittest args]
+
+Each class starts its own kv-server on port 0 with the flags it tests. Waits are
+bounded by deadlines (a hang fails by name); nothing here measures speed.
+"""
+import os
+import socket
+import subprocess
+import time
+import unittest
+
+import shutil
+import sys
+
+try:
+    import redis
+except ImportError:  # not Debian's python3, or python3-redis not installed
+    print("redis-py (python3-redis) is missing: skipped")
+    sys.exit(77)
+
+import kvtest
+
+BIN = os.environ.get("KV_SERVER_BIN", "")
+
+
+def wait_until(predicate, deadline=10.0, step=0.05):
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+class ServerCase(unittest.TestCase):
+    FLAGS = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = kvtest.start_kv(BIN, *cls.FLAGS)
+        cls.port = cls.server.port
+
+    @classmethod
+    def tearDownClass(cls):
+        status = cls.server.stop()
+        assert status == 0, f"kv-server exited with {status} on SIGTERM"
+
+    def client(self, **kw):
+        r = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=10, **kw)
+        self.addCleanup(r.close)
+        return r
+
+    def raw(self):
+        c = kvtest.Conn(self.port)
+        self.addCleanup(c.close)
+        return c
+
+
+class RedisPy(ServerCase):
+    def setUp(self):
+        self.client().flushall()
+
+    def test_strings_and_types(self):
+        r = self.client()
+        self.assertTrue(r.set("a", "1", ex=100))
+        self.assertEqual(r.get("a"), b"1")
+        self.assertEqual(r.incrby("a", 41), 42)
+        self.assertEqual(r.type("a"), b"string")
+        r.rpush("l", "x", "y")
+        self.assertEqual(r.lrange("l", 0, -1), [b"x", b"y"])
+        r.hset("h", mapping={"f": "v", "g": "w"})
+        self.assertEqual(r.hgetall("h"), {b"f": b"v", b"g": b"w"})
+        r.sadd("s", "m", "n")
+        self.assertEqual(r.smembers("s"), {b"m", b"n"})
+        with self.assertRaises(redis.ResponseError) as e:
+            r.lpush("a", "x")
+        self.assertIn("WRONGTYPE", str(e.exception))
+
+    def test_pipeline_of_a_thousand(self):
+        r = self.client()
+        p = r.pipeline(transaction=False)
+        for i in range(1000):
+            p.set(f"k{i}", i)
+            p.incr(f"k{i}")
+        replies = p.execute()
+        self.assertEqual(replies[1::2], list(range(1, 1001)))
+        self.assertEqual(r.dbsize(), 1000)
+
+    def test_scan_iter_sees_every_key(self):
+        r = self.client()
+        r.mset({f"key:{i}": i for i in range(500)})
+        r.mset({f"other:{i}": i for i in range(50)})
+        seen = set(r.scan_iter(match="key:*", count=20))
+        self.assertEqual(seen, {f"key:{i}".encode() for i in range(500)})
+
+    def test_transaction_and_watch(self):
+        r, other = self.client(), self.client()
+        r.set("w", 1)
+        with r.pipeline() as p:
+            p.watch("w")
+            other.set("w", 2)  # another client changes the watched key
+            p.multi()
+            p.incr("w")
+            with self.assertRaises(redis.WatchError):
+                p.execute()
+        with r.pipeline() as p:
+            p.watch("w")
+            p.multi()
+            p.incr("w")
+            self.assertEqual(p.execute(), [3])
+
+    def test_watch_sees_a_key_expire(self):
+        r = self.client()
+        r.set("e", 1, px=150)
+        with r.pipeline() as p:
+            p.watch("e")
+            time.sleep(0.3)  # expires without anyone touching it
+            p.multi()
+            p.set("x", 1)
+            with self.assertRaises(redis.WatchError):
+                p.execute()
+
+    def test_execabort_after_a_queued_error(self):
+        c = self.raw()
+        self.assertEqual(c.call("MULTI"), b"OK")
+        self.assertEqual(c.call("SET", "q", "1"), b"QUEUED")
+        self.assertTrue(c.call("NOSUCHCMD").startswith("ERR unknown command"))
+        self.assertEqual(c.call("EXEC"),
+                         "EXECABORT Transaction discarded because of previous errors.")
+        self.assertIsNone(c.call("GET", "q"))
+
+    def test_pubsub_channels_and_patterns(self):
+        r = self.client()
+        ps = r.pubsub()
+        self.addCleanup(ps.close)
+        ps.subscribe("news")
+        ps.psubscribe("n*")
+        for _ in range(2):
+            self.assertIsNotNone(ps.get_message(timeout=5))
+        self.assertEqual(r.publish("news", "hello"), 2)
+        got = [ps.get_message(timeout=5) for _ in range(2)]
+        kinds = sorted(m["type"] for m in got)
+        self.assertEqual(kinds, ["message", "pmessage"])
+        self.assertTrue(all(m["data"] == b"hello" for m in got))
+        self.assertEqual(r.pubsub_numsub("news"), [(b"news", 1)])
+        self.assertEqual(r.pubsub_numpat(), 1)
+
+    def test_subscribed_mode_refuses_other_commands(self):
+        c = self.raw()
+        self.assertEqual(c.call("SUBSCRIBE", "ch"), [b"subscribe", b"ch", 1])
+        self.assertEqual(c.call("GET", "x"),
+                         "ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
+                         "PING / QUIT / RESET are allowed in this context")
+        self.assertEqual(c.call("PING"), [b"pong", b""])
+        self.assertEqual(c.call("UNSUBSCRIBE"), [b"unsubscribe", b"ch", 0])
+        self.assertEqual(c.call("GET", "x"), None)
+
+    def test_blpop_wakes_on_a_push(self):
+        waiter, pusher = self.raw(), self.client()
+        waiter.send("BLPOP", "q1", "q2", "0")
+        self.assertTrue(wait_until(lambda: pusher.info("clients")["blocked_clients"] == 1))
+        pusher.rpush("q2", "job")
+        self.assertEqual(waiter.read(), [b"q2", b"job"])
+        self.assertEqual(pusher.exists("q2"), 0)  # the popped list was emptied and deleted
+
+    def test_blpop_serves_the_first_waiter_first(self):
+        first, second, pusher = self.raw(), self.raw(), self.client()
+        first.send("BRPOP", "fifo", "0")
+        self.assertTrue(wait_until(lambda: pusher.info("clients")["blocked_clients"] == 1))
+        second.send("BRPOP", "fifo", "0")
+        self.assertTrue(wait_until(lambda: pusher.info("clients")["blocked_clients"] == 2))
+        pusher.rpush("fifo", "a", "b")
+        self.assertEqual(first.read(), [b"fifo", b"b"])
+        self.assertEqual(second.read(), [b"fifo", b"a"])
+
+    def test_blocking_times_out(self):
+        c = self.raw()
+        start = time.monotonic()
+        self.assertIsNone(c.call("BLPOP", "empty", "0.2"))
+        elapsed = time.monotonic() - start
+        self.assertGreaterEqual(elapsed, 0.15)
+        self.assertEqual(c.call("PING"), b"PONG")  # the connection goes on
+
+    def test_blmove_moves_on_a_push(self):
+        waiter, pusher = self.raw(), self.client()
+        waiter.send("BLMOVE", "from", "to", "LEFT", "RIGHT", "5")
+        self.assertTrue(wait_until(lambda: pusher.info("clients")["blocked_clients"] == 1))
+        pusher.lpush("from", "x")
+        self.assertEqual(waiter.read(), b"x")
+        self.assertEqual(pusher.lrange("to", 0, -1), [b"x"])
+
+    def test_active_expiry_frees_keys_nobody_reads(self):
+        r = self.client()
+        p = r.pipeline(transaction=False)
+        for i in range(2000):
+            p.set(f"tmp{i}", "v", px=100)
+        p.set("keep", "v")
+        p.execute()
+        # DBSIZE does not expire anything itself: only the cycle on the timer can.
+        self.assertTrue(wait_until(lambda: r.dbsize() == 1), f"dbsize {r.dbsize()}")
+        self.assertGreaterEqual(r.info("stats")["expired_keys"], 2000)
+
+
+class Protocol(ServerCase):
+    def test_pipelined_raw_commands_in_one_write(self):
+        c = self.raw()
+        c.send_raw(b"".join(kvtest.encode(["INCR", "p"]) for _ in range(16)))
+        self.assertEqual([c.read() for _ in range(16)], list(range(1, 17)))
+
+    def test_inline_commands(self):
+        c = self.raw()
+        c.send_raw(b"SET inline \"a b\"\r\nGET inline\r\n\r\nPING\n")
+        self.assertEqual([c.read() for _ in range(3)], [b"OK", b"a b", b"PONG"])
+
+    def test_protocol_error_answers_then_closes(self):
+        c = self.raw()
+        c.send_raw(b"*1\r\n$-5\r\n")
+        self.assertEqual(c.read(), "ERR Protocol error: invalid bulk length")
+        self.assertTrue(c.closed_by_peer())
+        self.assertEqual(self.raw().call("PING"), b"PONG")  # the server goes on
+
+    def test_bulk_over_the_limit_is_refused_before_it_arrives(self):
+        c = self.raw()
+        c.send_raw(b"*2\r\n$3\r\nGET\r\n$2000000\r\n")  # --proto-max-bulk-len 1M
+        self.assertEqual(c.read(), "ERR Protocol error: invalid bulk length")
+        self.assertTrue(c.closed_by_peer())
+
+    def test_a_large_value_arriving_in_pieces(self):
+        c = self.raw()
+        value = b"x" * 900_000
+        data = kvtest.encode(["SET", "big", value])
+        for i in range(0, len(data), 7000):
+            c.send_raw(data[i:i + 7000])
+        self.assertEqual(c.read(), b"OK")
+        self.assertEqual(c.call("STRLEN", "big"), len(value))
+
+    def test_a_reset_peer_does_not_hurt(self):
+        s = socket.create_connection(("127.0.0.1", self.port))
+        s.sendall(kvtest.encode(["BLPOP", "nothing", "0"]) + kvtest.encode(["PING"]))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        s.close()  # RST
+        self.assertEqual(self.raw().call("PING"), b"PONG")
+
+    FLAGS = ("--proto-max-bulk-len", "1M")
+
+
+class Limits(ServerCase):
+    FLAGS = ("--maxclients", "3", "--timeout", "1", "--output-limit", "256K")
+
+    def test_maxclients(self):
+        a, b, c = self.raw(), self.raw(), self.raw()
+        for conn in (a, b, c):
+            self.assertEqual(conn.call("PING"), b"PONG")
+        # Clients of earlier tests may still be closing: wait for exactly our three.
+        self.assertTrue(wait_until(lambda: a.call("CLIENT", "LIST").count(b"\n") == 3))
+        d = self.raw()
+        self.assertEqual(d.read(), "ERR max number of clients reached")
+        self.assertTrue(d.closed_by_peer())
+        self.assertEqual(a.call("INFO", "stats").decode().count("rejected_connections:0"), 0)
+
+    def test_idle_client_is_closed_and_subscriber_spared(self):
+        idle, sub = self.raw(), self.raw()
+        self.assertEqual(idle.call("PING"), b"PONG")
+        self.assertEqual(sub.call("SUBSCRIBE", "c"), [b"subscribe", b"c", 1])
+        self.assertTrue(idle.closed_by_peer(wait=5))
+        publisher = self.raw()
+        self.assertEqual(publisher.call("PUBLISH", "c", "still here"), 1)
+        self.assertEqual(sub.read(), [b"message", b"c", b"still here"])
+
+    def test_slow_subscriber_is_disconnected(self):
+        sub = socket.create_connection(("127.0.0.1", self.port))
+        self.addCleanup(sub.close)
+        sub.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sub.sendall(kvtest.encode(["SUBSCRIBE", "flood"]))
+        pub = self.raw()
+        wait_until(lambda: pub.call("PUBSUB", "NUMSUB", "flood")[1] == 1)
+        message = b"m" * 100_000
+        for _ in range(200):  # 20 MB into a subscriber that reads nothing
+            if pub.call("PUBLISH", "flood", message) == 0:
+                break
+        self.assertEqual(pub.call("PUBSUB", "NUMSUB", "flood"), [b"flood", 0])
+        info = pub.call("INFO", "stats").decode()
+        self.assertIn("client_output_limit_disconnections:1", info)
+
+
+class Auth(ServerCase):
+    FLAGS = ("--requirepass", "s3cret")
+
+    def test_noauth_then_auth(self):
+        c = self.raw()
+        self.assertEqual(c.call("GET", "a"), "NOAUTH Authentication required.")
+        self.assertEqual(c.call("AUTH", "wrong"),
+                         "WRONGPASS invalid username-password pair or user is disabled.")
+        self.assertEqual(c.call("AUTH", "s3cret"), b"OK")
+        self.assertEqual(c.call("PING"), b"PONG")
+
+    def test_redis_py_with_password(self):
+        r = self.client(password="s3cret")
+        self.assertTrue(r.set("x", "y"))
+        self.assertEqual(r.get("x"), b"y")
+
+
+class ManySubscribers(ServerCase):
+    def test_a_thousand_subscribers_each_get_the_message(self):
+        subs = []
+        for i in range(1000):
+            s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+            s.sendall(kvtest.encode(["SUBSCRIBE", "all"]))
+            subs.append(s)
+        try:
+            pub = self.raw()
+            self.assertTrue(wait_until(lambda: pub.call("PUBSUB", "NUMSUB", "all")[1] == 1000))
+            self.assertEqual(pub.call("PUBLISH", "all", "hi"), 1000)
+            for s in subs:
+                c = kvtest.Conn.__new__(kvtest.Conn)
+                c.sock, c.buf = s, b""
+                self.assertEqual(c.read(), [b"subscribe", b"all", 1])
+                self.assertEqual(c.read(), [b"message", b"all", b"hi"])
+        finally:
+            for s in subs:
+                s.close()
+
+
+@unittest.skipIf(shutil.which("redis-cli") is None, "redis-cli is not installed")
+class RedisCli(ServerCase):
+    def cli(self, *args, stdin=None):
+        r = subprocess.run(["redis-cli", "-p", str(self.port), *args], input=stdin,
+                           capture_output=True, text=True, timeout=20)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout
+
+    def test_commands_from_the_command_line(self):
+        self.assertEqual(self.cli("SET", "cli", "value"), "OK\n")
+        self.assertEqual(self.cli("GET", "cli"), "value\n")
+        self.assertEqual(self.cli("RPUSH", "cl", "a", "b"), "2\n")
+        self.assertEqual(self.cli("LRANGE", "cl", "0", "-1"), "a\nb\n")
+        self.assertIn("db0:keys=", self.cli("INFO", "keyspace"))
+
+    def test_commands_on_stdin_like_a_session(self):
+        out = self.cli(stdin="SET s1 v1\nGET s1\nINCR n\nCOMMAND COUNT\n")
+        lines = out.splitlines()
+        self.assertEqual(lines[:3], ["OK", "v1", "1"])
+        self.assertGreater(int(lines[3]), 80)
+
+    def test_pipe_mode_mass_insert(self):
+        data = "".join(kvtest.encode(["SET", f"mass{i}", str(i)]).decode() for i in range(5000))
+        r = subprocess.run(["redis-cli", "-p", str(self.port), "--pipe"], input=data,
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("errors: 0, replies: 5000", r.stdout)
+        self.assertEqual(self.cli("GET", "mass4999"), "4999\n")
+
+
+if __name__ == "__main__":
+    if not BIN:
+        raise SystemExit("set KV_SERVER_BIN to the kv-server binary")
+    unittest.main()
