@@ -159,7 +159,7 @@ def main(argv=None) -> int:
     try:
         servers = {kind: start(kind, args.build, tmp) for kind in ("kv-server", "redis-server")}
         try:
-            for command in args.commands.split(","):
+            for command in filter(None, args.commands.split(",")):
                 for pipeline in PIPELINES:
                     requests = args.requests * (5 if pipeline > 1 else 1)
                     row = {"command": command, "pipeline": pipeline}

@@ -31,12 +31,12 @@ KV_HANDLER(cmd_keys) {
   const std::string_view pattern = ctx.args[1];
   std::vector<std::string> keys;
   std::vector<std::string> expired;
-  ctx.db.for_each_key([&](const std::string& key) {
+  ctx.db.for_each_key([&](std::string_view key) {
     if (pattern != "*" && !glob_match(pattern, key)) return;
     if (ctx.db.expire_at(key) != Database::kNoExpire && ctx.db.expire_at(key) <= ctx.now) {
-      expired.push_back(key);
+      expired.emplace_back(key);
     } else {
-      keys.push_back(key);
+      keys.emplace_back(key);
     }
   });
   for (const std::string& key : expired) ctx.db.erase(key, ctx.now);  // lazily, after the walk
@@ -71,9 +71,9 @@ KV_HANDLER(cmd_scan) {
 
 KV_HANDLER(cmd_randomkey) {
   for (int tries = 0; tries < 100; ++tries) {
-    const std::string* key = ctx.db.random_key();
-    if (key == nullptr) break;
-    const std::string copy = *key;
+    const std::optional<std::string_view> key = ctx.db.random_key();
+    if (!key) break;
+    const std::string copy(*key);
     if (ctx.db.exists(copy, ctx.now)) return resp::write_bulk(ctx.out, copy);
   }
   resp::write_null(ctx.out);

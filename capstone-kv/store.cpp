@@ -2,6 +2,7 @@
 #include "store.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 namespace serverlab::kv {
 
@@ -34,6 +35,27 @@ bool Value::empty_container() const {
   return false;
 }
 
+Key::Key(std::string_view bytes) {
+  if (bytes.size() <= kInlineMax) {
+    std::memcpy(inline_, bytes.data(), bytes.size());
+    tag_ = static_cast<unsigned char>(bytes.size());
+  } else {
+    heap_.data = new char[bytes.size()];
+    heap_.size = bytes.size();
+    std::memcpy(heap_.data, bytes.data(), bytes.size());
+    tag_ = kOnHeap;
+  }
+}
+
+Key::Key(Key&& other) noexcept : tag_(other.tag_) {
+  std::memcpy(inline_, other.inline_, sizeof inline_);  // either form: the bytes or the pointer
+  other.tag_ = 0;  // other is now the empty inline key; it owns nothing
+}
+
+Key::~Key() {
+  if (!is_inline()) delete[] heap_.data;
+}
+
 Database::Database() : random_(std::random_device{}()) {}
 
 bool Database::expired(std::string_view key, Ms now) const {
@@ -41,9 +63,9 @@ bool Database::expired(std::string_view key, Ms now) const {
   return it != expires_.end() && it->second <= now;
 }
 
-void Database::erase_entry(decltype(keys_)::iterator it) {
+void Database::erase_entry(KeyMap::iterator it) {
   touch(it->first);
-  expires_.erase(std::string_view(it->first));  // before the key's bytes go
+  expires_.erase(it->first.view());  // before the key's bytes go
   keys_.erase(it);
 }
 
@@ -61,11 +83,11 @@ Value& Database::set(std::string_view key, Value value, Ms now, bool keep_ttl) {
   touch(key);
   auto it = keys_.find(key);
   if (it != keys_.end()) {
-    if (!keep_ttl || expired(key, now)) expires_.erase(std::string_view(it->first));
+    if (!keep_ttl || expired(key, now)) expires_.erase(it->first.view());
     it->second = std::move(value);
     return it->second;
   }
-  return keys_.emplace(std::string(key), std::move(value)).first->second;
+  return keys_.emplace(Key(key), std::move(value)).first->second;
 }
 
 bool Database::erase(std::string_view key, Ms now) {
@@ -99,21 +121,21 @@ Database::Ms Database::expire_at(std::string_view key) const {
 void Database::set_expire(std::string_view key, Ms when) {
   auto it = keys_.find(key);
   if (it == keys_.end()) return;
-  expires_[std::string_view(it->first)] = when;
+  expires_[it->first.view()] = when;
 }
 
 bool Database::persist(std::string_view key) { return expires_.erase(key) > 0; }
 
 void Database::keys_in_bucket(std::size_t bucket, std::vector<std::string>& out) const {
-  for (auto it = keys_.begin(bucket); it != keys_.end(bucket); ++it) out.push_back(it->first);
+  for (auto it = keys_.begin(bucket); it != keys_.end(bucket); ++it) out.emplace_back(it->first.view());
 }
 
-void Database::for_each_key(const std::function<void(const std::string&)>& f) const {
-  for (const auto& [key, value] : keys_) f(key);
+void Database::for_each_key(const std::function<void(std::string_view)>& f) const {
+  for (const auto& [key, value] : keys_) f(key.view());
 }
 
-const std::string* Database::random_key() {
-  if (keys_.empty()) return nullptr;
+std::optional<std::string_view> Database::random_key() {
+  if (keys_.empty()) return std::nullopt;
   // A random non-empty bucket, then a random key in it (Redis's dictGetRandomKey).
   std::uniform_int_distribution<std::size_t> pick_bucket(0, keys_.bucket_count() - 1);
   while (true) {
@@ -122,7 +144,7 @@ const std::string* Database::random_key() {
     if (n == 0) continue;
     auto it = keys_.begin(b);
     std::advance(it, std::uniform_int_distribution<std::size_t>(0, n - 1)(random_));
-    return &it->first;
+    return it->first.view();
   }
 }
 

@@ -125,10 +125,15 @@ TEST(Store, WatchersSeeWritesDeletesAndExpiry) {
 
 TEST(Store, RandomKeyComesFromTheKeyspace) {
   Database db;
-  EXPECT_EQ(db.random_key(), nullptr);
+  EXPECT_FALSE(db.random_key().has_value());
   db.set("only", Value(std::string("v")), kNow);
-  ASSERT_NE(db.random_key(), nullptr);
+  ASSERT_TRUE(db.random_key().has_value());
   EXPECT_EQ(*db.random_key(), "only");
+  const std::string long_key(100, 'k');  // on the heap, not inline
+  db.erase("only", kNow);
+  db.set(long_key, Value(std::string("v")), kNow);
+  EXPECT_EQ(*db.random_key(), long_key);
+  EXPECT_NE(db.find(long_key, kNow), nullptr);
 }
 
 }  // namespace
