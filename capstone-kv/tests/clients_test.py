@@ -237,6 +237,17 @@ class Protocol(ServerCase):
         self.assertEqual(c.read(), b"OK")
         self.assertEqual(c.call("STRLEN", "big"), len(value))
 
+    def test_a_client_that_reads_late_gets_every_reply(self):
+        # 3,000 replies of 10 KB pile up past the 1 MiB pause: the server stops running
+        # this client's commands until it reads, then carries on where it stopped.
+        c = self.raw()
+        self.assertEqual(c.call("SET", "v", "x" * 10_000), b"OK")
+        c.send_raw(kvtest.encode(["GET", "v"]) * 3000 + kvtest.encode(["PING"]))
+        time.sleep(0.3)  # let the server fill the socket and pause
+        replies = [c.read() for _ in range(3001)]
+        self.assertEqual(replies[-1], b"PONG")
+        self.assertTrue(all(r == b"x" * 10_000 for r in replies[:-1]))
+
     def test_a_reset_peer_does_not_hurt(self):
         s = socket.create_connection(("127.0.0.1", self.port))
         s.sendall(kvtest.encode(["BLPOP", "nothing", "0"]) + kvtest.encode(["PING"]))
