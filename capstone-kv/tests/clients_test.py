@@ -335,6 +335,16 @@ class ManySubscribers(ServerCase):
                 s.close()
 
 
+class CommandLine(unittest.TestCase):
+    def test_help_and_a_bad_flag(self):
+        r = subprocess.run([BIN, "--help"], capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("--requirepass", r.stdout)
+        r = subprocess.run([BIN, "--no-such-flag"], capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown flag --no-such-flag", r.stderr)
+
+
 @unittest.skipIf(shutil.which("redis-cli") is None, "redis-cli is not installed")
 class RedisCli(ServerCase):
     def cli(self, *args, stdin=None):

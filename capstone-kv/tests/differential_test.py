@@ -76,6 +76,10 @@ def main():
         for script in scripts:
             problems += run_script(script, kv.port, redis.port)
             print(f"{script.name}: done")
+        status = kv.stop()  # a sanitizer's report at exit shows as a non-zero status
+        if status != 0:
+            problems.append(f"kv-server exited with status {status} on SIGTERM: "
+                            f"{kv.proc.stderr.read()[-2000:]}")
     for p in problems:
         print(p)
     print(f"{len(problems)} mismatch(es) over {len(scripts)} script(s)")
