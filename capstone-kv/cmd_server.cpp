@@ -187,6 +187,13 @@ std::string info_text(Context& ctx, std::string_view section) {
     line("maxmemory_policy", "noeviction");
     text += "\r\n";
   }
+  if (want("persistence")) {
+    text += "# Persistence\r\n";
+    line("rdb_enabled", s.persistence_on() ? "1" : "0");
+    line("rdb_bgsave_in_progress", s.bgsave_running() ? "1" : "0");
+    line("rdb_last_save_time", std::to_string(s.lastsave()));
+    text += "\r\n";
+  }
   if (want("stats")) {
     const ExpireStats& ex = s.db().expire_stats();
     text += "# Stats\r\n";
@@ -426,6 +433,21 @@ KV_HANDLER(cmd_time) {
   resp::write_bulk(ctx.out, std::to_string(tv.tv_sec));
   resp::write_bulk(ctx.out, std::to_string(tv.tv_usec));
 }
+
+KV_HANDLER(cmd_save) {
+  if (!ctx.server.persistence_on())
+    return resp::write_error(ctx.out, "ERR persistence is off: start kv-server with --dbfilename");
+  std::string error;
+  const bool background = equals_nocase(ctx.args[0], "bgsave");
+  if (background && ctx.args.size() > 2) return reply_syntax_error(ctx.out);
+  if (!background && ctx.args.size() > 1) return reply_wrong_arity(ctx.out, "save");
+  const bool ok = background ? ctx.server.bgsave(error) : ctx.server.save(error);
+  if (!ok) return resp::write_error(ctx.out, "ERR " + error);
+  if (background) return resp::write_simple(ctx.out, "Background saving started");
+  resp::write_ok(ctx.out);
+}
+
+KV_HANDLER(cmd_lastsave) { resp::write_integer(ctx.out, ctx.server.lastsave()); }
 
 KV_HANDLER(cmd_reset) {
   Client& c = ctx.client;

@@ -40,6 +40,9 @@ const CommandSpec kCommands[] = {
     {"flushall", -1, W, cmd_flushdb},
     {"time", 1, 0, cmd_time},
     {"reset", 1, kNoAuth | kPubSub | kNoQueue, cmd_reset},
+    {"save", -1, 0, cmd_save},
+    {"bgsave", -1, 0, cmd_save},
+    {"lastsave", 1, 0, cmd_lastsave},
     // keys (cmd_keys.cpp)
     {"del", -2, W, cmd_del, 1, -1, 1},
     {"unlink", -2, W, cmd_del, 1, -1, 1},

@@ -72,6 +72,8 @@ KV_HANDLER(cmd_rename);
 KV_HANDLER(cmd_renamenx);
 KV_HANDLER(cmd_reset);
 KV_HANDLER(cmd_sadd);
+KV_HANDLER(cmd_save);
+KV_HANDLER(cmd_lastsave);
 KV_HANDLER(cmd_scan);
 KV_HANDLER(cmd_scard);
 KV_HANDLER(cmd_select);

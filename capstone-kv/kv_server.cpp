@@ -1,16 +1,20 @@
 // kv_server.cpp: accept, cron, flushing, pub/sub and blocked clients (kv_server.hpp).
 #include "kv_server.hpp"
 
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 
 #include "commands.hpp"
+#include "rdb.hpp"
 #include "glob.hpp"
 #include "serverlab/log.hpp"
 #include "serverlab/resp/writer.hpp"
@@ -49,11 +53,13 @@ KvServer::KvServer(EventLoop& loop, KvOptions options)
     : loop_(loop), options_(std::move(options)) {
   start_ms_ = wall_ms();
   now_ms_ = start_ms_;
+  lastsave_s_ = start_ms_ / 1000;
   schedule_cron();
 }
 
 KvServer::~KvServer() {
   loop_.cancel(cron_timer_);
+  reap_child(true);
   if (accepting_) loop_.remove(listen_.get());
   for (auto& c : clients_) c->blocked.active = false;
   clients_.clear();
@@ -197,6 +203,7 @@ void KvServer::schedule_cron() {
 // idle clients. The expiry cycle gets 25% of the cron period (ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC).
 void KvServer::cron() {
   update_now();
+  reap_child(false);
   const std::uint64_t budget_us = 250'000 / static_cast<std::uint64_t>(std::max(options_.hz, 1));
   db_.active_expire_cycle(now_ms_, budget_us, monotonic_us);
 
@@ -215,6 +222,71 @@ void KvServer::cron() {
     }
   }
   schedule_cron();
+}
+
+// ---- persistence
+
+bool KvServer::save(std::string& error) {
+  if (bgsave_running()) {
+    error = "Background save already in progress";
+    return false;
+  }
+  update_now();
+  if (!save_rdb(db_, dump_path(), now_ms_, error)) return false;
+  lastsave_s_ = now_ms_ / 1000;
+  return true;
+}
+
+bool KvServer::bgsave(std::string& error) {
+  if (bgsave_running()) {
+    error = "Background save already in progress";
+    return false;
+  }
+  update_now();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    error = std::string("fork: ") + std::strerror(errno);
+    return false;
+  }
+  if (pid == 0) {
+    // The child: a frozen copy of the keyspace (copy-on-write pages). It writes the
+    // dump and leaves with _exit: no destructor, no loop, no flushing of the parent's
+    // buffers, no touching of the parent's sockets.
+    std::string child_error;
+    const bool ok = save_rdb(db_, dump_path(), now_ms_, child_error);
+    if (!ok) std::fprintf(stderr, "kv-server: BGSAVE: %s\n", child_error.c_str());
+    ::_exit(ok ? 0 : 1);
+  }
+  child_ = pid;
+  log::info("BGSAVE started by child {}", pid);
+  return true;
+}
+
+void KvServer::reap_child(bool wait) {
+  if (child_ <= 0) return;
+  int status = 0;
+  const pid_t done = ::waitpid(child_, &status, wait ? 0 : WNOHANG);
+  if (done != child_) return;
+  child_ = -1;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    lastsave_s_ = wall_ms() / 1000;
+    log::info("BGSAVE done");
+  } else {
+    // A child that died mid-write leaves its temporary file, never a half dump.
+    ::unlink((dump_path() + ".tmp-" + std::to_string(done)).c_str());
+    log::error("BGSAVE failed (child status {:#x}); the previous dump is intact", status);
+  }
+}
+
+bool KvServer::save_on_exit(std::string& error) {
+  if (child_ > 0) {
+    ::kill(child_, SIGKILL);  // its temporary file goes; the foreground save replaces it
+    int status = 0;
+    ::waitpid(child_, &status, 0);
+    ::unlink((dump_path() + ".tmp-" + std::to_string(child_)).c_str());
+    child_ = -1;
+  }
+  return save(error);
 }
 
 // ---- pub/sub

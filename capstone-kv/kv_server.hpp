@@ -20,6 +20,8 @@
 #pragma once
 
 #include <cstddef>
+#include <sys/types.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -42,6 +44,8 @@ struct KvOptions {
   std::uint64_t output_limit = 32 << 20;  // pushed output a subscriber may leave unread
   resp::Limits limits;                    // proto-max-bulk-len & co.
   int hz = 10;                            // cron runs per second
+  std::string dir = ".";                  // where the dump lives
+  std::string dbfilename;                 // empty: no persistence (SAVE/BGSAVE refused)
 };
 
 struct Stats {
@@ -107,6 +111,19 @@ class KvServer final : public EventHandler {
   // Serves blocked clients whose keys became ready (runs their command again).
   void serve_ready_keys();
 
+  // ---- persistence (rdb.hpp): on when options().dbfilename is set
+  bool persistence_on() const { return !options_.dbfilename.empty(); }
+  std::string dump_path() const { return options_.dir + "/" + options_.dbfilename; }
+  // SAVE: writes the dump in this process (every client waits). False + error on failure.
+  bool save(std::string& error);
+  // BGSAVE: forks; the child writes the dump from its copy-on-write view of memory and
+  // exits; cron() reaps it. False + error when a save runs already or fork fails.
+  bool bgsave(std::string& error);
+  bool bgsave_running() const { return child_ > 0; }
+  std::int64_t lastsave() const { return lastsave_s_; }  // unix seconds of the last good save
+  // At exit: stops a BGSAVE in progress, then saves in the foreground.
+  bool save_on_exit(std::string& error);
+
   // The time a command sees: ms since the epoch, read once per command.
   Database::Ms now() const { return now_ms_; }
   void update_now();
@@ -115,6 +132,7 @@ class KvServer final : public EventHandler {
   void accept_one(Fd fd, std::string peer);
   void cron();
   void schedule_cron();
+  void reap_child(bool wait);
 
   EventLoop& loop_;
   KvOptions options_;
@@ -127,6 +145,8 @@ class KvServer final : public EventHandler {
   std::int64_t start_ms_ = 0;
   Database::Ms now_ms_ = 0;
   TimerId cron_timer_;
+  pid_t child_ = -1;  // the BGSAVE child, or -1
+  std::int64_t lastsave_s_ = 0;
   std::vector<std::unique_ptr<Client>> clients_;
   std::vector<std::unique_ptr<Client>> graveyard_;
   std::vector<Client*> pending_flush_;

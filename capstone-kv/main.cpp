@@ -8,9 +8,11 @@
 
 #include <cstdio>
 #include <exception>
+#include <stdexcept>
 
 #include "event_loop.hpp"
 #include "kv_server.hpp"
+#include "rdb.hpp"
 #include "serverlab/flags.hpp"
 #include "serverlab/log.hpp"
 #include "serverlab/signals.hpp"
@@ -36,6 +38,10 @@ int main(int argc, char** argv) {
   flags.add_size("output-limit", output_limit, "unsent pushed output (pub/sub) a client may hold before it is disconnected");
   flags.add_size("proto-max-bulk-len", max_bulk, "longest bulk string a client may send, and longest string value");
   flags.add("hz", hz, "background task runs a second (active expiry, idle timeout)", 1, 500);
+  flags.add("dir", options.dir, "directory of the dump file");
+  flags.add("dbfilename", options.dbfilename,
+            "RDB dump file in --dir: loaded at start, written by SAVE, BGSAVE and at exit "
+            "(empty: no persistence)");
   flags.add_check([&]() -> std::optional<std::string> {
     if (max_bulk < 1024 * 1024) return "--proto-max-bulk-len: must be at least 1M";
     return std::nullopt;
@@ -58,6 +64,13 @@ int main(int argc, char** argv) {
     });
     kv::KvServer server(loop, options);
     server_ptr = &server;
+    if (server.persistence_on()) {
+      std::string error;
+      server.update_now();
+      if (!kv::load_rdb(server.db(), server.dump_path(), server.now(), error))
+        throw std::runtime_error("loading the dump: " + error);
+      log::info("loaded {} keys from {}", server.db().size(), server.dump_path());
+    }
 
     Fd listener = listen_tcp(server_options.bind, server_options.port,
                              ListenOptions{.backlog = 511, .reuse_port = false, .nonblocking = true});
@@ -68,6 +81,11 @@ int main(int argc, char** argv) {
     loop.set_before_sleep([&server] { server.before_sleep(); });
     loop.run();
     server.before_sleep();
+    if (server.persistence_on()) {
+      std::string error;
+      if (!server.save_on_exit(error)) throw std::runtime_error("saving at exit: " + error);
+      log::info("saved {} keys to {}", server.db().size(), server.dump_path());
+    }
     log::info("kv-server stopped");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "kv-server: %s\n", e.what());

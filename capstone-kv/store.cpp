@@ -134,6 +134,11 @@ void Database::for_each_key(const std::function<void(std::string_view)>& f) cons
   for (const auto& [key, value] : keys_) f(key.view());
 }
 
+void Database::for_each_entry(
+    const std::function<void(std::string_view, const Value&, Ms)>& f) const {
+  for (const auto& [key, value] : keys_) f(key.view(), value, expire_at(key.view()));
+}
+
 std::optional<std::string_view> Database::random_key() {
   if (keys_.empty()) return std::nullopt;
   // A random non-empty bucket, then a random key in it (Redis's dictGetRandomKey).

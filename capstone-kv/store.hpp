@@ -112,6 +112,10 @@ class Value {
   List* list() { return get<List>(); }
   Hash* hash() { return get<Hash>(); }
   Set* set() { return get<Set>(); }
+  const std::string* string() const { return std::get_if<std::string>(&v_); }
+  const List* list() const { return get<List>(); }
+  const Hash* hash() const { return get<Hash>(); }
+  const Set* set() const { return get<Set>(); }
   // An empty container is deleted by the command that emptied it (Redis never
   // keeps an empty list, hash or set).
   bool empty_container() const;
@@ -120,7 +124,7 @@ class Value {
   template <typename T>
   explicit Value(std::unique_ptr<T> p) : v_(std::move(p)) {}
   template <typename T>
-  T* get() {
+  T* get() const {
     auto* p = std::get_if<std::unique_ptr<T>>(&v_);
     return p ? p->get() : nullptr;
   }
@@ -171,6 +175,8 @@ class Database {
   std::size_t bucket_count() const { return keys_.bucket_count(); }
   // Calls f(key) for every key, expired ones included (KEYS checks them itself).
   void for_each_key(const std::function<void(std::string_view)>& f) const;
+  // Calls f(key, value, expiry time or kNoExpire) for every key, expired ones too (SAVE).
+  void for_each_entry(const std::function<void(std::string_view, const Value&, Ms)>& f) const;
   // A random key (valid until the keyspace changes), or nullopt if it is empty.
   std::optional<std::string_view> random_key();
 

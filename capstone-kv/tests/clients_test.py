@@ -13,7 +13,9 @@ import time
 import unittest
 
 import shutil
+import signal
 import sys
+import tempfile
 
 try:
     import redis
@@ -46,7 +48,8 @@ class ServerCase(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         status = cls.server.stop()
-        assert status == 0, f"kv-server exited with {status} on SIGTERM"
+        stderr = cls.server.stderr_text()
+        assert status == 0, f"kv-server exited with {status} on SIGTERM: {stderr[-2000:]}"
 
     def client(self, **kw):
         r = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=10, **kw)
@@ -333,6 +336,131 @@ class ManySubscribers(ServerCase):
         finally:
             for s in subs:
                 s.close()
+
+
+class Persistence(unittest.TestCase):
+    """SAVE, BGSAVE, the dump at exit and at start, in Redis's RDB format."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="kv-rdb-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.dump = os.path.join(self.dir, "dump.rdb")
+
+    def start(self):
+        server = kvtest.start_kv(BIN, "--dir", self.dir, "--dbfilename", "dump.rdb")
+        self.addCleanup(server.stderr_text)
+        self.addCleanup(server.stop)
+        return server
+
+    def fill(self, c):
+        c.call("SET", "s", "value")
+        c.call("SET", "n", "12345")
+        c.call("SET", "t", "ttl", "EX", "1000")
+        c.call("SET", "gone", "x", "PX", "1")
+        c.call("RPUSH", "l", "a", "b", "c")
+        c.call("HSET", "h", "f", "v", "g", "w")
+        c.call("SADD", "z", "m1", "m2")
+        c.call("SET", "big", "y" * 20000)
+
+    def check(self, c):
+        self.assertEqual(c.call("GET", "s"), b"value")
+        self.assertEqual(c.call("GET", "n"), b"12345")
+        self.assertGreater(c.call("TTL", "t"), 900)
+        self.assertIsNone(c.call("GET", "gone"))
+        self.assertEqual(c.call("LRANGE", "l", "0", "-1"), [b"a", b"b", b"c"])
+        self.assertEqual(sorted(c.call("HGETALL", "h")), [b"f", b"g", b"v", b"w"])
+        self.assertEqual(sorted(c.call("SMEMBERS", "z")), [b"m1", b"m2"])
+        self.assertEqual(c.call("STRLEN", "big"), 20000)
+
+    def wait_bgsave(self, c):
+        self.assertTrue(wait_until(
+            lambda: b"rdb_bgsave_in_progress:0" in c.call("INFO", "persistence")))
+
+    def test_save_then_restart(self):
+        server = self.start()
+        c = kvtest.Conn(server.port)
+        self.fill(c)
+        time.sleep(0.01)
+        self.assertEqual(c.call("SAVE"), b"OK")
+        self.assertGreater(c.call("LASTSAVE"), 1_700_000_000)
+        c.call("SET", "after", "save")  # written at exit, too
+        c.close()
+        self.assertEqual(server.stop(), 0)
+        again = self.start()
+        c = kvtest.Conn(again.port)
+        self.check(c)
+        self.assertEqual(c.call("GET", "after"), b"save")
+        c.close()
+
+    def test_bgsave_under_writes_and_redis_reads_the_dump(self):
+        server = self.start()
+        c, writer = kvtest.Conn(server.port), kvtest.Conn(server.port)
+        self.fill(c)
+        writer.send_raw(kvtest.encode(["INCR", "counter"]) * 20000)
+        self.assertEqual(c.call("BGSAVE"), b"Background saving started")
+        self.assertEqual([writer.read() for _ in range(20000)][-1], 20000)
+        self.wait_bgsave(c)
+        c.close()
+        writer.close()
+        if shutil.which("redis-check-rdb"):
+            r = subprocess.run(["redis-check-rdb", self.dump], capture_output=True, text=True,
+                               timeout=30)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        with kvtest.start_redis("--dir", self.dir, "--dbfilename", "dump.rdb") as redis_server:
+            rc = kvtest.Conn(redis_server.port)
+            self.check(rc)
+            counter = int(rc.call("GET", "counter") or 0)
+            self.assertTrue(0 <= counter <= 20000)  # the snapshot is one instant of the writes
+            rc.close()
+
+    def test_a_killed_bgsave_leaves_the_previous_dump(self):
+        server = self.start()
+        c = kvtest.Conn(server.port)
+        self.fill(c)
+        self.assertEqual(c.call("SAVE"), b"OK")
+        with open(self.dump, "rb") as f:
+            before = f.read()
+        c.send_raw(b"".join(kvtest.encode(["SET", f"k{i}", "v" * 100]) for i in range(100000)))
+        for _ in range(100000):
+            c.read()
+        self.assertEqual(c.call("BGSAVE"), b"Background saving started")
+        with open(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children") as f:
+            children = f.read().split()
+        killed = False
+        for pid in children:  # the BGSAVE child: kill -9 it once it is writing
+            tmp = f"{self.dump}.tmp-{pid}"
+            seen = wait_until(lambda: os.path.exists(tmp) and os.path.getsize(tmp) > 0,
+                              deadline=5, step=0.001)
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+                killed = seen
+            except ProcessLookupError:
+                pass  # it finished first: this run proves nothing about a crash
+        self.wait_bgsave(c)
+        with open(self.dump, "rb") as f:
+            after = f.read()
+        if killed:
+            self.assertEqual(after, before)
+        print(f"BGSAVE child killed mid-write: {killed}", file=sys.stderr)
+        self.assertEqual([n for n in os.listdir(self.dir) if ".tmp-" in n], [])
+        c.close()
+
+    def test_persistence_off_refuses_save(self):
+        server = kvtest.start_kv(BIN)
+        self.addCleanup(server.stderr_text)
+        self.addCleanup(server.stop)
+        c = kvtest.Conn(server.port)
+        self.assertEqual(c.call("SAVE"),
+                         "ERR persistence is off: start kv-server with --dbfilename")
+        c.close()
+
+    def test_a_damaged_dump_stops_the_start(self):
+        with open(self.dump, "wb") as f:
+            f.write(b"REDIS0009\xfe\x00\x00\x01")  # a key cut short
+        r = subprocess.run([BIN, "--port", "0", "--dir", self.dir, "--dbfilename", "dump.rdb"],
+                           capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("loading the dump", r.stderr)
 
 
 class CommandLine(unittest.TestCase):

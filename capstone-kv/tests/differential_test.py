@@ -79,7 +79,7 @@ def main():
         status = kv.stop()  # a sanitizer's report at exit shows as a non-zero status
         if status != 0:
             problems.append(f"kv-server exited with status {status} on SIGTERM: "
-                            f"{kv.proc.stderr.read()[-2000:]}")
+                            f"{kv.stderr_text()[-2000:]}")
     for p in problems:
         print(p)
     print(f"{len(problems)} mismatch(es) over {len(scripts)} script(s)")

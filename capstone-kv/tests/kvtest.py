@@ -33,21 +33,30 @@ class Server:
 
     def stop(self):
         """SIGTERM, wait; returns the exit status (None if it had to be killed)."""
-        if self.proc.poll() is not None:
-            return self.proc.returncode
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(DEADLINE)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(DEADLINE)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                return None
+        return self.proc.returncode
+
+    def stderr_text(self):
+        """What it wrote to stderr (after stop()); closes its pipes."""
+        text = self.proc.stderr.read() if self.proc.stderr else ""
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe:
+                pipe.close()
+        return text if isinstance(text, str) else text.decode(errors="replace")
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.stop()
+        self.stderr_text()
 
 
 def start_kv(binary, *flags):
