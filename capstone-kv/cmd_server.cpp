@@ -11,6 +11,7 @@
 #include "glob.hpp"
 #include "handlers.hpp"
 #include "kv_server.hpp"
+#include "serverlab/flags.hpp"
 #include "serverlab/resp/writer.hpp"
 
 namespace serverlab::kv {
@@ -72,7 +73,7 @@ struct ConfigParam {
 constexpr ConfigParam kParams[] = {
     {"maxclients", true}, {"timeout", true},     {"requirepass", true}, {"hz", true},
     {"proto-max-bulk-len", true}, {"databases", false}, {"save", false},
-    {"appendonly", false}, {"maxmemory", false}, {"port", false},
+    {"appendonly", false}, {"maxmemory", true}, {"maxmemory-policy", true}, {"port", false},
 };
 
 std::string config_value(KvServer& server, std::string_view name) {
@@ -85,7 +86,8 @@ std::string config_value(KvServer& server, std::string_view name) {
   if (name == "databases") return "1";
   if (name == "save") return "";
   if (name == "appendonly") return "no";
-  if (name == "maxmemory") return "0";
+  if (name == "maxmemory") return std::to_string(o.maxmemory);
+  if (name == "maxmemory-policy") return o.maxmemory_policy;
   if (name == "port") return std::to_string(server.port());
   return "";
 }
@@ -101,6 +103,20 @@ std::string config_set(KvServer& server, std::string_view name, std::string_view
   };
   if (name == "requirepass") {
     o.requirepass = std::string(value);
+    return "";
+  }
+  if (name == "maxmemory-policy") {
+    const std::string policy = lower(value);
+    if (policy != "noeviction" && policy != "allkeys-lru")
+      return "ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - "
+             "argument(s) must be one of the following: noeviction, allkeys-lru";
+    o.maxmemory_policy = policy;
+    return "";
+  }
+  if (name == "maxmemory") {
+    const std::optional<std::uint64_t> bytes = Flags::parse_size(value);
+    if (!bytes) return bad();
+    o.maxmemory = *bytes;
     return "";
   }
   if (!numeric) return bad();
@@ -182,9 +198,10 @@ std::string info_text(Context& ctx, std::string_view section) {
   }
   if (want("memory")) {
     text += "# Memory\r\n";
+    line("used_memory", std::to_string(KvServer::used_memory()));
     line("used_memory_rss", std::to_string(rss_bytes()));
-    line("maxmemory", "0");
-    line("maxmemory_policy", "noeviction");
+    line("maxmemory", std::to_string(s.options().maxmemory));
+    line("maxmemory_policy", s.options().maxmemory_policy);
     text += "\r\n";
   }
   if (want("persistence")) {
@@ -203,6 +220,7 @@ std::string info_text(Context& ctx, std::string_view section) {
     line("total_net_output_bytes", std::to_string(st.bytes_out));
     line("rejected_connections", std::to_string(st.rejected));
     line("expired_keys", std::to_string(ex.expired));
+    line("evicted_keys", std::to_string(s.db().evicted()));
     line("expired_keys_sampled", std::to_string(ex.sampled));
     line("active_expire_cycles", std::to_string(ex.cycles));
     line("keyspace_hits", std::to_string(st.keyspace_hits));

@@ -21,6 +21,7 @@ namespace serverlab::kv {
 namespace {
 
 constexpr unsigned W = kWrite;
+constexpr unsigned WM = kWrite | kDenyOom;  // a write that may grow memory
 
 // name, arity, flags, handler, first key, last key, key step
 const CommandSpec kCommands[] = {
@@ -64,51 +65,51 @@ const CommandSpec kCommands[] = {
     {"persist", 2, W, cmd_persist, 1, 1, 1},
     // strings (cmd_strings.cpp)
     {"get", 2, 0, cmd_get, 1, 1, 1},
-    {"set", -3, W, cmd_set, 1, 1, 1},
-    {"setnx", 3, W, cmd_setnx, 1, 1, 1},
-    {"setex", 4, W, cmd_setex, 1, 1, 1},
-    {"psetex", 4, W, cmd_setex, 1, 1, 1},
-    {"getset", 3, W, cmd_getset, 1, 1, 1},
+    {"set", -3, WM, cmd_set, 1, 1, 1},
+    {"setnx", 3, WM, cmd_setnx, 1, 1, 1},
+    {"setex", 4, WM, cmd_setex, 1, 1, 1},
+    {"psetex", 4, WM, cmd_setex, 1, 1, 1},
+    {"getset", 3, WM, cmd_getset, 1, 1, 1},
     {"getdel", 2, W, cmd_getdel, 1, 1, 1},
     {"getex", -2, W, cmd_getex, 1, 1, 1},
     {"mget", -2, 0, cmd_mget, 1, -1, 1},
-    {"mset", -3, W, cmd_mset, 1, -1, 2},
-    {"msetnx", -3, W, cmd_mset, 1, -1, 2},
-    {"append", 3, W, cmd_append, 1, 1, 1},
+    {"mset", -3, WM, cmd_mset, 1, -1, 2},
+    {"msetnx", -3, WM, cmd_mset, 1, -1, 2},
+    {"append", 3, WM, cmd_append, 1, 1, 1},
     {"strlen", 2, 0, cmd_strlen, 1, 1, 1},
     {"getrange", 4, 0, cmd_getrange, 1, 1, 1},
     {"substr", 4, 0, cmd_getrange, 1, 1, 1},
-    {"setrange", 4, W, cmd_setrange, 1, 1, 1},
-    {"incr", 2, W, cmd_incr, 1, 1, 1},
-    {"decr", 2, W, cmd_incr, 1, 1, 1},
-    {"incrby", 3, W, cmd_incr, 1, 1, 1},
-    {"decrby", 3, W, cmd_incr, 1, 1, 1},
-    {"incrbyfloat", 3, W, cmd_incrbyfloat, 1, 1, 1},
+    {"setrange", 4, WM, cmd_setrange, 1, 1, 1},
+    {"incr", 2, WM, cmd_incr, 1, 1, 1},
+    {"decr", 2, WM, cmd_incr, 1, 1, 1},
+    {"incrby", 3, WM, cmd_incr, 1, 1, 1},
+    {"decrby", 3, WM, cmd_incr, 1, 1, 1},
+    {"incrbyfloat", 3, WM, cmd_incrbyfloat, 1, 1, 1},
     // lists (cmd_lists.cpp)
-    {"lpush", -3, W, cmd_push, 1, 1, 1},
-    {"rpush", -3, W, cmd_push, 1, 1, 1},
-    {"lpushx", -3, W, cmd_push, 1, 1, 1},
-    {"rpushx", -3, W, cmd_push, 1, 1, 1},
+    {"lpush", -3, WM, cmd_push, 1, 1, 1},
+    {"rpush", -3, WM, cmd_push, 1, 1, 1},
+    {"lpushx", -3, WM, cmd_push, 1, 1, 1},
+    {"rpushx", -3, WM, cmd_push, 1, 1, 1},
     {"lpop", -2, W, cmd_pop, 1, 1, 1},
     {"rpop", -2, W, cmd_pop, 1, 1, 1},
     {"llen", 2, 0, cmd_llen, 1, 1, 1},
     {"lrange", 4, 0, cmd_lrange, 1, 1, 1},
     {"lindex", 3, 0, cmd_lindex, 1, 1, 1},
-    {"lset", 4, W, cmd_lset, 1, 1, 1},
+    {"lset", 4, WM, cmd_lset, 1, 1, 1},
     {"lrem", 4, W, cmd_lrem, 1, 1, 1},
     {"ltrim", 4, W, cmd_ltrim, 1, 1, 1},
-    {"linsert", 5, W, cmd_linsert, 1, 1, 1},
+    {"linsert", 5, WM, cmd_linsert, 1, 1, 1},
     {"lpos", -3, 0, cmd_lpos, 1, 1, 1},
-    {"lmove", 5, W, cmd_lmove, 1, 2, 1},
-    {"rpoplpush", 3, W, cmd_lmove, 1, 2, 1},
+    {"lmove", 5, WM, cmd_lmove, 1, 2, 1},
+    {"rpoplpush", 3, WM, cmd_lmove, 1, 2, 1},
     {"blpop", -3, W, cmd_bpop, 1, -2, 1},
     {"brpop", -3, W, cmd_bpop, 1, -2, 1},
-    {"blmove", 6, W, cmd_blmove, 1, 2, 1},
-    {"brpoplpush", 4, W, cmd_blmove, 1, 2, 1},
+    {"blmove", 6, WM, cmd_blmove, 1, 2, 1},
+    {"brpoplpush", 4, WM, cmd_blmove, 1, 2, 1},
     // hashes (cmd_hashes.cpp)
-    {"hset", -4, W, cmd_hset, 1, 1, 1},
-    {"hmset", -4, W, cmd_hset, 1, 1, 1},
-    {"hsetnx", 4, W, cmd_hsetnx, 1, 1, 1},
+    {"hset", -4, WM, cmd_hset, 1, 1, 1},
+    {"hmset", -4, WM, cmd_hset, 1, 1, 1},
+    {"hsetnx", 4, WM, cmd_hsetnx, 1, 1, 1},
     {"hget", 3, 0, cmd_hget, 1, 1, 1},
     {"hmget", -3, 0, cmd_hmget, 1, 1, 1},
     {"hdel", -3, W, cmd_hdel, 1, 1, 1},
@@ -117,13 +118,13 @@ const CommandSpec kCommands[] = {
     {"hgetall", 2, 0, cmd_hgetall, 1, 1, 1},
     {"hkeys", 2, 0, cmd_hgetall, 1, 1, 1},
     {"hvals", 2, 0, cmd_hgetall, 1, 1, 1},
-    {"hincrby", 4, W, cmd_hincrby, 1, 1, 1},
-    {"hincrbyfloat", 4, W, cmd_hincrbyfloat, 1, 1, 1},
+    {"hincrby", 4, WM, cmd_hincrby, 1, 1, 1},
+    {"hincrbyfloat", 4, WM, cmd_hincrbyfloat, 1, 1, 1},
     {"hstrlen", 3, 0, cmd_hstrlen, 1, 1, 1},
     {"hrandfield", -2, 0, cmd_hrandfield, 1, 1, 1},
     {"hscan", -3, 0, cmd_hscan, 1, 1, 1},
     // sets (cmd_sets.cpp)
-    {"sadd", -3, W, cmd_sadd, 1, 1, 1},
+    {"sadd", -3, WM, cmd_sadd, 1, 1, 1},
     {"srem", -3, W, cmd_srem, 1, 1, 1},
     {"smembers", 2, 0, cmd_smembers, 1, 1, 1},
     {"sismember", 3, 0, cmd_sismember, 1, 1, 1},
@@ -131,13 +132,13 @@ const CommandSpec kCommands[] = {
     {"scard", 2, 0, cmd_scard, 1, 1, 1},
     {"spop", -2, W, cmd_spop, 1, 1, 1},
     {"srandmember", -2, 0, cmd_srandmember, 1, 1, 1},
-    {"smove", 4, W, cmd_smove, 1, 2, 1},
+    {"smove", 4, WM, cmd_smove, 1, 2, 1},
     {"sinter", -2, 0, cmd_setop, 1, -1, 1},
     {"sunion", -2, 0, cmd_setop, 1, -1, 1},
     {"sdiff", -2, 0, cmd_setop, 1, -1, 1},
-    {"sinterstore", -3, W, cmd_setop, 1, -1, 1},
-    {"sunionstore", -3, W, cmd_setop, 1, -1, 1},
-    {"sdiffstore", -3, W, cmd_setop, 1, -1, 1},
+    {"sinterstore", -3, WM, cmd_setop, 1, -1, 1},
+    {"sunionstore", -3, WM, cmd_setop, 1, -1, 1},
+    {"sdiffstore", -3, WM, cmd_setop, 1, -1, 1},
     {"sintercard", -3, 0, cmd_sintercard},
     {"sscan", -3, 0, cmd_sscan, 1, 1, 1},
     // pub/sub (cmd_pubsub.cpp)
@@ -212,6 +213,10 @@ void execute(KvServer& server, Client& client, std::span<const std::string_view>
     return resp::write_error(out, "ERR Can't execute '" + std::string(spec->name) +
                                       "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT "
                                       "/ RESET are allowed in this context");
+  }
+  if ((spec->flags & kDenyOom) && !server.make_room()) {
+    if (client.multi.active) client.multi.failed = true;
+    return resp::write_error(out, "OOM command not allowed when used memory > 'maxmemory'.");
   }
   if (client.multi.active && !(spec->flags & kNoQueue)) {
     if (spec->flags & kNoMulti) {

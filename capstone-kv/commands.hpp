@@ -48,6 +48,7 @@ enum CommandFlag : unsigned {
   kPubSub = 1u << 2,    // allowed in subscribed mode
   kNoQueue = 1u << 3,   // runs at once inside MULTI (EXEC, DISCARD, MULTI, WATCH, QUIT)
   kNoMulti = 1u << 4,   // refused inside MULTI ("Command not allowed inside a transaction")
+  kDenyOom = 1u << 5,   // may grow memory: refused (-OOM) over maxmemory when nothing can go
 };
 
 struct CommandSpec {

@@ -2,6 +2,10 @@
 #include "kv_server.hpp"
 
 #include <signal.h>
+#include <malloc.h>
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#include <sanitizer/allocator_interface.h>
+#endif
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -74,7 +78,30 @@ void KvServer::listen(Fd listen_fd) {
   accepting_ = true;
 }
 
-void KvServer::update_now() { now_ms_ = wall_ms(); }
+void KvServer::update_now() {
+  now_ms_ = wall_ms();
+  db_.set_lru_clock(static_cast<std::uint32_t>(loop_.now_ms()));
+}
+
+std::uint64_t KvServer::used_memory() {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // Under a sanitizer, its allocator serves malloc and mallinfo2 knows nothing.
+  return __sanitizer_get_current_allocated_bytes();
+#else
+  const struct mallinfo2 info = ::mallinfo2();
+  return info.uordblks + info.hblkhd;
+#endif
+}
+
+bool KvServer::make_room() {
+  if (options_.maxmemory == 0) return true;
+  // Eviction frees memory back to malloc at once, so the count drops as keys go.
+  for (int evictions = 0; used_memory() > options_.maxmemory; ++evictions) {
+    if (options_.maxmemory_policy != "allkeys-lru" || evictions >= 10000) return false;
+    if (!db_.evict_one_lru(now_ms_)) return false;
+  }
+  return true;
+}
 
 void KvServer::on_event(std::uint32_t /*events*/) {
   while (accepting_) {

@@ -46,6 +46,8 @@ struct KvOptions {
   int hz = 10;                            // cron runs per second
   std::string dir = ".";                  // where the dump lives
   std::string dbfilename;                 // empty: no persistence (SAVE/BGSAVE refused)
+  std::uint64_t maxmemory = 0;            // bytes the allocator may hold; 0: no limit
+  std::string maxmemory_policy = "noeviction";  // or "allkeys-lru"
 };
 
 struct Stats {
@@ -123,6 +125,13 @@ class KvServer final : public EventHandler {
   std::int64_t lastsave() const { return lastsave_s_; }  // unix seconds of the last good save
   // At exit: stops a BGSAVE in progress, then saves in the foreground.
   bool save_on_exit(std::string& error);
+
+  // ---- maxmemory
+  // Bytes malloc holds for the process (glibc mallinfo2: in-use chunks + mmapped ones).
+  static std::uint64_t used_memory();
+  // Before a command that may grow memory: under the limit, or made so by evicting
+  // (allkeys-lru). False: the command must be refused with -OOM.
+  bool make_room();
 
   // The time a command sees: ms since the epoch, read once per command.
   Database::Ms now() const { return now_ms_; }

@@ -38,6 +38,10 @@ int main(int argc, char** argv) {
   flags.add_size("output-limit", output_limit, "unsent pushed output (pub/sub) a client may hold before it is disconnected");
   flags.add_size("proto-max-bulk-len", max_bulk, "longest bulk string a client may send, and longest string value");
   flags.add("hz", hz, "background task runs a second (active expiry, idle timeout)", 1, 500);
+  flags.add_size("maxmemory", options.maxmemory,
+                 "memory the allocator may hold before writes are refused or keys evicted (0: no limit)");
+  flags.add_choice("maxmemory-policy", options.maxmemory_policy, {"noeviction", "allkeys-lru"},
+                   "over --maxmemory: refuse writes (-OOM), or evict the least recently used keys");
   flags.add("dir", options.dir, "directory of the dump file");
   flags.add("dbfilename", options.dbfilename,
             "RDB dump file in --dir: loaded at start, written by SAVE, BGSAVE and at exit "

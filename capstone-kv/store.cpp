@@ -76,6 +76,7 @@ Value* Database::find(std::string_view key, Ms now) {
     erase_entry(it);
     return nullptr;
   }
+  it->second.lru = lru_clock_;
   return &it->second;
 }
 
@@ -85,9 +86,12 @@ Value& Database::set(std::string_view key, Value value, Ms now, bool keep_ttl) {
   if (it != keys_.end()) {
     if (!keep_ttl || expired(key, now)) expires_.erase(it->first.view());
     it->second = std::move(value);
+    it->second.lru = lru_clock_;
     return it->second;
   }
-  return keys_.emplace(Key(key), std::move(value)).first->second;
+  Value& stored = keys_.emplace(Key(key), std::move(value)).first->second;
+  stored.lru = lru_clock_;
+  return stored;
 }
 
 bool Database::erase(std::string_view key, Ms now) {
@@ -200,6 +204,23 @@ std::size_t Database::active_expire_cycle(Ms now, std::uint64_t budget_us,
   }
   stats_.expired += deleted;
   return deleted;
+}
+
+bool Database::evict_one_lru(Ms now, int samples) {
+  std::string victim;
+  std::uint32_t oldest_age = 0;
+  for (int i = 0; i < samples; ++i) {
+    const std::optional<std::string_view> key = random_key();
+    if (!key) return false;
+    const std::uint32_t age = lru_clock_ - keys_.find(*key)->second.lru;  // wraps correctly
+    if (victim.empty() || age > oldest_age) {
+      victim.assign(*key);
+      oldest_age = age;
+    }
+  }
+  erase(victim, now);
+  ++evicted_;
+  return true;
 }
 
 void Database::watch(std::string_view key, Watcher& watcher) {

@@ -129,6 +129,11 @@ class Value {
     return p ? p->get() : nullptr;
   }
   std::variant<std::string, std::unique_ptr<List>, std::unique_ptr<Hash>, std::unique_ptr<Set>> v_;
+
+ public:
+  // Last access on the database's LRU clock (ms, wrapping every 49 days), for
+  // allkeys-lru eviction. It fits in the hash node's allocation without growing it.
+  std::uint32_t lru = 0;
 };
 
 // A WATCH on some keys. dirty turns true when one of them changes.
@@ -198,6 +203,13 @@ class Database {
 
   std::mt19937_64& random() { return random_; }
 
+  // allkeys-lru: the clock find() and set() stamp on values (ms, the caller's clock),
+  // and one eviction: of `samples` random keys, the least recently used is deleted
+  // (Redis's approximated LRU). False when the database is empty.
+  void set_lru_clock(std::uint32_t now_ms) { lru_clock_ = now_ms; }
+  bool evict_one_lru(Ms now, int samples = 5);
+  std::uint64_t evicted() const { return evicted_; }
+
  private:
   bool expired(std::string_view key, Ms now) const;
   using KeyMap = std::unordered_map<Key, Value, StringHash, std::equal_to<>>;
@@ -211,6 +223,8 @@ class Database {
   std::unordered_map<std::string, std::vector<Watcher*>, StringHash, std::equal_to<>> watchers_;
   std::mt19937_64 random_;
   ExpireStats stats_;
+  std::uint32_t lru_clock_ = 0;
+  std::uint64_t evicted_ = 0;
 };
 
 }  // namespace serverlab::kv

@@ -463,6 +463,47 @@ class Persistence(unittest.TestCase):
         self.assertIn("loading the dump", r.stderr)
 
 
+class MaxMemory(unittest.TestCase):
+    """--maxmemory with both policies: refuse writes, or evict the least recently used."""
+
+    def start(self, *flags):
+        server = kvtest.start_kv(BIN, *flags)
+        self.addCleanup(server.stderr_text)
+        self.addCleanup(server.stop)
+        c = kvtest.Conn(server.port)
+        self.addCleanup(c.close)
+        return c
+
+    def test_noeviction_refuses_writes_but_serves_reads_and_deletes(self):
+        c = self.start("--maxmemory", "8M", "--maxmemory-policy", "noeviction")
+        value = "v" * 1000
+        refused = None
+        for i in range(20000):  # at most 20 MB: well past the limit
+            reply = c.call("SET", f"k{i}", value)
+            if reply != b"OK":
+                refused = reply
+                break
+        self.assertEqual(refused, "OOM command not allowed when used memory > 'maxmemory'.")
+        self.assertEqual(c.call("GET", "k0"), value.encode())
+        self.assertEqual(c.call("DEL", "k0", "k1", "k2"), 3)
+        self.assertIn(b"evicted_keys:0", c.call("INFO", "stats"))
+
+    def test_allkeys_lru_evicts_cold_keys_and_keeps_a_hot_one(self):
+        c = self.start("--maxmemory", "8M", "--maxmemory-policy", "allkeys-lru")
+        value = "v" * 1000
+        c.call("SET", "hot", "h")
+        for i in range(20000):
+            self.assertEqual(c.call("SET", f"k{i}", value), b"OK")  # never refused
+            if i % 50 == 0:
+                time.sleep(0.002)  # let the LRU clock (ms) move on
+                self.assertEqual(c.call("GET", "hot"), b"h")  # touched: stays recent
+        self.assertLess(c.call("DBSIZE"), 20001)
+        self.assertEqual(c.call("GET", "hot"), b"h")
+        self.assertEqual(c.call("GET", "k19999"), value.encode())  # the newest stays
+        info = c.call("INFO", "stats").decode()
+        self.assertNotIn("evicted_keys:0\r\n", info)
+
+
 class CommandLine(unittest.TestCase):
     def test_help_and_a_bad_flag(self):
         r = subprocess.run([BIN, "--help"], capture_output=True, text=True, timeout=10)

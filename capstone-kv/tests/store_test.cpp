@@ -123,6 +123,24 @@ TEST(Store, WatchersSeeWritesDeletesAndExpiry) {
   EXPECT_FALSE(on_flush.dirty);  // no longer watching
 }
 
+TEST(Store, LruEvictionTakesTheLeastRecentlyUsedOfItsSample) {
+  Database db;
+  for (std::uint32_t i = 0; i < 10; ++i) {
+    db.set_lru_clock(1000 + i);
+    db.set("k" + std::to_string(i), Value(std::string("v")), kNow);
+  }
+  db.set_lru_clock(2000);
+  db.find("k0", kNow);  // read: k0 is now the most recent, k1 the least
+  // 300 samples of 10 keys: every key is in the sample (all but certainly).
+  ASSERT_TRUE(db.evict_one_lru(kNow, 300));
+  EXPECT_EQ(db.find("k1", kNow), nullptr);
+  EXPECT_NE(db.find("k0", kNow), nullptr);
+  EXPECT_EQ(db.size(), 9u);
+  EXPECT_EQ(db.evicted(), 1u);
+  Database empty;
+  EXPECT_FALSE(empty.evict_one_lru(kNow));
+}
+
 TEST(Store, RandomKeyComesFromTheKeyspace) {
   Database db;
   EXPECT_FALSE(db.random_key().has_value());
