@@ -4,7 +4,9 @@
 #include <signal.h>
 #include <malloc.h>
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#include <sanitizer/allocator_interface.h>
+// The sanitizer runtime's count of what its allocator has handed out (declared in
+// <sanitizer/allocator_interface.h>, which not every compiler package ships).
+extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
 #endif
 #include <sys/socket.h>
 #include <sys/wait.h>
