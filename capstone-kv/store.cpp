@@ -37,23 +37,28 @@ bool Value::empty_container() const {
 
 Key::Key(std::string_view bytes) {
   if (bytes.size() <= kInlineMax) {
-    std::memcpy(inline_, bytes.data(), bytes.size());
-    tag_ = static_cast<unsigned char>(bytes.size());
-  } else {
-    heap_.data = new char[bytes.size()];
-    heap_.size = bytes.size();
-    std::memcpy(heap_.data, bytes.data(), bytes.size());
-    tag_ = kOnHeap;
+    std::memcpy(raw_, bytes.data(), bytes.size());
+    set_tag(static_cast<unsigned char>(bytes.size()));
+    return;
   }
+  char* data = new char[bytes.size()];
+  std::memcpy(data, bytes.data(), bytes.size());
+  const std::size_t size = bytes.size();
+  std::memcpy(raw_, &data, sizeof data);
+  std::memcpy(raw_ + sizeof data, &size, sizeof size);
+  set_tag(kOnHeap);
 }
 
-Key::Key(Key&& other) noexcept : tag_(other.tag_) {
-  std::memcpy(inline_, other.inline_, sizeof inline_);  // either form: the bytes or the pointer
-  other.tag_ = 0;  // other is now the empty inline key; it owns nothing
+Key::Key(Key&& other) noexcept {
+  std::memcpy(raw_, other.raw_, kSize);  // either form: the bytes or the pointer
+  other.set_tag(0);  // other is now the empty inline key; it owns nothing
 }
 
 Key::~Key() {
-  if (!is_inline()) delete[] heap_.data;
+  if (tag() != kOnHeap) return;
+  char* data = nullptr;
+  std::memcpy(&data, raw_, sizeof data);
+  delete[] data;
 }
 
 Database::Database() : random_(std::random_device{}()) {}

@@ -35,6 +35,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -63,6 +64,9 @@ using StringMap = std::unordered_map<std::string, std::string, StringHash, std::
 // difference between 1.3x and about 1.1x redis-server's memory (README.md).
 // Never moves its bytes while it lives (the map's nodes do not move either), so
 // a string_view of a stored key stays valid until the key is erased.
+//
+//   inline:  raw_[0..22) the bytes              raw_[23] their length (0..22)
+//   heap:    raw_[0..8) a pointer, [8..16) the length          raw_[23] = 0xff
 class Key {
  public:
   explicit Key(std::string_view bytes);
@@ -73,25 +77,26 @@ class Key {
   ~Key();
 
   std::string_view view() const {
-    return is_inline() ? std::string_view(inline_, tag_) : std::string_view(heap_.data, heap_.size);
+    if (tag() != kOnHeap) return {raw_, tag()};
+    char* data = nullptr;
+    std::size_t size = 0;
+    std::memcpy(&data, raw_, sizeof data);
+    std::memcpy(&size, raw_ + sizeof data, sizeof size);
+    return {data, size};
   }
   operator std::string_view() const { return view(); }  // NOLINT: a key is its bytes
   friend bool operator==(const Key& a, std::string_view b) { return a.view() == b; }
   friend bool operator==(const Key& a, const Key& b) { return a.view() == b.view(); }
 
  private:
+  static constexpr std::size_t kSize = 24;
+  static constexpr std::size_t kInlineMax = kSize - 2;
   static constexpr unsigned char kOnHeap = 0xff;
-  static constexpr std::size_t kInlineMax = 22;
-  bool is_inline() const { return tag_ != kOnHeap; }
-  union {
-    char inline_[kInlineMax + 1];
-    struct {
-      char* data;
-      std::size_t size;
-    } heap_;
-  };
-  unsigned char tag_;  // inline length, or kOnHeap
+  unsigned char tag() const { return static_cast<unsigned char>(raw_[kSize - 1]); }
+  void set_tag(unsigned char t) { raw_[kSize - 1] = static_cast<char>(t); }
+  alignas(8) char raw_[kSize];
 };
+static_assert(sizeof(Key) == 24);
 
 using List = std::deque<std::string>;
 using Hash = StringMap;
