@@ -1,0 +1,99 @@
+// commands.hpp: the command table of kv-server and what a handler gets to work with.
+//
+// Every command is one row of ONE table (commands.cpp): its name, Redis's arity
+// (N: exactly N words with the name; -N: at least N), flags, and a handler.
+// execute() does what Redis's processCommand does before a handler runs, in the
+// same order and with the same error texts:
+//
+//   unknown name          -> ERR unknown command 'x', with args beginning with: ...
+//   wrong arity           -> ERR wrong number of arguments for 'x' command
+//   not authenticated     -> NOAUTH Authentication required.
+//   subscribed (RESP2)    -> ERR Can't execute 'x': only (P|S)SUBSCRIBE / ... allowed
+//   inside MULTI          -> +QUEUED (the command runs at EXEC)
+//
+// Handlers live in cmd_*.cpp, one file per family (connection/server, keys,
+// strings, lists, hashes, sets, pub/sub, transactions). A handler reads
+// ctx.args (args[0] is the command name), works on ctx.db, and appends exactly
+// one reply to ctx.out (pub/sub commands may append several, as Redis does).
+//
+// Who may call: Client (execute), EXEC (run_queued), on the loop thread.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "store.hpp"
+
+namespace serverlab::kv {
+
+class Client;
+class KvServer;
+
+struct Context {
+  KvServer& server;
+  Client& client;
+  Database& db;
+  std::span<const std::string_view> args;
+  std::string& out;
+  Database::Ms now;  // ms since the epoch, one value for the whole command
+};
+
+using Handler = void (*)(Context&);
+
+enum CommandFlag : unsigned {
+  kWrite = 1u << 0,     // modifies data (COMMAND shows "write")
+  kNoAuth = 1u << 1,    // runs before AUTH (AUTH, HELLO, QUIT)
+  kPubSub = 1u << 2,    // allowed in subscribed mode
+  kNoQueue = 1u << 3,   // runs at once inside MULTI (EXEC, DISCARD, MULTI, WATCH, QUIT)
+  kNoMulti = 1u << 4,   // refused inside MULTI ("Command not allowed inside a transaction")
+  kDenyOom = 1u << 5,   // may grow memory: refused (-OOM) over maxmemory when nothing can go
+};
+
+struct CommandSpec {
+  std::string_view name;  // lower case
+  int arity;
+  unsigned flags;
+  Handler handler;
+  int first_key = 0, last_key = 0, step = 0;  // for COMMAND (redis-cli's hints)
+};
+
+// Case-insensitive lookup; nullptr for an unknown command.
+const CommandSpec* find_command(std::string_view name);
+std::span<const CommandSpec> all_commands();
+
+// Runs one command for `client` (the checks above, then the handler).
+void execute(KvServer& server, Client& client, std::span<const std::string_view> args);
+
+// ---- small helpers the handlers share (commands.cpp)
+bool equals_nocase(std::string_view a, std::string_view b);
+std::string lower(std::string_view s);
+void reply_wrong_type(std::string& out);
+void reply_not_integer(std::string& out);  // ERR value is not an integer or out of range
+void reply_syntax_error(std::string& out);
+void reply_wrong_arity(std::string& out, std::string_view command);
+// Parses an integer argument; on failure replies ERR not-an-integer and returns false.
+bool arg_int(Context& ctx, std::string_view text, std::int64_t& value);
+// A long double argument (INCRBYFLOAT): "ERR value is not a valid float" on failure.
+bool parse_long_double(std::string_view text, long double& value);
+
+// Typed lookups. nullptr when the key is missing (or expired). When it holds
+// another type: replies WRONGTYPE, sets `wrong` and returns nullptr. Counted in
+// INFO's keyspace_hits / keyspace_misses.
+std::string* lookup_string(Context& ctx, std::string_view key, bool& wrong);
+List* lookup_list(Context& ctx, std::string_view key, bool& wrong);
+Hash* lookup_hash(Context& ctx, std::string_view key, bool& wrong);
+Set* lookup_set(Context& ctx, std::string_view key, bool& wrong);
+// The expire argument of SET, GETEX, SETEX, PSETEX: a positive count of seconds or
+// ms, relative or absolute. Replies ERR (not an integer, "invalid expire time in
+// '<command>' command") and returns false when it is not one.
+bool arg_expire(Context& ctx, std::string_view text, bool in_ms, bool absolute,
+                Database::Ms& when);
+// Deletes `key` if its container became empty (Redis keeps no empty list/hash/set).
+void delete_if_empty(Context& ctx, std::string_view key);
+
+// The families register their rows here (commands.cpp collects them).
+#define KV_HANDLER(name) void name(Context& ctx)
+
+}  // namespace serverlab::kv

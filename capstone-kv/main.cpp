@@ -1,0 +1,99 @@
+// kv-server: a Redis-compatible key-value server on stage 4's epoll loop.
+//
+//   main: flags -> EventLoop + SignalWatcher -> KvServer -> listen -> run()
+//   SIGINT/SIGTERM: stop accepting, send what is queued, close clients, exit 0.
+//
+// One thread serves every client (Redis's model): see README.md.
+#include <signal.h>
+
+#include <cstdio>
+#include <exception>
+#include <stdexcept>
+
+#include "event_loop.hpp"
+#include "kv_server.hpp"
+#include "rdb.hpp"
+#include "serverlab/flags.hpp"
+#include "serverlab/log.hpp"
+#include "serverlab/signals.hpp"
+#include "serverlab/socket.hpp"
+
+using namespace serverlab;
+
+int main(int argc, char** argv) {
+  ServerOptions server_options;
+  kv::KvOptions options;
+  int max_clients = 10000;
+  double idle_timeout = 0;
+  std::uint64_t output_limit = options.output_limit;
+  std::uint64_t max_bulk = options.limits.max_bulk;
+  int hz = options.hz;
+
+  Flags flags("kv-server", "Redis-compatible key-value server (RESP2): one thread, one epoll loop");
+  add_server_flags(flags, server_options, 6379);
+  flags.begin_section("kv");
+  flags.add("maxclients", max_clients, "refuse clients beyond this many (-ERR max number of clients reached)", 1);
+  flags.add_seconds("timeout", idle_timeout, "close a client idle this long (0: never); subscribers and blocked clients are spared");
+  flags.add("requirepass", options.requirepass, "password clients must give with AUTH (empty: none)");
+  flags.add_size("output-limit", output_limit, "unsent pushed output (pub/sub) a client may hold before it is disconnected");
+  flags.add_size("proto-max-bulk-len", max_bulk, "longest bulk string a client may send, and longest string value");
+  flags.add("hz", hz, "background task runs a second (active expiry, idle timeout)", 1, 500);
+  flags.add_size("maxmemory", options.maxmemory,
+                 "memory the allocator may hold before writes are refused or keys evicted (0: no limit)");
+  flags.add_choice("maxmemory-policy", options.maxmemory_policy, {"noeviction", "allkeys-lru"},
+                   "over --maxmemory: refuse writes (-OOM), or evict the least recently used keys");
+  flags.add("dir", options.dir, "directory of the dump file");
+  flags.add("dbfilename", options.dbfilename,
+            "RDB dump file in --dir: loaded at start, written by SAVE, BGSAVE and at exit "
+            "(empty: no persistence)");
+  flags.add_check([&]() -> std::optional<std::string> {
+    if (max_bulk < 1024 * 1024) return "--proto-max-bulk-len: must be at least 1M";
+    return std::nullopt;
+  });
+  flags.parse_or_exit(argc, argv);
+
+  options.max_clients = static_cast<std::size_t>(max_clients);
+  options.idle_timeout = idle_timeout;
+  options.output_limit = output_limit;
+  options.limits.max_bulk = max_bulk;
+  options.hz = hz;
+
+  try {
+    configure_logging(server_options);
+    ignore_sigpipe();
+    EventLoop loop;
+    kv::KvServer* server_ptr = nullptr;
+    SignalWatcher signals(loop, {SIGINT, SIGTERM}, [&server_ptr](int) {
+      if (server_ptr != nullptr) server_ptr->shutdown();
+    });
+    kv::KvServer server(loop, options);
+    server_ptr = &server;
+    if (server.persistence_on()) {
+      std::string error;
+      server.update_now();
+      if (!kv::load_rdb(server.db(), server.dump_path(), server.now(), error))
+        throw std::runtime_error("loading the dump: " + error);
+      log::info("loaded {} keys from {}", server.db().size(), server.dump_path());
+    }
+
+    Fd listener = listen_tcp(server_options.bind, server_options.port,
+                             ListenOptions{.backlog = 511, .reuse_port = false, .nonblocking = true});
+    announce_listening(listener.get());
+    server.listen(std::move(listener));
+    log::info("kv-server ready (maxclients {}, hz {})", options.max_clients, options.hz);
+
+    loop.set_before_sleep([&server] { server.before_sleep(); });
+    loop.run();
+    server.before_sleep();
+    if (server.persistence_on()) {
+      std::string error;
+      if (!server.save_on_exit(error)) throw std::runtime_error("saving at exit: " + error);
+      log::info("saved {} keys to {}", server.db().size(), server.dump_path());
+    }
+    log::info("kv-server stopped");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "kv-server: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
