@@ -8,8 +8,10 @@
 #include <new>
 #include <utility>
 
+#include "h2_connection.hpp"
 #include "http_server.hpp"
 #include "serverlab/http/send_output.hpp"
+#include "serverlab/http2/frame.hpp"
 #include "serverlab/socket.hpp"
 #include "serverlab/sys_error.hpp"
 
@@ -52,6 +54,7 @@ void Connection::start() {
 
 void Connection::on_event(std::uint32_t events) {
   if (phase_ == Phase::Lingering) return drain_linger();
+  if (h2_) return h2_->on_event(events);
   if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) can_read_ = true;
   if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) can_write_ = true;
   drive();
@@ -59,6 +62,7 @@ void Connection::on_event(std::uint32_t events) {
 
 void Connection::shutdown() {
   if (phase_ != Phase::Open) return;
+  if (h2_) return h2_->shutdown();
   if (!session_) return close();  // idle (or never spoke): nothing in progress
   session_->shutdown();
   drive();
@@ -108,6 +112,7 @@ void Connection::drive() {
         step = read_some();
         break;
     }
+    if (step == Step::Switched) return h2_->start();
     if (step == Step::Failed) {
       if (Metrics* m = server_.service().metrics()) m->error("io");
       return close();
@@ -130,6 +135,13 @@ Connection::Step Connection::read_some() {
       // Level-triggered: one read per wake-up is enough (the kernel says if more is
       // there). Edge-triggered: keep reading until EAGAIN.
       if (!loop_.edge_triggered()) can_read_ = false;
+      if (may_be_h2_) {  // the first bytes: an HTTP/2 client preface?
+        switch (http2::match_preface(session_->input().view())) {
+          case http2::PrefaceMatch::Partial: return Step::Progress;  // wait for the rest
+          case http2::PrefaceMatch::Yes: return switch_to_h2() ? Step::Switched : Step::Failed;
+          case http2::PrefaceMatch::No: may_be_h2_ = false; break;
+        }
+      }
       session_->on_input();
       return Step::Progress;
     case IoResult::Status::Eof:
@@ -156,6 +168,20 @@ Connection::Step Connection::write_some() {
       break;
   }
   return Step::Failed;
+}
+
+// The client spoke HTTP/2 with prior knowledge: from now on an H2Connection
+// drives this socket. The HTTP/1.1 session goes back to the pool.
+bool Connection::switch_to_h2() {
+  try {
+    h2_ = std::make_unique<H2Connection>(*this, session_->input().view(), can_read_);
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
+  loop_.cancel(timer_);
+  loop_.cancel(resume_);
+  session_.reset();
+  return true;
 }
 
 void Connection::finish() {

@@ -39,6 +39,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -50,6 +51,7 @@
 namespace serverlab {
 
 class EpollHttpServer;
+class H2Connection;
 
 class Connection final : public EventHandler {
  public:
@@ -77,7 +79,7 @@ class Connection final : public EventHandler {
 
  private:
   enum class Phase { Open, Lingering, Closed };
-  enum class Step { Progress, Blocked, Failed };
+  enum class Step { Progress, Blocked, Failed, Switched };
 
   void drive();
   Step read_some();
@@ -106,6 +108,14 @@ class Connection final : public EventHandler {
   TimerId resume_;  // edge-triggered: continue after yielding to other connections
   std::size_t linger_left_ = 0;
   std::string peer_;  // for the access log (an IPv4 address fits in the string itself)
+
+  // HTTP/2 with prior knowledge (h2c): when the first bytes are the client preface,
+  // switch_to_h2() hands them to an H2Connection, which gets every event from then
+  // on (h2_connection.hpp). may_be_h2_ is false once a byte went to HTTP/1.1.
+  bool switch_to_h2();
+  std::unique_ptr<H2Connection> h2_;
+  bool may_be_h2_ = true;
+  friend class H2Connection;  // asks this connection to linger or close
 };
 
 }  // namespace serverlab
