@@ -4,6 +4,8 @@
 #   parser  the HTTP request parser (common/fuzz/parser_fuzz.cpp)
 #   tls     the server side of the TLS layer: arbitrary bytes from a "client" go into a
 #           server TlsSession over memory BIOs (common/fuzz/tls_fuzz.cpp says what it checks)
+#   http2   the server side of HTTP/2: frames from a "client" into an Http2Session that answers
+#           through a real HttpService (common/fuzz/http2_fuzz.cpp says what it checks)
 #
 # Each target is built with only the sources it needs, using clang and libFuzzer +
 # AddressSanitizer + UndefinedBehaviorSanitizer, into build/fuzz/TARGET/, then run over a
@@ -16,14 +18,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { echo "usage: tools/fuzz.sh [SECONDS] [parser|tls]..." >&2; exit 2; }
+usage() { echo "usage: tools/fuzz.sh [SECONDS] [parser|tls|http2]..." >&2; exit 2; }
 
 seconds=60
 if [ $# -gt 0 ] && [[ "$1" =~ ^[0-9]+$ ]]; then seconds=$1; shift; fi
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(parser tls)
+[ ${#targets[@]} -eq 0 ] && targets=(parser tls http2)
 for t in "${targets[@]}"; do
-  case "$t" in parser|tls) ;; *) usage ;; esac
+  case "$t" in parser|tls|http2) ;; *) usage ;; esac
 done
 
 tools/deps.sh build fuzz
@@ -40,6 +42,7 @@ fuzz_one() {
   [ $# -gt 0 ] && shift
   run_args=("$@")
   [ "$name" = tls ] && libs=(-lssl -lcrypto)
+  [ "$name" = http2 ] && libs=(-lnghttp2 -lfmt)
 
   local out=build/fuzz/$name
   mkdir -p "$out"
@@ -85,6 +88,20 @@ for t in "${targets[@]}"; do
       export TLS_FUZZ_CERTS=certs  # relative to build/fuzz/tls, where the fuzzer runs
       fuzz_one tls common/fuzz/tls-corpus 4096 -- \
         common/fuzz/tls_fuzz.cpp common/src/tls/context.cpp common/src/tls/session.cpp --
+      ;;
+    http2)
+      # log.cpp is built by g++ (uninstrumented): clang 14 cannot capture structured
+      # bindings in lambdas, which it uses. Everything HTTP/2 touches is instrumented.
+      mkdir -p build/fuzz/http2
+      g++ -std=c++20 -g -O1 -Icommon/include -c common/src/log.cpp -o build/fuzz/http2/log.o
+      fuzz_one http2 common/fuzz/http2-corpus 4096 -- \
+        common/fuzz/http2_fuzz.cpp common/src/http2/frame.cpp common/src/http2/session.cpp \
+        common/src/http/service.cpp common/src/http/static_files.cpp \
+        common/src/http/file_cache.cpp common/src/http/response.cpp common/src/http/request.cpp \
+        common/src/http/parser.cpp common/src/http/uri.cpp common/src/http/mime.cpp \
+        common/src/http/date.cpp common/src/http/access_log.cpp common/src/http/form.cpp \
+        common/src/metrics.cpp common/src/fd.cpp common/src/buffer.cpp common/src/rio.cpp \
+        build/fuzz/http2/log.o --
       ;;
   esac
 done
