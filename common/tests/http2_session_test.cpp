@@ -322,6 +322,32 @@ TEST_F(Http2SessionTest, HundredConcurrentStreamsOnOneConnection) {
   EXPECT_EQ(server.open_streams(), 0u);
 }
 
+TEST_F(Http2SessionTest, RecycledStreamsCarryNothingOver) {
+  // One connection, one request at a time: each stream record is reused by the next.
+  Http2Session server(service(), "127.0.0.1");
+  Client client;
+  auto ask = [&](const std::string& method, const std::string& path,
+                 std::vector<std::pair<std::string, std::string>> extra = {}) {
+    const std::int32_t id = client.request(method, path, std::move(extra));
+    client.exchange(server);
+    return client.replies[id];
+  };
+  Reply missing = ask("GET", "/nope.txt");
+  Reply range = ask("GET", "/big.bin", {{"range", "bytes=0-9"}});
+  Reply head = ask("HEAD", "/big.bin");
+  Reply small = ask("GET", "/a.txt");
+  EXPECT_EQ(missing.status(), "404");
+  EXPECT_EQ(range.status(), "206");
+  EXPECT_EQ(range.body, big_.substr(0, 10));
+  EXPECT_EQ(head.status(), "200");
+  EXPECT_EQ(head.body, "");
+  EXPECT_EQ(head.headers.count("content-range"), 0u);
+  EXPECT_EQ(small.status(), "200");
+  EXPECT_EQ(small.body, "alpha\n");
+  EXPECT_EQ(small.headers["content-length"], "6");
+  EXPECT_EQ(server.requests(), 4u);
+}
+
 TEST_F(Http2SessionTest, HeaderListOverTheLimitIs431) {
   config_.max_header_bytes = 1024;
   Reply r = get("/a.txt", {{"x-big", std::string(2000, 'v')}});

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <new>
 #include <vector>
@@ -41,8 +42,22 @@ struct Http2Session::Stream {
   std::vector<Piece> body;
   std::size_t next_piece = 0;
   std::string header_names;   // lowercased names of the response's extra headers
-  std::string status;         // ":status" digits
-  std::string length;         // "content-length" digits
+  char status[16] = {};       // ":status" digits
+  char length[24] = {};       // "content-length" digits
+
+  // Back to a fresh stream for `stream_id`, keeping every buffer's capacity, so a
+  // recycled stream serves a request without allocating.
+  void reset(std::int32_t stream_id) {
+    id = stream_id;
+    bytes.clear();
+    fields.clear();
+    list_size = 0;
+    too_large = false;
+    response.reset();
+    body.clear();
+    next_piece = 0;
+    header_names.clear();
+  }
 
   std::string_view field_name(const Field& f) const { return {bytes.data() + f.name_at, f.name_length}; }
   std::string_view field_value(const Field& f) const {
@@ -104,9 +119,15 @@ struct Http2Session::Callbacks {
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
     Http2Session& s = self(user_data);
     try {
-      auto stream = std::make_unique<Stream>();
-      stream->id = frame->hd.stream_id;
-      s.streams_[stream->id] = std::move(stream);
+      std::unique_ptr<Stream> stream;
+      if (s.spare_streams_.empty()) {
+        stream = std::make_unique<Stream>();
+      } else {  // a recycled one, with its buffers' capacity
+        stream = std::move(s.spare_streams_.back());
+        s.spare_streams_.pop_back();
+      }
+      stream->reset(frame->hd.stream_id);
+      s.streams_[frame->hd.stream_id] = std::move(stream);
     } catch (const std::bad_alloc&) {
       nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
                                 NGHTTP2_INTERNAL_ERROR);
@@ -188,7 +209,18 @@ struct Http2Session::Callbacks {
 
   static int on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t,
                              void* user_data) {
-    self(user_data).streams_.erase(stream_id);  // drops its file references
+    Http2Session& s = self(user_data);
+    auto it = s.streams_.find(stream_id);
+    if (it == s.streams_.end()) return 0;
+    std::unique_ptr<Stream> stream = std::move(it->second);
+    s.streams_.erase(it);
+    stream->reset(0);  // drops its file references now
+    if (s.spare_streams_.size() < s.limits_.max_concurrent_streams) {
+      try {
+        s.spare_streams_.push_back(std::move(stream));
+      } catch (const std::bad_alloc&) {
+      }  // not kept: freed here
+    }
     return 0;
   }
 
@@ -276,6 +308,7 @@ Http2Session::Http2Session(const http::HttpService& service, std::string_view pe
 Http2Session::~Http2Session() {
   nghttp2_session_del(session_);  // may call on_stream_close: streams_ is still alive here
   streams_.clear();
+  spare_streams_.clear();
 }
 
 Http2Session::Stream* Http2Session::find(std::int32_t id) {
@@ -364,7 +397,8 @@ void Http2Session::end_connection(std::uint32_t code) {
 void Http2Session::respond(Stream& stream) {
   ++requests_;
   const Clock::time_point started = Clock::now();
-  http::Request request;
+  http::Request& request = request_;  // reused: its header vector keeps its capacity
+  request.clear();
   std::string_view authority;
   if (!stream.too_large) {
     try {
@@ -427,12 +461,19 @@ void Http2Session::respond(Stream& stream) {
 // std::bad_alloc.
 void Http2Session::submit(Stream& stream) {
   const http::Response& r = stream.response;
-  stream.status = std::to_string(r.status);
-  stream.length = std::to_string(r.content_length);
+  const std::string_view status(
+      stream.status,
+      static_cast<std::size_t>(std::to_chars(stream.status, stream.status + sizeof stream.status - 1,
+                                             r.status).ptr - stream.status));
+  const std::string_view length(
+      stream.length,
+      static_cast<std::size_t>(std::to_chars(stream.length, stream.length + sizeof stream.length - 1,
+                                             r.content_length).ptr - stream.length));
 
   // Lowercased copies of the extra header names first ("Name: value\r\n" lines),
   // so the name views below do not move while the list is built.
-  std::vector<std::pair<std::size_t, std::string_view>> extra;  // (name offset, value)
+  auto& extra = extra_;  // (name offset, value); reused between responses
+  extra.clear();
   std::string_view lines = r.extra_headers;
   while (!lines.empty()) {
     const std::size_t end = lines.find("\r\n");
@@ -448,14 +489,16 @@ void Http2Session::submit(Stream& stream) {
     extra.emplace_back(at, value);
   }
 
-  std::vector<nghttp2_nv> nv;
-  nv.reserve(8 + extra.size());
-  nv.push_back(make_nv(":status", stream.status));
+  // The header list, reused between responses (submit() never runs twice at once
+  // on one thread, and nghttp2 copies the list before it returns).
+  static thread_local std::vector<nghttp2_nv> nv;
+  nv.clear();
+  nv.push_back(make_nv(":status", status));
   nv.push_back(make_nv("server", "serverlab"));
   const std::string_view date = http::current_http_date();
   nv.push_back(make_nv("date", date));
   if (!r.content_type.empty()) nv.push_back(make_nv("content-type", r.content_type));
-  nv.push_back(make_nv("content-length", stream.length));
+  nv.push_back(make_nv("content-length", length));
   if (!r.last_modified.empty()) nv.push_back(make_nv("last-modified", r.last_modified));
   if (!r.etag.empty()) nv.push_back(make_nv("etag", r.etag));
   if (r.accept_ranges) nv.push_back(make_nv("accept-ranges", "bytes"));

@@ -77,6 +77,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "serverlab/buffer.hpp"
 #include "serverlab/http/config.hpp"
@@ -162,6 +164,11 @@ class Http2Session {
   Buffer in_;
   Buffer out_;
   std::map<std::int32_t, std::unique_ptr<Stream>> streams_;
+  // Closed streams kept for reuse (at most max_concurrent_streams): a stream's
+  // buffers keep their capacity, so a warm connection allocates little per request.
+  std::vector<std::unique_ptr<Stream>> spare_streams_;
+  http::Request request_;  // the request being answered (its header vector is reused)
+  std::vector<std::pair<std::size_t, std::string_view>> extra_;  // submit()'s scratch
 
   std::uint64_t requests_ = 0;
   std::uint64_t resets_total_ = 0;
