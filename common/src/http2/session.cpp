@@ -465,7 +465,7 @@ void Http2Session::submit(Stream& stream) {
       stream.status,
       static_cast<std::size_t>(std::to_chars(stream.status, stream.status + sizeof stream.status - 1,
                                              r.status).ptr - stream.status));
-  const std::string_view length(
+  const std::string_view content_length(
       stream.length,
       static_cast<std::size_t>(std::to_chars(stream.length, stream.length + sizeof stream.length - 1,
                                              r.content_length).ptr - stream.length));
@@ -498,7 +498,7 @@ void Http2Session::submit(Stream& stream) {
   const std::string_view date = http::current_http_date();
   nv.push_back(make_nv("date", date));
   if (!r.content_type.empty()) nv.push_back(make_nv("content-type", r.content_type));
-  nv.push_back(make_nv("content-length", length));
+  nv.push_back(make_nv("content-length", content_length));
   if (!r.last_modified.empty()) nv.push_back(make_nv("last-modified", r.last_modified));
   if (!r.etag.empty()) nv.push_back(make_nv("etag", r.etag));
   if (r.accept_ranges) nv.push_back(make_nv("accept-ranges", "bytes"));
