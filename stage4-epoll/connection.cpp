@@ -8,9 +8,11 @@
 #include <new>
 #include <utility>
 
+#include "h2_connection.hpp"
 #include "http_server.hpp"
 #include "tls_interest.hpp"
 #include "serverlab/http/send_output.hpp"
+#include "serverlab/http2/frame.hpp"
 #include "serverlab/log.hpp"
 #include "serverlab/socket.hpp"
 #include "serverlab/sys_error.hpp"
@@ -58,6 +60,7 @@ void Connection::start() {
 
 void Connection::on_event(std::uint32_t events) {
   if (phase_ == Phase::Lingering) return drain_linger();
+  if (h2_) return h2_->on_event(events);
   if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) can_read_ = true;
   if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) can_write_ = true;
   drive();
@@ -65,6 +68,7 @@ void Connection::on_event(std::uint32_t events) {
 
 void Connection::shutdown() {
   if (phase_ != Phase::Open) return;
+  if (h2_) return h2_->shutdown();
   if (!session_) return close();  // idle (or never spoke): nothing in progress
   session_->shutdown();
   drive();
@@ -130,6 +134,7 @@ void Connection::drive() {
           break;
       }
     }
+    if (step == Step::Switched) return h2_->start();
     if (step == Step::Failed) {
       if (Metrics* m = server_.service().metrics()) m->error("io");
       return close();
@@ -153,8 +158,9 @@ void Connection::drive_handshake() {
       user_ = tls_->session().peer_subject();
       carry_ = http::HttpSession::opening(server_.service());  // the first request's timer
       can_read_ = true;  // the first request may have come with the last flight
-      // HTTP/2 over TLS plugs in here: when alpn() == "h2", hand the connection
-      // (fd and transport) to the HTTP/2 session instead of HttpSession.
+      // HTTP/2 over TLS would plug in here: when alpn() == "h2", hand the connection
+      // (fd and transport) to an H2Connection that reads and writes through the
+      // transport. Not done yet: the context offers only http/1.1 (docs/HTTP2.md).
       return drive();
     case http::TlsTransport::Handshake::Blocked:  // WANT_READ / WANT_WRITE -> the interest set
       set_interest(tls_interest(tls_->wants_write(), tls_->session().wants_read()));
@@ -196,6 +202,16 @@ Connection::Step Connection::read_some() {
       // Level-triggered: one read per wake-up is enough (the kernel says if more is
       // there). Edge-triggered: keep reading until EAGAIN.
       if (!loop_.edge_triggered()) can_read_ = false;
+      // The first bytes: an HTTP/2 client preface? Cleartext only (h2c): over TLS,
+      // HTTP/2 is chosen by ALPN, which does not offer "h2" yet (docs/HTTP2.md), and an
+      // H2Connection writes to the socket directly, so a TLS connection stays HTTP/1.1.
+      if (may_be_h2_ && !tls_) {
+        switch (http2::match_preface(session_->input().view())) {
+          case http2::PrefaceMatch::Partial: return Step::Progress;  // wait for the rest
+          case http2::PrefaceMatch::Yes: return switch_to_h2() ? Step::Switched : Step::Failed;
+          case http2::PrefaceMatch::No: may_be_h2_ = false; break;
+        }
+      }
       session_->on_input();
       return Step::Progress;
     case IoResult::Status::Eof:
@@ -224,6 +240,20 @@ Connection::Step Connection::write_some() {
       break;
   }
   return Step::Failed;
+}
+
+// The client spoke HTTP/2 with prior knowledge: from now on an H2Connection
+// drives this socket. The HTTP/1.1 session goes back to the pool.
+bool Connection::switch_to_h2() {
+  try {
+    h2_ = std::make_unique<H2Connection>(*this, session_->input().view(), can_read_);
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
+  loop_.cancel(timer_);
+  loop_.cancel(resume_);
+  session_.reset();
+  return true;
 }
 
 void Connection::finish() {

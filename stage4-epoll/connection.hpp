@@ -69,6 +69,7 @@
 namespace serverlab {
 
 class EpollHttpServer;
+class H2Connection;
 
 class Connection final : public EventHandler {
  public:
@@ -99,7 +100,7 @@ class Connection final : public EventHandler {
 
  private:
   enum class Phase { Open, Lingering, Closed };
-  enum class Step { Progress, Blocked, Failed };
+  enum class Step { Progress, Blocked, Failed, Switched };
 
   void drive();
   void drive_handshake();
@@ -134,6 +135,14 @@ class Connection final : public EventHandler {
   std::unique_ptr<http::TlsTransport> tls_;  // null: plain HTTP
   http::HttpSession::Clock::time_point handshake_deadline_{};
   std::string user_;  // the TLS client certificate's subject, for the access log
+
+  // HTTP/2 with prior knowledge (h2c): when the first bytes are the client preface,
+  // switch_to_h2() hands them to an H2Connection, which gets every event from then
+  // on (h2_connection.hpp). may_be_h2_ is false once a byte went to HTTP/1.1.
+  bool switch_to_h2();
+  std::unique_ptr<H2Connection> h2_;
+  bool may_be_h2_ = true;
+  friend class H2Connection;  // asks this connection to linger or close
 };
 
 }  // namespace serverlab

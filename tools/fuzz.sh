@@ -5,6 +5,8 @@
 #   tls     the server side of the TLS layer: arbitrary bytes from a "client" go into a
 #           server TlsSession over memory BIOs (common/fuzz/tls_fuzz.cpp says what it checks)
 #   resp    the RESP2 command parser of kv-server (common/fuzz/resp_fuzz.cpp)
+#   http2   the server side of HTTP/2: frames from a "client" into an Http2Session that answers
+#           through a real HttpService (common/fuzz/http2_fuzz.cpp says what it checks)
 #
 # Each target is built with only the sources it needs, using clang and libFuzzer +
 # AddressSanitizer + UndefinedBehaviorSanitizer, into build/fuzz/TARGET/, then run over a
@@ -17,14 +19,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { echo "usage: tools/fuzz.sh [SECONDS] [parser|tls|resp]..." >&2; exit 2; }
+usage() { echo "usage: tools/fuzz.sh [SECONDS] [parser|tls|resp|http2]..." >&2; exit 2; }
 
 seconds=60
 if [ $# -gt 0 ] && [[ "$1" =~ ^[0-9]+$ ]]; then seconds=$1; shift; fi
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(parser tls resp)
+[ ${#targets[@]} -eq 0 ] && targets=(parser tls resp http2)
 for t in "${targets[@]}"; do
-  case "$t" in parser|tls|resp) ;; *) usage ;; esac
+  case "$t" in parser|tls|resp|http2) ;; *) usage ;; esac
 done
 
 tools/deps.sh build fuzz
@@ -41,6 +43,7 @@ fuzz_one() {
   [ $# -gt 0 ] && shift
   run_args=("$@")
   [ "$name" = tls ] && libs=(-lssl -lcrypto)
+  [ "$name" = http2 ] && libs=(-lnghttp2 -lfmt)
 
   local out=build/fuzz/$name
   mkdir -p "$out"
@@ -90,6 +93,19 @@ for t in "${targets[@]}"; do
     resp)
       fuzz_one resp common/fuzz/resp-corpus 1024 -- \
         common/fuzz/resp_fuzz.cpp common/src/resp/parser.cpp --
+    http2)
+      # log.cpp is built by g++ (uninstrumented): clang 14 cannot capture structured
+      # bindings in lambdas, which it uses. Everything HTTP/2 touches is instrumented.
+      mkdir -p build/fuzz/http2
+      g++ -std=c++20 -g -O1 -Icommon/include -c common/src/log.cpp -o build/fuzz/http2/log.o
+      fuzz_one http2 common/fuzz/http2-corpus 4096 -- \
+        common/fuzz/http2_fuzz.cpp common/src/http2/frame.cpp common/src/http2/session.cpp \
+        common/src/http/service.cpp common/src/http/static_files.cpp \
+        common/src/http/file_cache.cpp common/src/http/response.cpp common/src/http/request.cpp \
+        common/src/http/parser.cpp common/src/http/uri.cpp common/src/http/mime.cpp \
+        common/src/http/date.cpp common/src/http/access_log.cpp common/src/http/form.cpp \
+        common/src/metrics.cpp common/src/fd.cpp common/src/buffer.cpp common/src/rio.cpp \
+        build/fuzz/http2/log.o --
       ;;
   esac
 done

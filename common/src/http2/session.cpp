@@ -1,0 +1,595 @@
+#include "serverlab/http2/session.hpp"
+
+#include <nghttp2/nghttp2.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <new>
+#include <vector>
+
+#include "serverlab/http/date.hpp"
+#include "serverlab/http/file_cache.hpp"
+#include "serverlab/log.hpp"
+
+namespace serverlab::http2 {
+
+// One request and its response. Lives from the first HEADERS frame of a stream
+// until nghttp2 closes the stream.
+struct Http2Session::Stream {
+  std::int32_t id = 0;
+  // The request's fields, copied as nghttp2 decodes them (its buffers are only
+  // valid during the callback): name and value bytes back to back in `bytes`,
+  // located by `fields` (offsets, not views: `bytes` may move as it grows).
+  struct Field {
+    std::size_t name_at, name_length, value_at, value_length;
+  };
+  std::string bytes;
+  std::vector<Field> fields;
+  std::size_t list_size = 0;  // RFC 9113 6.5.2: name + value + 32 per field
+  bool too_large = false;     // over the header-list limits: answered with 431
+
+  http::Response response;    // kept until the stream closes: the body pieces point into it
+  // The body, in order: bytes in memory (fd < 0) or a region of an open file.
+  struct Piece {
+    const char* text = nullptr;
+    int fd = -1;
+    std::uint64_t offset = 0;  // into text, or into the file
+    std::uint64_t length = 0;  // bytes still to send
+  };
+  std::vector<Piece> body;
+  std::size_t next_piece = 0;
+  std::string header_names;   // lowercased names of the response's extra headers
+  char status[16] = {};       // ":status" digits
+  char length[24] = {};       // "content-length" digits
+
+  // Back to a fresh stream for `stream_id`, keeping every buffer's capacity, so a
+  // recycled stream serves a request without allocating.
+  void reset(std::int32_t stream_id) {
+    id = stream_id;
+    bytes.clear();
+    fields.clear();
+    list_size = 0;
+    too_large = false;
+    response.reset();
+    body.clear();
+    next_piece = 0;
+    header_names.clear();
+  }
+
+  std::string_view field_name(const Field& f) const { return {bytes.data() + f.name_at, f.name_length}; }
+  std::string_view field_value(const Field& f) const {
+    return {bytes.data() + f.value_at, f.value_length};
+  }
+};
+
+namespace {
+
+std::string_view view(const std::uint8_t* data, std::size_t length) {
+  return {reinterpret_cast<const char*>(data), length};
+}
+
+nghttp2_nv make_nv(std::string_view name, std::string_view value) {
+  // nghttp2 copies names and values (no NO_COPY flags), so they need only
+  // outlive the submit call. Its API takes non-const pointers but never writes.
+  return nghttp2_nv{reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
+                    reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(),
+                    value.size(), NGHTTP2_NV_FLAG_NONE};
+}
+
+// Headers that belong to one HTTP/1.1 connection and are forbidden in HTTP/2
+// (RFC 9113 8.2.2). The HTTP/1.1 code never puts them in extra_headers, but a
+// route could.
+bool connection_specific(std::string_view lower_name) {
+  return lower_name == "connection" || lower_name == "keep-alive" ||
+         lower_name == "transfer-encoding" || lower_name == "upgrade" ||
+         lower_name == "proxy-connection";
+}
+
+}  // namespace
+
+// The nghttp2 callbacks. Each receives the Http2Session as user_data. They never
+// throw (nghttp2 is C): trouble becomes an nghttp2 error code.
+struct Http2Session::Callbacks {
+  static Http2Session& self(void* user_data) { return *static_cast<Http2Session*>(user_data); }
+
+  // A frame header arrived. Guards against CONTINUATION floods: one header
+  // block may not go on for ever, whether in bytes or in (possibly empty) frames.
+  static int on_begin_frame(nghttp2_session*, const nghttp2_frame_hd* hd, void* user_data) {
+    Http2Session& s = self(user_data);
+    if (hd->type == NGHTTP2_HEADERS) {
+      s.block_bytes_ = hd->length;
+      s.continuations_ = 0;
+    } else if (hd->type == NGHTTP2_CONTINUATION) {
+      s.block_bytes_ += hd->length;
+      ++s.continuations_;
+      if (s.continuations_ > s.limits_.max_continuations ||
+          s.block_bytes_ > s.limits_.max_header_block) {
+        s.flood_code_ = NGHTTP2_ENHANCE_YOUR_CALM;
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+      }
+    }
+    return 0;
+  }
+
+  static int on_begin_headers(nghttp2_session* session, const nghttp2_frame* frame,
+                              void* user_data) {
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    Http2Session& s = self(user_data);
+    try {
+      std::unique_ptr<Stream> stream;
+      if (s.spare_streams_.empty()) {
+        stream = std::make_unique<Stream>();
+      } else {  // a recycled one, with its buffers' capacity
+        stream = std::move(s.spare_streams_.back());
+        s.spare_streams_.pop_back();
+      }
+      stream->reset(frame->hd.stream_id);
+      s.streams_[frame->hd.stream_id] = std::move(stream);
+    } catch (const std::bad_alloc&) {
+      nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                                NGHTTP2_INTERNAL_ERROR);
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    return 0;
+  }
+
+  static int on_header(nghttp2_session*, const nghttp2_frame* frame, const std::uint8_t* name,
+                       std::size_t name_length, const std::uint8_t* value,
+                       std::size_t value_length, std::uint8_t, void* user_data) {
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    Http2Session& s = self(user_data);
+    Stream* stream = s.find(frame->hd.stream_id);
+    if (stream == nullptr || stream->too_large) return 0;
+    stream->list_size += name_length + value_length + 32;
+    if (stream->list_size > s.limits_.max_header_list ||
+        stream->fields.size() >= s.limits_.max_headers) {
+      stream->too_large = true;  // answered with 431 once the block is complete
+      stream->bytes.clear();
+      stream->fields.clear();
+      return 0;
+    }
+    try {
+      const std::size_t at = stream->bytes.size();
+      stream->bytes.append(view(name, name_length));
+      stream->bytes.append(view(value, value_length));
+      stream->fields.push_back({at, name_length, at + name_length, value_length});
+    } catch (const std::bad_alloc&) {
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // nghttp2 resets this stream
+    }
+    return 0;
+  }
+
+  static int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+    Http2Session& s = self(user_data);
+    switch (frame->hd.type) {
+      case NGHTTP2_HEADERS:
+        if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+          if (Stream* stream = s.find(frame->hd.stream_id)) s.respond(*stream);
+        }
+        break;
+      case NGHTTP2_RST_STREAM:
+        if (!s.count_reset()) {
+          s.flood_code_ = NGHTTP2_ENHANCE_YOUR_CALM;
+          return NGHTTP2_ERR_CALLBACK_FAILURE;
+        }
+        break;
+      default:
+        break;
+    }
+    return 0;
+  }
+
+  // Request body bytes: no route uses them. nghttp2 still opens the windows
+  // again (automatic WINDOW_UPDATE), so a client's upload is drained, not stuck.
+  static int on_data_chunk_recv(nghttp2_session*, std::uint8_t, std::int32_t,
+                                const std::uint8_t*, std::size_t, void*) {
+    return 0;
+  }
+
+  static int on_frame_send(nghttp2_session* session, const nghttp2_frame* frame,
+                           void* user_data) {
+    Http2Session& s = self(user_data);
+    if (frame->hd.type == NGHTTP2_GOAWAY) {
+      s.goaway_code_ = frame->goaway.error_code;
+      return 0;
+    }
+    const bool ends_stream = (frame->hd.type == NGHTTP2_HEADERS ||
+                              frame->hd.type == NGHTTP2_DATA) &&
+                             (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+    // The response is complete but the client is still sending a body nobody
+    // reads: ask it to stop (RFC 9113 8.1), which also frees the stream.
+    if (ends_stream && nghttp2_session_get_stream_remote_close(session, frame->hd.stream_id) == 0) {
+      nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
+    }
+    return 0;
+  }
+
+  static int on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t,
+                             void* user_data) {
+    Http2Session& s = self(user_data);
+    auto it = s.streams_.find(stream_id);
+    if (it == s.streams_.end()) return 0;
+    std::unique_ptr<Stream> stream = std::move(it->second);
+    s.streams_.erase(it);
+    stream->reset(0);  // drops its file references now
+    if (s.spare_streams_.size() < s.limits_.max_concurrent_streams) {
+      try {
+        s.spare_streams_.push_back(std::move(stream));
+      } catch (const std::bad_alloc&) {
+      }  // not kept: freed here
+    }
+    return 0;
+  }
+
+  // Fills one DATA frame's payload from the stream's body pieces: a memcpy from
+  // memory, a pread(2) from a file. At most `length` bytes: nghttp2 has already
+  // limited it to a frame and to what the flow-control windows allow.
+  static ssize_t read_body(nghttp2_session*, std::int32_t, std::uint8_t* buffer,
+                           std::size_t length, std::uint32_t* flags, nghttp2_data_source* source,
+                           void*) {
+    Stream& stream = *static_cast<Stream*>(source->ptr);
+    std::size_t filled = 0;
+    while (filled < length && stream.next_piece < stream.body.size()) {
+      Stream::Piece& piece = stream.body[stream.next_piece];
+      const std::size_t want =
+          static_cast<std::size_t>(std::min<std::uint64_t>(length - filled, piece.length));
+      std::size_t got = want;
+      if (piece.fd < 0) {
+        std::memcpy(buffer + filled, piece.text + piece.offset, want);
+      } else {
+        const ssize_t n = ::pread(piece.fd, buffer + filled, want, static_cast<off_t>(piece.offset));
+        if (n < 0 && errno == EINTR) continue;
+        // An error, or the file shrank under us (the length we announced was a
+        // lie now): reset this stream; the connection and its other streams go on.
+        if (n <= 0) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        got = static_cast<std::size_t>(n);
+      }
+      piece.offset += got;
+      piece.length -= got;
+      filled += got;
+      if (piece.length == 0) ++stream.next_piece;
+    }
+    if (stream.next_piece == stream.body.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return static_cast<ssize_t>(filled);
+  }
+};
+
+Limits Limits::from(const http::HttpConfig& config) {
+  Limits limits;
+  limits.max_header_list = static_cast<std::size_t>(config.max_header_bytes);
+  limits.max_headers = static_cast<std::size_t>(std::max(config.max_headers, 1));
+  limits.max_header_block = std::max<std::size_t>(limits.max_header_list * 2, 16 * 1024);
+  return limits;
+}
+
+Http2Session::Http2Session(const http::HttpService& service, std::string_view peer,
+                           Limits limits)
+    : service_(service), limits_(limits), peer_(peer) {
+  nghttp2_session_callbacks* callbacks = nullptr;
+  if (nghttp2_session_callbacks_new(&callbacks) != 0) throw std::bad_alloc();
+  nghttp2_session_callbacks_set_on_begin_frame_callback(callbacks, Callbacks::on_begin_frame);
+  nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, Callbacks::on_begin_headers);
+  nghttp2_session_callbacks_set_on_header_callback(callbacks, Callbacks::on_header);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, Callbacks::on_frame_recv);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks,
+                                                            Callbacks::on_data_chunk_recv);
+  nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, Callbacks::on_frame_send);
+  nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, Callbacks::on_stream_close);
+
+  nghttp2_option* option = nullptr;
+  if (nghttp2_option_new(&option) != 0) {
+    nghttp2_session_callbacks_del(callbacks);
+    throw std::bad_alloc();
+  }
+  // libnghttp2's own CONTINUATION bound stays as a backstop behind ours.
+  nghttp2_option_set_max_continuations(option, limits_.max_continuations * 2);
+  const int rv = nghttp2_session_server_new2(&session_, callbacks, this, option);
+  nghttp2_option_del(option);
+  nghttp2_session_callbacks_del(callbacks);
+  if (rv != 0) throw std::bad_alloc();
+
+  const nghttp2_settings_entry settings[] = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, limits_.max_concurrent_streams},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, limits_.initial_window_size},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<std::uint32_t>(limits_.max_header_list)},
+      {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},  // a server may only say 0: there is no push here
+  };
+  if (nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings)) != 0) {
+    nghttp2_session_del(session_);
+    throw std::bad_alloc();
+  }
+  arm(Timer::Header);
+  pump();
+}
+
+Http2Session::~Http2Session() {
+  nghttp2_session_del(session_);  // may call on_stream_close: streams_ is still alive here
+  streams_.clear();
+  spare_streams_.clear();
+}
+
+Http2Session::Stream* Http2Session::find(std::int32_t id) {
+  auto it = streams_.find(id);
+  return it == streams_.end() ? nullptr : it->second.get();
+}
+
+// ---------------------------------------------------------------- input
+
+void Http2Session::on_input() {
+  if (closed_ || in_.empty()) return;
+  const auto* data = reinterpret_cast<const std::uint8_t*>(in_.peek());
+  const ssize_t rv = nghttp2_session_mem_recv(session_, data, in_.readable_bytes());
+  in_.retrieve_all();  // nghttp2 takes every byte (it never pauses here), or failed
+  if (rv < 0) {
+    // A callback found an attack, nghttp2 found a flood of its own kind, or memory
+    // ran out. nghttp2 itself answers plain protocol errors with a GOAWAY and
+    // does not return here.
+    std::uint32_t code = NGHTTP2_INTERNAL_ERROR;
+    if (flood_code_ != 0) code = flood_code_;
+    else if (rv == NGHTTP2_ERR_FLOODED || rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) code = NGHTTP2_ENHANCE_YOUR_CALM;
+    else if (rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC) code = NGHTTP2_PROTOCOL_ERROR;
+    if (Metrics* m = service_.metrics()) m->error(code == NGHTTP2_ENHANCE_YOUR_CALM ? "limit" : "parse");
+    service_.log_protocol_error(peer_, 400,
+                                code == NGHTTP2_ENHANCE_YOUR_CALM ? "HTTP/2 flood (GOAWAY)"
+                                                                  : "HTTP/2 protocol error",
+                                {});
+    end_connection(code);
+  }
+  note_activity();
+  pump();
+}
+
+void Http2Session::on_eof() {
+  eof_ = true;
+  in_.retrieve_all();
+  end_connection(NGHTTP2_NO_ERROR);
+}
+
+void Http2Session::on_timeout() {
+  if (closed_) return;
+  if (!out_.empty() || !streams_.empty() || goaway_code_ >= 0) {
+    // The peer stopped reading, stopped opening its windows, or did not take
+    // our GOAWAY: nothing more will happen on this connection.
+    if (Metrics* m = service_.metrics()) m->error("timeout");
+    closed_ = true;
+    return;
+  }
+  end_connection(NGHTTP2_NO_ERROR);  // idle: say goodbye properly
+  arm(Timer::Send);                  // and give the peer that long to take it
+}
+
+void Http2Session::shutdown() {
+  if (closed_ || stopping_) return;
+  stopping_ = true;
+  linger_ = true;
+  // GOAWAY with the last stream taken: those run to completion, later ones are
+  // refused and the client may retry them elsewhere. Then nghttp2 stops wanting
+  // to read once no stream is active, and want() says Close.
+  const std::int32_t last = nghttp2_session_get_last_proc_stream_id(session_);
+  if (nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, last, NGHTTP2_NO_ERROR, nullptr, 0) != 0)
+    closed_ = true;
+  pump();
+}
+
+bool Http2Session::count_reset() {
+  ++resets_total_;
+  const Clock::time_point now = Clock::now();
+  if (resets_in_window_ == 0 || now - reset_window_start_ >= limits_.reset_window) {
+    reset_window_start_ = now;
+    resets_in_window_ = 0;
+  }
+  return ++resets_in_window_ <= limits_.max_resets;
+}
+
+void Http2Session::end_connection(std::uint32_t code) {
+  linger_ = true;
+  if (goaway_code_ < 0) goaway_code_ = code;
+  // Queues GOAWAY(last stream, code); nghttp2 stops reading and writing once it is sent.
+  if (nghttp2_session_terminate_session(session_, code) != 0) closed_ = true;
+  pump();
+}
+
+// ---------------------------------------------------------------- requests
+
+void Http2Session::respond(Stream& stream) {
+  ++requests_;
+  const Clock::time_point started = Clock::now();
+  http::Request& request = request_;  // reused: its header vector keeps its capacity
+  request.clear();
+  std::string_view authority;
+  if (!stream.too_large) {
+    try {
+      request.headers.reserve(stream.fields.size());
+    } catch (const std::bad_alloc&) {
+      stream.too_large = true;
+    }
+  }
+  for (const Stream::Field& f : stream.fields) {
+    const std::string_view name = stream.field_name(f);
+    const std::string_view value = stream.field_value(f);
+    if (name == ":method") {
+      request.method_token = value;
+    } else if (name == ":path") {
+      request.target = value;
+    } else if (name == ":authority") {
+      authority = value;
+    } else if (!name.starts_with(':')) {
+      request.headers.push_back({name, value});
+    }
+  }
+  request.method = http::method_from_token(request.method_token);
+  const std::size_t question = request.target.find('?');
+  request.path = request.target.substr(0, question);
+  if (question != std::string_view::npos) request.query = request.target.substr(question + 1);
+  request.host = authority.empty() ? request.header("host").value_or(std::string_view{}) : authority;
+  request.version_minor = 1;
+
+  http::Response& r = stream.response;
+  try {
+    if (stream.too_large) {
+      service_.error(431, r);
+      if (Metrics* m = service_.metrics()) m->error("limit");
+    } else {
+      service_.handle(request, r);
+    }
+    if (request.method == http::Method::Head) r.send_body = false;
+    submit(stream);
+  } catch (const std::exception& e) {
+    log::warn("HTTP/2 stream {}: {}", stream.id, e.what());
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream.id, NGHTTP2_INTERNAL_ERROR);
+    return;
+  }
+
+  const std::uint64_t body_bytes = r.send_body ? r.content_length : 0;
+  const http::AccessLog& log = service_.access_log();
+  if (log.enabled()) {
+    std::string line;
+    line.append(request.method_token).append(" ").append(request.target).append(" HTTP/2.0");
+    log.write({peer_, line, r.status, body_bytes, request.header("referer").value_or(""),
+               request.header("user-agent").value_or("")});
+  }
+  if (Metrics* m = service_.metrics()) {
+    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    m->request_done(request.method, r.status, body_bytes, seconds);
+  }
+}
+
+// Turns the stream's Response into HEADERS (+ DATA through read_body). Throws
+// std::bad_alloc.
+void Http2Session::submit(Stream& stream) {
+  const http::Response& r = stream.response;
+  const std::string_view status(
+      stream.status,
+      static_cast<std::size_t>(std::to_chars(stream.status, stream.status + sizeof stream.status - 1,
+                                             r.status).ptr - stream.status));
+  const std::string_view content_length(
+      stream.length,
+      static_cast<std::size_t>(std::to_chars(stream.length, stream.length + sizeof stream.length - 1,
+                                             r.content_length).ptr - stream.length));
+
+  // Lowercased copies of the extra header names first ("Name: value\r\n" lines),
+  // so the name views below do not move while the list is built.
+  auto& extra = extra_;  // (name offset, value); reused between responses
+  extra.clear();
+  std::string_view lines = r.extra_headers;
+  while (!lines.empty()) {
+    const std::size_t end = lines.find("\r\n");
+    const std::string_view line = lines.substr(0, end);
+    lines = end == std::string_view::npos ? std::string_view{} : lines.substr(end + 2);
+    const std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    const std::size_t at = stream.header_names.size();
+    for (char c : line.substr(0, colon))
+      stream.header_names.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c);
+    extra.emplace_back(at, value);
+  }
+
+  // The header list, reused between responses (submit() never runs twice at once
+  // on one thread, and nghttp2 copies the list before it returns).
+  static thread_local std::vector<nghttp2_nv> nv;
+  nv.clear();
+  nv.push_back(make_nv(":status", status));
+  nv.push_back(make_nv("server", "serverlab"));
+  const std::string_view date = http::current_http_date();
+  nv.push_back(make_nv("date", date));
+  if (!r.content_type.empty()) nv.push_back(make_nv("content-type", r.content_type));
+  nv.push_back(make_nv("content-length", content_length));
+  if (!r.last_modified.empty()) nv.push_back(make_nv("last-modified", r.last_modified));
+  if (!r.etag.empty()) nv.push_back(make_nv("etag", r.etag));
+  if (r.accept_ranges) nv.push_back(make_nv("accept-ranges", "bytes"));
+  for (std::size_t i = 0; i < extra.size(); ++i) {
+    const std::size_t at = extra[i].first;
+    const std::size_t end = i + 1 < extra.size() ? extra[i + 1].first : stream.header_names.size();
+    const std::string_view name(stream.header_names.data() + at, end - at);
+    if (!connection_specific(name)) nv.push_back(make_nv(name, extra[i].second));
+  }
+
+  // The body pieces, in the order HTTP/1.1 sends them (HttpSession::queue_response).
+  auto add_text = [&stream](std::string_view text) {
+    if (!text.empty()) stream.body.push_back({text.data(), -1, 0, text.size()});
+  };
+  auto add_file = [&stream, &add_text](const http::CachedFile* file, std::uint64_t offset,
+                                       std::uint64_t length) {
+    if (file == nullptr || length == 0) return;
+    if (file->inlined) return add_text(std::string_view(file->bytes).substr(offset, length));
+    stream.body.push_back({nullptr, file->fd.get(), offset, length});
+  };
+  if (r.send_body) {
+    add_text(r.text);
+    add_file(r.file.file.get(), r.file.offset, r.file.length);
+    for (const http::Response::Part& part : r.parts) {
+      add_text(std::string_view(r.owned_text).substr(part.text_offset, part.text_length));
+      add_file(r.file.file.get(), part.file_offset, part.file_length);
+    }
+  }
+
+  nghttp2_data_provider provider{};
+  provider.source.ptr = &stream;
+  provider.read_callback = Callbacks::read_body;
+  const int rv = nghttp2_submit_response(session_, stream.id, nv.data(), nv.size(),
+                                         stream.body.empty() ? nullptr : &provider);
+  if (rv != 0) {
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream.id, NGHTTP2_INTERNAL_ERROR);
+  }
+}
+
+// ---------------------------------------------------------------- output
+
+void Http2Session::pump() {
+  while (!closed_ && out_.readable_bytes() < kOutputHighWater) {
+    const std::uint8_t* data = nullptr;
+    const ssize_t n = nghttp2_session_mem_send(session_, &data);
+    if (n < 0) {  // out of memory, or a callback failed: nothing sensible to add
+      closed_ = true;
+      break;
+    }
+    if (n == 0) break;
+    out_.append(data, static_cast<std::size_t>(n));
+  }
+}
+
+void Http2Session::wrote(std::size_t n) {
+  n = std::min(n, out_.readable_bytes());
+  out_.retrieve(n);
+  if (out_.empty()) out_.retrieve_all();
+  if (n > 0) note_activity();
+  pump();
+}
+
+Http2Session::Want Http2Session::want() const {
+  if (!out_.empty() && !closed_) return Want::Write;
+  if (closed_ || eof_) return Want::Close;
+  // After a GOAWAY went out and no stream is active, nghttp2 wants nothing more.
+  if (nghttp2_session_want_read(session_) == 0) return Want::Close;
+  return Want::Read;
+}
+
+void Http2Session::arm(Timer timer) {
+  const http::HttpConfig& c = service_.config();
+  double seconds = c.header_timeout;
+  if (timer == Timer::KeepAlive) seconds = c.keepalive_timeout;
+  if (timer == Timer::Send) seconds = c.send_timeout;
+  timer_ = timer;
+  deadline_ = Clock::now() +
+              std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+// Progress was made (bytes in or out). While streams or output wait on the
+// peer, the send timeout starts over; once the last stream is done the
+// keep-alive timeout starts. Frames that open no stream (PING, SETTINGS) do not
+// extend an idle connection's life.
+void Http2Session::note_activity() {
+  if (goaway_code_ >= 0) return;  // leaving: the current deadline stands
+  if (!streams_.empty() || !out_.empty()) {
+    arm(Timer::Send);
+  } else if (timer_ == Timer::Send) {
+    arm(Timer::KeepAlive);
+  }
+}
+
+}  // namespace serverlab::http2

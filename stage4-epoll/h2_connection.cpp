@@ -1,0 +1,172 @@
+#include "h2_connection.hpp"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "connection.hpp"
+#include "http_server.hpp"
+#include "serverlab/sys_error.hpp"
+
+namespace serverlab {
+
+namespace {
+
+using Clock = http2::Http2Session::Clock;
+using Want = http2::Http2Session::Want;
+
+constexpr int kMaxRounds = 32;  // steps per wake-up, for fairness (as Connection)
+
+}  // namespace
+
+H2Connection::H2Connection(Connection& owner, std::string_view first_bytes, bool can_read)
+    : owner_(owner),
+      loop_(owner.loop_),
+      fd_(owner.fd()),
+      session_(owner.server_.service(), owner.peer_),
+      can_read_(can_read) {
+  session_.input().append(first_bytes);
+}
+
+H2Connection::~H2Connection() {
+  loop_.cancel(timer_);
+  loop_.cancel(resume_);
+}
+
+void H2Connection::start() {
+  session_.on_input();
+  drive();
+}
+
+// The Connection can also be closed from outside (the server's shutdown grace
+// period ending): then this object only waits to be deleted with it.
+bool H2Connection::gone() const { return done_ || owner_.closed(); }
+
+void H2Connection::on_event(std::uint32_t events) {
+  if (gone()) return;
+  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) can_read_ = true;
+  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) can_write_ = true;
+  drive();
+}
+
+void H2Connection::shutdown() {
+  if (gone()) return;
+  session_.shutdown();
+  drive();
+}
+
+void H2Connection::drive() {
+  if (gone()) return;
+  for (int round = 0; round < kMaxRounds && !done_; ++round) {
+    Step step = Step::Progress;
+    switch (session_.want()) {
+      case Want::Close:
+        return finish();
+      case Want::Write:
+        if (!can_write_) {
+          set_interest(kWritable);
+          return update_timer();
+        }
+        step = write_some();
+        break;
+      case Want::Read:
+        if (!can_read_) {
+          set_interest(kReadable);
+          return update_timer();
+        }
+        step = read_some();
+        break;
+    }
+    if (step == Step::Failed) {
+      if (Metrics* m = owner_.server_.service().metrics()) m->error("io");
+      done_ = true;
+      return owner_.close();
+    }
+  }
+  if (done_) return;
+  set_interest(session_.want() == Want::Write ? kWritable : kReadable);
+  if (loop_.edge_triggered() && !loop_.timer_pending(resume_))
+    resume_ = loop_.run_after(0, [this] { drive(); });
+  update_timer();
+}
+
+H2Connection::Step H2Connection::read_some() {
+  IoResult r = session_.input().read_from(fd_);
+  switch (r.status) {
+    case IoResult::Status::Ok:
+      if (!loop_.edge_triggered()) can_read_ = false;
+      session_.on_input();
+      return Step::Progress;
+    case IoResult::Status::Eof:
+      can_read_ = false;
+      session_.on_eof();
+      return Step::Progress;
+    case IoResult::Status::WouldBlock:
+      can_read_ = false;
+      return Step::Blocked;
+    case IoResult::Status::Error:
+      break;
+  }
+  return Step::Failed;
+}
+
+H2Connection::Step H2Connection::write_some() {
+  const std::string_view out = session_.output();
+  for (;;) {
+    const ssize_t n = ::send(fd_, out.data(), out.size(), MSG_NOSIGNAL);
+    if (n >= 0) {
+      session_.wrote(static_cast<std::size_t>(n));
+      return Step::Progress;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      can_write_ = false;
+      return Step::Blocked;
+    }
+    return Step::Failed;
+  }
+}
+
+void H2Connection::finish() {
+  done_ = true;
+  loop_.cancel(timer_);
+  loop_.cancel(resume_);
+  // After a GOAWAY the client may still have frames in flight: lingering keeps
+  // them from turning into a RST that could destroy the GOAWAY before it is read.
+  if (session_.linger()) return owner_.begin_linger();
+  owner_.close();
+}
+
+void H2Connection::set_interest(std::uint32_t events) {
+  if (done_ || loop_.edge_triggered()) return;  // edge-triggered: registered for both, once
+  try {
+    loop_.modify(fd_, events);
+  } catch (const SysError&) {
+    done_ = true;
+    owner_.close();
+  }
+}
+
+void H2Connection::update_timer() {
+  if (done_) return;
+  const Clock::time_point deadline = session_.deadline();
+  if (loop_.timer_pending(timer_)) {
+    if (timer_at_ <= deadline) return;  // fires first; on_timer() looks at the real deadline
+    loop_.cancel(timer_);
+  }
+  const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  timer_ = loop_.run_after(static_cast<std::uint64_t>(std::max<std::int64_t>(left, 0)),
+                           [this] { on_timer(); });
+  timer_at_ = deadline;
+}
+
+void H2Connection::on_timer() {
+  timer_ = {};
+  if (gone()) return;
+  if (Clock::now() < session_.deadline()) return update_timer();  // moved later meanwhile
+  session_.on_timeout();
+  drive();
+}
+
+}  // namespace serverlab

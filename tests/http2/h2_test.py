@@ -1,0 +1,373 @@
+#!/usr/bin/python3
+"""HTTP/2 (h2c, prior knowledge) black-box tests of one server binary.
+
+    h2_test.py --server BIN [--graceful-signal TERM|QUIT] [-- EXTRA SERVER ARGS]
+
+Starts BIN on 127.0.0.1 port 0 (it prints `listening on 127.0.0.1:PORT` first)
+over a document root made in a temporary directory, then checks it with:
+
+  - real clients: curl --http2-prior-knowledge and nghttp (GET, HEAD, 304, 206,
+    404, a 4 MiB file by checksum, 100 concurrent streams on one connection), and
+    that HTTP/1.1 still works on the same port;
+  - frames written by hand and with Python's h2 (Debian's python3-h2, hence
+    /usr/bin/python3): malformed frames, a rapid-reset flood, a CONTINUATION flood,
+    each answered with GOAWAY and a close while the server keeps serving others;
+  - a client that never reads: others are still served;
+  - graceful shutdown: the graceful signal (SIGTERM for stage 4, SIGQUIT for
+    stage 5's master) during a 4 MiB download lets it finish, GOAWAY(0) is sent,
+    and the server exits 0.
+
+Every wait has a deadline (a hang becomes a named failure); no timing is asserted.
+Only loopback traffic; only the processes this script starts are signalled.
+"""
+import argparse
+import hashlib
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import h2.config
+import h2.connection
+import h2.events
+import hpack
+
+SERVER = None  # argparse result, set in main()
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+DEADLINE = 20.0  # seconds any one wait may take before the test fails by name
+
+# Frame types and error codes (RFC 9113).
+DATA, HEADERS, RST_STREAM, SETTINGS, GOAWAY, CONTINUATION = 0x0, 0x1, 0x3, 0x4, 0x7, 0x9
+END_STREAM, END_HEADERS = 0x1, 0x4
+NO_ERROR, PROTOCOL_ERROR, FRAME_SIZE_ERROR, ENHANCE_YOUR_CALM = 0x0, 0x1, 0x6, 0xB
+
+
+def frame(ftype, flags, stream, payload=b""):
+    return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + \
+        struct.pack(">I", stream & 0x7FFFFFFF) + payload
+
+
+def get_block(path="/hello.txt", encoder=None):
+    encoder = encoder or hpack.Encoder()
+    return encoder.encode([(":method", "GET"), (":scheme", "http"),
+                           (":authority", "127.0.0.1"), (":path", path)])
+
+
+class Server:
+    """One server process over one document root."""
+
+    def __init__(self, binary, args, root):
+        self.proc = subprocess.Popen(
+            [binary, "--port", "0", "--bind", "127.0.0.1", "--root", root, "--log-level", "warn"]
+            + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if "listening on" not in line:
+            self.proc.kill()
+            raise RuntimeError(f"server did not announce its port: {line!r} "
+                               f"{self.proc.stderr.read()}")
+        self.port = int(line.strip().rsplit(":", 1)[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def stop(self):
+        """SIGTERM, then the exit status (None if it had to be killed)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=DEADLINE)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return None
+        finally:
+            self.proc.stdout.close()
+            self.proc.stderr.close()
+
+
+def make_root(base):
+    root = os.path.join(base, "root")
+    os.makedirs(os.path.join(root, "sub"))
+    files = {
+        "hello.txt": b"Hello, HTTP/2!\n",
+        "index.html": b"<!doctype html><title>h2</title><p>home</p>\n",
+        "sub/page.txt": b"a page in sub\n",
+        "big.bin": os.urandom(4 * 1024 * 1024),
+        "page.html": b"x" * 4096,
+    }
+    for name, data in files.items():
+        with open(os.path.join(root, name), "wb") as f:
+            f.write(data)
+    return root, files
+
+
+def run(cmd, timeout=DEADLINE):
+    return subprocess.run(cmd, capture_output=True, timeout=timeout)
+
+
+def curl(url, *extra):
+    """curl over h2c with prior knowledge; returns (status, headers dict, body, version)."""
+    r = run(["curl", "-s", "--http2-prior-knowledge", "-D", "-", "-w", "\n%{http_version}",
+             "--max-time", str(int(DEADLINE)), *extra, url])
+    if r.returncode != 0:
+        raise AssertionError(f"curl {url} failed ({r.returncode}): {r.stderr!r}")
+    out, _, version = r.stdout.rpartition(b"\n")
+    head, _, body = out.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return status, headers, body, version.decode()
+
+
+def connect(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
+    s.settimeout(DEADLINE)
+    return s
+
+
+def read_frames_until_close(sock, limit=64 * 1024 * 1024):
+    """Reads server frames until EOF; returns the list of (type, flags, stream, payload)."""
+    data = b""
+    deadline = time.monotonic() + DEADLINE
+    while len(data) < limit and time.monotonic() < deadline:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    frames, at = [], 0
+    while at + 9 <= len(data):
+        length = int.from_bytes(data[at:at + 3], "big")
+        ftype, flags = data[at + 3], data[at + 4]
+        stream = int.from_bytes(data[at + 5:at + 9], "big") & 0x7FFFFFFF
+        frames.append((ftype, flags, stream, data[at + 9:at + 9 + length]))
+        at += 9 + length
+    return frames
+
+
+def goaway_code(frames):
+    for ftype, _, _, payload in frames:
+        if ftype == GOAWAY:
+            return int.from_bytes(payload[4:8], "big")
+    return None
+
+
+class H2Test(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="serverlab-h2-")
+        cls.root, cls.files = make_root(cls.tmp.name)
+        cls.server = Server(SERVER.server, SERVER.args, cls.root)
+
+    @classmethod
+    def tearDownClass(cls):
+        status = cls.server.stop()
+        cls.tmp.cleanup()
+        if status != 0:
+            raise AssertionError(f"server exit status {status} (expected 0 after SIGTERM)")
+
+    def assert_still_serving(self):
+        status, _, body, version = curl(self.server.url + "/hello.txt")
+        self.assertEqual((status, body, version), (200, self.files["hello.txt"], "2"))
+
+    # ---- real clients
+
+    def test_get_head_404_over_curl(self):
+        status, headers, body, version = curl(self.server.url + "/hello.txt")
+        self.assertEqual(version, "2")
+        self.assertEqual(status, 200)
+        self.assertEqual(body, self.files["hello.txt"])
+        self.assertEqual(headers["content-type"], "text/plain; charset=utf-8")
+        self.assertEqual(headers["content-length"], str(len(body)))
+        status, headers, body, _ = curl(self.server.url + "/hello.txt", "-I", "-o", "/dev/null")
+        self.assertEqual((status, body), (200, b""))
+        self.assertEqual(headers["content-length"], str(len(self.files["hello.txt"])))
+        status, _, body, _ = curl(self.server.url + "/nope.txt")
+        self.assertEqual(status, 404)
+        self.assertIn(b"404", body)
+
+    def test_conditional_304_and_range_206(self):
+        _, headers, _, _ = curl(self.server.url + "/big.bin", "-I", "-o", "/dev/null")
+        status, h304, body, _ = curl(self.server.url + "/big.bin", "-H",
+                                     f"If-None-Match: {headers['etag']}")
+        self.assertEqual((status, body), (304, b""))
+        self.assertEqual(h304["etag"], headers["etag"])
+        status, h206, body, _ = curl(self.server.url + "/big.bin", "-H", "Range: bytes=1000-1999")
+        self.assertEqual(status, 206)
+        self.assertEqual(body, self.files["big.bin"][1000:2000])
+        self.assertEqual(h206["content-range"], f"bytes 1000-1999/{4 * 1024 * 1024}")
+
+    def test_directory_redirect_and_listing(self):
+        status, headers, _, _ = curl(self.server.url + "/sub")
+        self.assertEqual(status, 301)
+        self.assertEqual(headers["location"], "/sub/")
+        status, _, body, _ = curl(self.server.url + "/sub/")
+        self.assertEqual(status, 200)
+        self.assertIn(b"page.txt", body)
+
+    def test_big_file_checksum_curl_and_nghttp(self):
+        want = hashlib.sha256(self.files["big.bin"]).hexdigest()
+        _, _, body, _ = curl(self.server.url + "/big.bin")
+        self.assertEqual(hashlib.sha256(body).hexdigest(), want)
+        r = run(["nghttp", "-t", str(int(DEADLINE)), self.server.url + "/big.bin"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(hashlib.sha256(r.stdout).hexdigest(), want)
+
+    def test_hundred_concurrent_streams_on_one_connection(self):
+        r = run(["nghttp", "-n", "-s", "-m", "100", "-t", str(int(DEADLINE)),
+                 self.server.url + "/page.html"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        answered = [line for line in r.stdout.decode().splitlines()
+                    if line.strip().endswith("/page.html") and " 200 " in line]
+        self.assertEqual(len(answered), 100, r.stdout.decode()[-2000:])
+
+    def test_http11_still_works_on_the_same_port(self):
+        r = run(["curl", "-s", "--http1.1", "-w", "%{http_version}", "--max-time",
+                 str(int(DEADLINE)), self.server.url + "/hello.txt"])
+        self.assertEqual(r.stdout, self.files["hello.txt"] + b"1.1")
+
+    # ---- hostile and broken clients
+
+    def test_malformed_frames_get_goaway(self):
+        cases = [
+            ("SETTINGS of 5 bytes", frame(SETTINGS, 0, 0, b"12345"), FRAME_SIZE_ERROR),
+            ("DATA on stream 0", frame(DATA, 0, 0, b"x"), PROTOCOL_ERROR),
+            ("HEADERS on an even stream",
+             frame(HEADERS, END_STREAM | END_HEADERS, 2, get_block()), PROTOCOL_ERROR),
+        ]
+        for what, payload, code in cases:
+            with self.subTest(what), connect(self.server.port) as s:
+                s.sendall(PREFACE + frame(SETTINGS, 0, 0) + payload)
+                self.assertEqual(goaway_code(read_frames_until_close(s)), code, what)
+        with connect(self.server.port) as s:  # not even a preface after the magic
+            s.sendall(PREFACE + b"\xff" * 64)
+            self.assertIsNotNone(goaway_code(read_frames_until_close(s)))
+        self.assert_still_serving()
+
+    def test_rapid_reset_flood_is_cut_off(self):
+        config = h2.config.H2Configuration(client_side=True)
+        conn = h2.connection.H2Connection(config=config)
+        conn.initiate_connection()
+        with connect(self.server.port) as s:
+            s.sendall(conn.data_to_send())
+            for i in range(500):  # HEADERS and at once RST_STREAM, 500 times
+                stream = conn.get_next_available_stream_id()
+                conn.send_headers(stream, [(":method", "GET"), (":scheme", "http"),
+                                           (":authority", "127.0.0.1"), (":path", "/big.bin")],
+                                  end_stream=True)
+                conn.reset_stream(stream)
+            try:
+                s.sendall(conn.data_to_send())
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the server may already have hung up: the GOAWAY is still readable
+            frames = read_frames_until_close(s)
+        self.assertEqual(goaway_code(frames), ENHANCE_YOUR_CALM)
+        self.assert_still_serving()
+
+    def test_continuation_flood_is_cut_off(self):
+        with connect(self.server.port) as s:
+            out = PREFACE + frame(SETTINGS, 0, 0)
+            out += frame(HEADERS, END_STREAM, 1, get_block())  # no END_HEADERS
+            out += b"".join(frame(CONTINUATION, 0, 1, b"") for _ in range(1000))
+            try:
+                s.sendall(out)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            frames = read_frames_until_close(s)
+        self.assertEqual(goaway_code(frames), ENHANCE_YOUR_CALM)
+        self.assertFalse(any(t == HEADERS for t, _, _, _ in frames), "the request was answered")
+        self.assert_still_serving()
+
+    def test_client_that_never_reads_does_not_stall_others(self):
+        config = h2.config.H2Configuration(client_side=True)
+        conn = h2.connection.H2Connection(config=config)
+        conn.initiate_connection()
+        conn.increment_flow_control_window(2 ** 30)
+        lazy = socket.socket()
+        lazy.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        lazy.connect(("127.0.0.1", self.server.port))
+        try:
+            for _ in range(10):  # 40 MiB asked for, none of it read
+                stream = conn.get_next_available_stream_id()
+                conn.send_headers(stream, [(":method", "GET"), (":scheme", "http"),
+                                           (":authority", "127.0.0.1"), (":path", "/big.bin")],
+                                  end_stream=True)
+                conn.increment_flow_control_window(2 ** 24, stream_id=stream)
+            lazy.sendall(conn.data_to_send())
+            time.sleep(0.3)  # let the server fill that socket
+            for _ in range(3):
+                self.assert_still_serving()
+            self.test_big_file_checksum_curl_and_nghttp()
+        finally:
+            lazy.close()
+
+
+class ShutdownTest(unittest.TestCase):
+    """The graceful signal while a 4 MiB body is in flight: it completes, GOAWAY(0), exit 0."""
+
+    def test_graceful_shutdown_finishes_streams_in_flight(self):
+        with tempfile.TemporaryDirectory(prefix="serverlab-h2-") as tmp:
+            root, files = make_root(tmp)
+            server = Server(SERVER.server, SERVER.args, root)
+            try:
+                # The request, with windows so large that no WINDOW_UPDATE is needed;
+                # the answer is read frame by frame (h2's client state machine would
+                # refuse DATA after a GOAWAY, which the RFC allows a server to send).
+                window = 2 ** 31 - 1
+                s = connect(server.port)
+                s.sendall(PREFACE + frame(SETTINGS, 0, 0, struct.pack(">HI", 0x4, window))
+                          + frame(0x8, 0, 0, struct.pack(">I", window - 65535))
+                          + frame(HEADERS, END_STREAM | END_HEADERS, 1, get_block("/big.bin")))
+                body, ended, goaway, signalled, pending = b"", False, None, False, b""
+                deadline = time.monotonic() + DEADLINE
+                while time.monotonic() < deadline:
+                    data = s.recv(65536)
+                    if not data:
+                        break
+                    pending += data
+                    while len(pending) >= 9:
+                        length = int.from_bytes(pending[:3], "big")
+                        if len(pending) < 9 + length:
+                            break
+                        ftype, flags, payload = pending[3], pending[4], pending[9:9 + length]
+                        pending = pending[9 + length:]
+                        if ftype == DATA:
+                            body += payload
+                            ended = ended or bool(flags & END_STREAM)
+                        elif ftype == GOAWAY:
+                            goaway = int.from_bytes(payload[4:8], "big")
+                    if not signalled and body:
+                        server.proc.send_signal(SERVER.graceful_signal)  # mid-body
+                        signalled = True
+                s.close()
+                self.assertTrue(signalled)
+                self.assertTrue(ended, f"stream did not end ({len(body)} bytes)")
+                self.assertEqual(hashlib.sha256(body).digest(),
+                                 hashlib.sha256(files["big.bin"]).digest())
+                self.assertEqual(goaway, NO_ERROR)
+            finally:
+                self.assertEqual(server.stop(), 0)
+
+
+def main():
+    global SERVER
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--server", required=True, help="the server binary")
+    parser.add_argument("--graceful-signal", default="TERM", choices=["TERM", "QUIT", "INT"],
+                        help="the signal that stops the server gracefully (default TERM)")
+    parser.add_argument("args", nargs="*", help="extra server arguments (after --)")
+    SERVER, rest = parser.parse_known_args()
+    SERVER.graceful_signal = getattr(signal, "SIG" + SERVER.graceful_signal)
+    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+
+
+if __name__ == "__main__":
+    main()
