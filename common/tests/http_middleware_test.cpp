@@ -238,11 +238,22 @@ TEST(AccessLogJson, EveryLineIsValidJsonWhateverTheClientSent) {
 
 TEST(AccessLogJson, RequestIdIsLeftOutWhenOff) {
   std::string line;
-  AccessLog::format_json(line, {"::1", "GET / HTTP/1.1", 200, 0, "", "", "", 0}, "t");
+  AccessLog::format_json(line, {"::1", "GET / HTTP/1.1", 200, 0, "", "", "", "", 0}, "t");
   EXPECT_FALSE(nlohmann::json::parse(line).contains("request_id"));
   line.clear();
-  AccessLog::format(line, {"::1", "GET / HTTP/1.1", 200, 0, "", "", "abc", 0}, "d");
+  AccessLog::format(line, {"::1", "GET / HTTP/1.1", 200, 0, "", "", "", "abc", 0}, "d");
   EXPECT_TRUE(line.ends_with(" \"abc\"\n")) << line;
+}
+
+TEST(AccessLogJson, ClientCertificateSubjectIsTheUserField) {
+  std::string line;
+  AccessLog::format_json(line, {"::1", "GET / HTTP/1.1", 200, 0, "", "", "CN=alice,O=x y", "", 0},
+                         "t");
+  nlohmann::json j = nlohmann::json::parse(line);
+  EXPECT_EQ(j["user"], "CN=alice,O=x y");
+  line.clear();
+  AccessLog::format_json(line, {"::1", "GET / HTTP/1.1", 200, 0, "", "", "", "", 0}, "t");
+  EXPECT_FALSE(nlohmann::json::parse(line).contains("user")) << "no certificate, no user key";
 }
 
 // ---------------------------------------------------------------- HttpService's chain

@@ -445,16 +445,15 @@ void Http2Session::respond(Stream& stream) {
 
   const std::uint64_t body_bytes = r.send_body ? r.content_length : 0;
   const http::AccessLog& log = service_.access_log();
+  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
   if (log.enabled()) {
     std::string line;
     line.append(request.method_token).append(" ").append(request.target).append(" HTTP/2.0");
     log.write({peer_, line, r.status, body_bytes, request.header("referer").value_or(""),
-               request.header("user-agent").value_or("")});
+               request.header("user-agent").value_or(""), /*user=*/"", /*request_id=*/"",
+               seconds});
   }
-  if (Metrics* m = service_.metrics()) {
-    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-    m->request_done(request.method, r.status, body_bytes, seconds);
-  }
+  if (Metrics* m = service_.metrics()) m->request_done(request.method, r.status, body_bytes, seconds);
 }
 
 // Turns the stream's Response into HEADERS (+ DATA through read_body). Throws
