@@ -7,6 +7,7 @@
 //   clients.hpp/.cpp Clients: the live worker threads and their connections
 //   session.cpp      run_session: one connection, echoed in the chosen framing
 //   udp_server.cpp   run_udp: one datagram in, the same datagram out
+//   tls_session.cpp  serve_tls: one connection over TLS (--tls-cert), same framings
 //
 // Who may call: main() calls run_tcp or run_udp once; run_tcp calls run_session on
 // each worker thread. None of them throw for one bad client: a connection's error
@@ -19,6 +20,10 @@
 
 #include "serverlab/flags.hpp"
 
+namespace serverlab::tls {
+class TlsContext;
+}
+
 namespace serverlab::echo {
 
 // Every flag's value, filled by main() before any thread starts, then read-only.
@@ -30,6 +35,15 @@ struct EchoConfig {
   double idle_timeout = 300;          // seconds; 0 disables
   std::uint64_t max_frame = 4 << 20;  // longest line or frame payload
   bool udp = false;
+  const tls::TlsContext* tls = nullptr;  // set: every connection speaks TLS (main owns it)
+};
+
+// What one connection did, for its "conn close" log line.
+struct SessionStats {
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  std::string end = "eof";  // why the connection ended
+  bool failed = false;      // end names an error, not a normal close
 };
 
 // Listens on TCP and serves each connection on a worker thread, with at most
@@ -44,5 +58,9 @@ int run_udp(const EchoConfig& cfg, int signal_fd);
 // messages it also waits on stop_fd: readable means the server is stopping.
 // Does not close fd (the caller owns it). Never throws.
 void run_session(int fd, const EchoConfig& cfg, int stop_fd);
+
+// The TLS half of run_session (cfg.tls set): the handshake (5 s at most), then the
+// same echo in the same framing, over a TlsStream. Fills `stats`; never throws.
+void serve_tls(int fd, const EchoConfig& cfg, int stop_fd, SessionStats& stats);
 
 }  // namespace serverlab::echo

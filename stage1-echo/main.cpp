@@ -21,17 +21,20 @@
 
 #include <cstdio>
 #include <exception>
+#include <optional>
 
 #include "echo_server.hpp"
 #include "serverlab/fd.hpp"
 #include "serverlab/flags.hpp"
 #include "serverlab/log.hpp"
 #include "serverlab/signals.hpp"
+#include "serverlab/tls/context.hpp"
+#include "serverlab/tls/flags.hpp"
 
 namespace serverlab::echo {
 namespace {
 
-EchoConfig parse_flags(int argc, char** argv) {
+EchoConfig parse_flags(int argc, char** argv, tls::ServerFlags& tls_flags) {
   EchoConfig cfg;
   Flags flags("echo-server", "Echoes every byte (or line, or frame) back to its sender. Stage 1.");
   add_server_flags(flags, cfg.server, 4000);
@@ -45,6 +48,11 @@ EchoConfig parse_flags(int argc, char** argv) {
                     "close a connection silent for this long (0: never)");
   flags.add_size("max-frame", cfg.max_frame, "longest line or frame payload accepted");
   flags.add("udp", cfg.udp, "echo UDP datagrams instead of TCP streams");
+  tls::add_server_flags(flags, tls_flags);  // --tls-cert: every TCP connection speaks TLS
+  flags.add_check([&]() -> std::optional<std::string> {
+    if (cfg.udp && tls_flags.enabled()) return "--tls-cert: TLS runs over TCP only, not with --udp";
+    return std::nullopt;
+  });
   flags.parse_or_exit(argc, argv);
   if (cfg.max_frame > 0xffffffffull) cfg.max_frame = 0xffffffffull;
   return cfg;
@@ -62,9 +70,17 @@ std::size_t max_workers(const EchoConfig& cfg) {
 int main(int argc, char** argv) {
   using namespace serverlab;
   using namespace serverlab::echo;
-  EchoConfig cfg = parse_flags(argc, argv);
+  tls::ServerFlags tls_flags;
+  EchoConfig cfg = parse_flags(argc, argv, tls_flags);
   configure_logging(cfg.server);
   try {
+    std::optional<tls::TlsContext> tls_context;
+    if (tls_flags.enabled()) {
+      tls::ServerOptions options = tls_flags.options();
+      options.alpn.clear();  // an echo server speaks no ALPN protocol (not http/1.1)
+      tls_context = tls::TlsContext::server(options);  // throws TlsError naming the file
+      cfg.tls = &*tls_context;
+    }
     ignore_sigpipe();
     Fd signals = block_signals({SIGINT, SIGTERM});  // before any thread starts
     int rc = cfg.udp ? run_udp(cfg, signals.get())
