@@ -260,6 +260,12 @@ std::optional<std::string_view> Response::header(std::string_view name) const {
 }
 
 double retry_delay(const Options& options, int retry, std::optional<std::string_view> retry_after) {
+  // [lab04:backoff:begin]
+  // [lab04:backoff:stub] // Until this is written, every retry waits the same --backoff (no doubling,
+  // [lab04:backoff:stub] // no cap, no jitter) and Retry-After is ignored.
+  // [lab04:backoff:stub] (void)retry;
+  // [lab04:backoff:stub] (void)retry_after;
+  // [lab04:backoff:stub] return options.backoff;
   if (retry_after) {
     std::string_view v = trim(*retry_after);
     unsigned long seconds = 0;
@@ -273,6 +279,20 @@ double retry_delay(const Options& options, int retry, std::optional<std::string_
   double base = options.backoff * std::pow(2.0, std::max(0, retry - 1));
   double jitter = std::uniform_real_distribution<double>(0.5, 1.0)(rng);
   return std::min(base, options.max_backoff) * jitter;
+  // [lab04:backoff:end]
+}
+
+std::optional<std::uint64_t> parse_chunk_size(std::string_view line) {
+  // [lab03:chunk-size:begin]
+  // [lab03:chunk-size:stub] // Until this is written, no chunked body can be read ("bad chunk size").
+  // [lab03:chunk-size:stub] (void)line;
+  // [lab03:chunk-size:stub] return std::nullopt;
+  std::string_view digits = trim(line.substr(0, line.find(';')));
+  std::uint64_t size = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), size, 16);
+  if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size()) return std::nullopt;
+  return size;
+  // [lab03:chunk-size:end]
 }
 
 // ---------------------------------------------------------------- one connection
@@ -635,11 +655,9 @@ Response Fetcher::exchange(const Url& url, const std::string& method, const std:
         for (;;) {
           arm_timeouts(conn->fd.get(), deadline, "reading the body");
           std::string size_line = read_line(conn->reader, options_.max_line_bytes, true, "chunk size line");
-          std::string_view digits = trim(std::string_view(size_line).substr(0, size_line.find(';')));
-          std::uint64_t size = 0;
-          auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), size, 16);
-          if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size())
-            throw FetchError(fmt::format("bad chunk size '{}'", size_line.substr(0, 40)));
+          std::optional<std::uint64_t> chunk = parse_chunk_size(size_line);
+          if (!chunk) throw FetchError(fmt::format("bad chunk size '{}'", size_line.substr(0, 40)));
+          const std::uint64_t size = *chunk;
           if (size == 0) break;
           read_counted(conn->reader, conn->fd.get(), size, deadline, sink, on_block, "chunk");
           arm_timeouts(conn->fd.get(), deadline, "reading the body");

@@ -161,10 +161,16 @@ class Fetcher {
   std::unique_ptr<tls::TlsContext> tls_;
 };
 
+// The size on a chunked body's size line ("1a", "1A;name=value", "0"): the hex digits
+// before any ';' (chunk extensions are skipped), spaces and tabs around them allowed.
+// nullopt for anything else: no digits, a non-hex character, more than 16 hex digits
+// (a size over 2^64 - 1). Exposed for tests. [lab03:chunk-size]
+std::optional<std::uint64_t> parse_chunk_size(std::string_view line);
+
 // The wait before retry number `retry` (1 = the first retry): backoff * 2^(retry-1),
 // capped at max_backoff, times a random factor in [0.5, 1] (the jitter that keeps many
 // clients from retrying in step). A Retry-After value (seconds, or an HTTP date) takes
-// the place of the computed delay. Exposed for tests.
+// the place of the computed delay. Exposed for tests. [lab04:backoff]
 double retry_delay(const Options& options, int retry, std::optional<std::string_view> retry_after);
 
 }  // namespace serverlab::fetch
