@@ -10,8 +10,9 @@
 //     and "until the server closes";
 //   - keep-alive: several requests to one host reuse one connection from a small pool.
 //
-// Built on common/: BufferedReader (rio.hpp) reads the head line by line and the body
-// in blocks, write_n sends the request, Fd owns each socket.
+// Built on common/: write_n sends the request, Fd owns each socket, TlsStream carries
+// https://. A small reader with BufferedReader's results (rio.hpp) reads the head line by
+// line and the body in blocks, from the socket or from the TlsStream alike.
 //
 // HTTPS: an https:// URL runs the same exchange over common's blocking TlsStream; the
 // server's certificate is verified (against Options::ca_file, or the system's store)
