@@ -18,6 +18,7 @@
 #   make check-lab LAB=week02 [TAG=read-n]   one week's checks, readable (labs/README.md)
 #   make grade STAGE=3 [BIN=/path/to/server]   score a stage: build/grade/stage3/results.json
 #   make handout [HANDOUT_DIR=dir]   write the student starter tree (default build/handout)
+#   make flamegraph STAGE=4 [FLAME_SECONDS=10]   perf + wrk: build/flamegraph/stage4.svg (docs/PROFILING.md)
 
 PRESET  ?= debug
 LABEL   ?=
@@ -35,12 +36,12 @@ CLIENT  ?=
 HANDOUT_DIR ?= build/handout
 
 .PHONY: all deps configure build run test check format tidy clean help bench bench-quick fuzz \
-        check-lab grade handout tsan coverage
+        check-lab grade handout tsan coverage flamegraph
 
 all: build
 
 help:
-	@sed -n '1,19p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,20p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@tools/deps.sh build
@@ -133,3 +134,13 @@ handout:
 
 clean:
 	rm -rf build
+
+# A CPU flame graph of one stage's server under wrk (perf record + tools/flamegraph.py),
+# from the release build: build/flamegraph/stageN.svg. docs/PROFILING.md explains it.
+FLAME_SECONDS ?= 10
+flamegraph: deps
+	@tools/deps.sh profile
+	@test -n "$(RUN_TARGET_$(STAGE))" || { echo "make flamegraph: STAGE must be 2-5 (got '$(STAGE)')" >&2; exit 2; }
+	@cmake --preset $(RUN_PRESET) >/dev/null
+	@cmake --build --preset $(RUN_PRESET) -j $(JOBS) --target $(RUN_TARGET_$(STAGE))
+	@tools/flamegraph.sh build/$(RUN_PRESET) $(STAGE) $(FLAME_SECONDS)

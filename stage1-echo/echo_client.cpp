@@ -16,6 +16,13 @@
 // In length framing each stdin line (without its '\n') is one frame, and each
 // reply frame's payload is printed followed by '\n'. With --udp each line is a
 // datagram and each reply datagram is printed followed by '\n'.
+//
+// With --tls (--ca FILE: the CA that signed the server's certificate; --cert/--key for a
+// client certificate) the connection runs over TLS through common's blocking TlsStream.
+// A TLS session must not be read and written by two threads at once, so the TLS mode
+// goes in lock step on one thread instead: send one message (a raw chunk, a line, a
+// frame), read its echo back whole, print it, repeat. The server checks the
+// certificate's name against the --addr host (an IP address or a DNS name).
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -26,6 +33,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -36,6 +44,9 @@
 #include "serverlab/signals.hpp"
 #include "serverlab/socket.hpp"
 #include "serverlab/sys_error.hpp"
+#include "serverlab/tls/context.hpp"
+#include "serverlab/tls/session.hpp"
+#include "serverlab/tls/stream.hpp"
 
 namespace serverlab {
 namespace {
@@ -48,6 +59,10 @@ struct ClientConfig {
   std::string addr = "127.0.0.1:4000";
   std::string framing = "raw";
   bool udp = false;
+  bool tls = false;
+  std::string ca;    // --ca: trusted CAs (PEM); empty: the system's store
+  std::string cert;  // --cert/--key: a client certificate (mutual TLS)
+  std::string key;
 };
 
 // One line on stderr and exit status 1, from any thread. _Exit because the
@@ -142,6 +157,74 @@ int run_tcp(const ClientConfig& cfg, const HostPort& hp) {
   return 0;
 }
 
+// TLS: one thread, in lock step (see the top of this file). Exits like run_tcp.
+int run_tls(const ClientConfig& cfg, const HostPort& hp) {
+  std::optional<tls::TlsContext> ctx;
+  try {
+    tls::ClientOptions options;
+    options.ca_file = cfg.ca;
+    options.cert_file = cfg.cert;
+    options.key_file = cfg.key;
+    options.alpn.clear();  // the echo protocol has no ALPN name
+    ctx = tls::TlsContext::client(options);
+  } catch (const std::exception& e) {
+    die(e.what());
+  }
+  Fd sock;
+  try {
+    sock = connect_tcp(hp.host, hp.port);
+  } catch (const std::exception& e) {
+    die(fmt::format("cannot connect to {}: {}", cfg.addr, e.what()));
+  }
+  tls::TlsSession session(*ctx, hp.host);
+  tls::TlsStream stream(sock.get(), session);
+  if (!stream.handshake(5000))
+    die(fmt::format("TLS handshake with {} failed: {}", cfg.addr,
+                    session.error().empty() ? std::string(tls::failure_name(session.failure()))
+                                            : session.error()));
+  // Sends `message`, reads `reply_size` bytes of echo into `reply`.
+  auto exchange = [&](std::string_view message, std::size_t reply_size, std::string& reply) {
+    IoResult w = stream.write_n(message);
+    if (!w.is_ok()) die(fmt::format("connection lost: {}", std::strerror(w.error)));
+    reply.assign(reply_size, '\0');
+    IoResult r = stream.read_n(reply.data(), reply_size);
+    if (r.is_eof()) die("connection closed by the server");
+    if (!r.is_ok()) die(fmt::format("connection lost: {}", std::strerror(r.error)));
+  };
+  std::string reply;
+  if (cfg.framing == "raw") {
+    char buf[16384];
+    for (;;) {
+      ssize_t n = ::read(0, buf, sizeof buf);
+      if (n == 0) break;
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) die(fmt::format("reading stdin: {}", std::strerror(errno)));
+      exchange({buf, static_cast<std::size_t>(n)}, static_cast<std::size_t>(n), reply);
+      if (!to_stdout(reply)) die("cannot write to stdout");
+    }
+  } else {
+    BufferedReader in(0);
+    std::string line;
+    for (;;) {
+      auto st = in.read_line(line, kMaxLine);
+      if (st == BufferedReader::LineStatus::Eof) break;
+      if (st == BufferedReader::LineStatus::Error)
+        die(fmt::format("reading stdin: {}", std::strerror(in.error())));
+      if (st == BufferedReader::LineStatus::TooLong) die("stdin line too long");
+      if (cfg.framing == "line") {
+        exchange(line, line.size(), reply);
+      } else {
+        if (!line.empty() && line.back() == '\n') line.pop_back();
+        exchange(encode_frame(line), kFrameHeaderSize + line.size(), reply);
+        reply = reply.substr(kFrameHeaderSize) + "\n";
+      }
+      if (!to_stdout(reply)) die("cannot write to stdout");
+    }
+  }
+  stream.close();
+  return 0;
+}
+
 // UDP: one datagram per line, wait for its reply (datagrams may be lost).
 int run_udp(const ClientConfig& cfg, const HostPort& hp) {
   Fd sock;
@@ -183,6 +266,17 @@ int main(int argc, char** argv) {
   flags.add_choice("framing", cfg.framing, {"raw", "line", "length"},
                    "raw: stdin as read; line: line by line; length: each line as one frame");
   flags.add("udp", cfg.udp, "send each line as a UDP datagram");
+  flags.add("tls", cfg.tls, "connect over TLS (one message at a time, each echo read back whole)");
+  flags.add("ca", cfg.ca, "with --tls: PEM file of the CA(s) to trust (default: the system's)");
+  flags.add("cert", cfg.cert, "with --tls: client certificate (PEM), for servers that ask for one");
+  flags.add("key", cfg.key, "with --tls: the client certificate's key (PEM)");
+  flags.add_check([&cfg]() -> std::optional<std::string> {
+    if (!cfg.tls && (!cfg.ca.empty() || !cfg.cert.empty() || !cfg.key.empty()))
+      return "--ca, --cert and --key need --tls";
+    if (cfg.cert.empty() != cfg.key.empty()) return "--cert and --key come together";
+    if (cfg.tls && cfg.udp) return "--tls: TLS runs over TCP only, not with --udp";
+    return std::nullopt;
+  });
   flags.parse_or_exit(argc, argv);
   auto hp = parse_host_port(cfg.addr);
   if (!hp) {
@@ -191,5 +285,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   ignore_sigpipe();  // a closed stdout is an error message, not a silent death
+  if (cfg.tls) return run_tls(cfg, *hp);
   return cfg.udp ? run_udp(cfg, *hp) : run_tcp(cfg, *hp);
 }

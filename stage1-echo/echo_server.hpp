@@ -7,6 +7,7 @@
 //   clients.hpp/.cpp Clients: the live worker threads and their connections
 //   session.cpp      run_session: one connection, echoed in the chosen framing
 //   udp_server.cpp   run_udp: one datagram in, the same datagram out
+//   tls_session.cpp  serve_tls: one connection over TLS (--tls-cert), same framings
 //
 // Who may call: main() calls run_tcp or run_udp once; run_tcp calls run_session on
 // each worker thread. None of them throw for one bad client: a connection's error
@@ -20,6 +21,11 @@
 #include <string>
 
 #include "serverlab/flags.hpp"
+#include "serverlab/tls/flags.hpp"
+
+namespace serverlab::tls {
+class TlsContext;
+}
 
 namespace serverlab::echo {
 
@@ -32,6 +38,16 @@ struct EchoConfig {
   double idle_timeout = 300;          // seconds; 0 disables
   std::uint64_t max_frame = 4 << 20;  // longest line or frame payload
   bool udp = false;
+  tls::ServerFlags tls_flags;             // --tls-cert ... ([tls]); TCP only
+  const tls::TlsContext* tls = nullptr;  // set: every connection speaks TLS (main owns it)
+};
+
+// What one connection did, for its "conn close" log line.
+struct SessionStats {
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  std::string end = "eof";  // why the connection ended
+  bool failed = false;      // end names an error, not a normal close
 };
 
 // SIGHUP's hook (docs/CONFIG.md): given the running configuration, returns the one
@@ -53,5 +69,9 @@ int run_udp(const EchoConfig& cfg, int signal_fd);
 // messages it also waits on stop_fd: readable means the server is stopping.
 // Does not close fd (the caller owns it). Never throws.
 void run_session(int fd, const EchoConfig& cfg, int stop_fd);
+
+// The TLS half of run_session (cfg.tls set): the handshake (5 s at most), then the
+// same echo in the same framing, over a TlsStream. Fills `stats`; never throws.
+void serve_tls(int fd, const EchoConfig& cfg, int stop_fd, SessionStats& stats);
 
 }  // namespace serverlab::echo

@@ -21,6 +21,7 @@
 
 #include <cstdio>
 #include <exception>
+#include <optional>
 
 #include "echo_server.hpp"
 #include "serverlab/fd.hpp"
@@ -28,6 +29,8 @@
 #include "serverlab/log.hpp"
 #include "serverlab/reload.hpp"
 #include "serverlab/signals.hpp"
+#include "serverlab/tls/context.hpp"
+#include "serverlab/tls/flags.hpp"
 
 namespace serverlab::echo {
 namespace {
@@ -45,18 +48,31 @@ void define_flags(Flags& flags, EchoConfig& cfg) {
   flags.add_seconds("idle-timeout", cfg.idle_timeout,
                     "close a connection silent for this long (0: never)");
   flags.add_size("max-frame", cfg.max_frame, "longest line or frame payload accepted");
+  tls::add_server_flags(flags, cfg.tls_flags);  // --tls-cert: every TCP connection speaks TLS
   flags.begin_section("server");
   flags.add_check([&cfg]() -> std::optional<std::string> {  // the framing's limit, not an error
     if (cfg.max_frame > 0xffffffffull) cfg.max_frame = 0xffffffffull;
     return std::nullopt;
   });
+  flags.add_check([&cfg]() -> std::optional<std::string> {
+    if (cfg.udp && cfg.tls_flags.enabled()) return "--tls-cert: TLS runs over TCP only, not with --udp";
+    return std::nullopt;
+  });
 }
 
-// What SIGHUP cannot change: the listener and the limit on worker threads.
+// What SIGHUP cannot change: the listener, the limit on worker threads, and TLS
+// (the context is made once at start-up).
 std::optional<std::string> needs_restart(const EchoConfig& before, const EchoConfig& after) {
   if (auto c = listener_change(before.server, after.server)) return c;
   if (auto c = changed("udp", before.udp, after.udp)) return c;
   if (auto c = changed("concurrency", before.concurrency, after.concurrency)) return c;
+  if (auto c = changed("tls-cert", before.tls_flags.cert, after.tls_flags.cert)) return c;
+  if (auto c = changed("tls-key", before.tls_flags.key, after.tls_flags.key)) return c;
+  if (auto c = changed("tls-client-ca", before.tls_flags.client_ca, after.tls_flags.client_ca))
+    return c;
+  if (auto c = changed("tls-verify-client", before.tls_flags.verify_client,
+                       after.tls_flags.verify_client))
+    return c;
   return changed("max-clients", before.max_clients, after.max_clients);
 }
 
@@ -81,11 +97,19 @@ int main(int argc, char** argv) {
   EchoReloader reload = [&loader](const EchoConfig& running) -> std::shared_ptr<const EchoConfig> {
     auto next = reload_settings(loader, running, needs_restart);
     if (!next) return nullptr;
+    next->tls = running.tls;  // the one context, made at start-up
     configure_logging(next->server);
     log::info("SIGHUP: configuration reloaded; the next client gets it");
     return std::make_shared<const EchoConfig>(std::move(*next));
   };
   try {
+    std::optional<tls::TlsContext> tls_context;
+    if (cfg.tls_flags.enabled()) {
+      tls::ServerOptions options = cfg.tls_flags.options();
+      options.alpn.clear();  // an echo server speaks no ALPN protocol (not http/1.1)
+      tls_context = tls::TlsContext::server(options);  // throws TlsError naming the file
+      cfg.tls = &*tls_context;
+    }
     ignore_sigpipe();
     // Before any thread starts. UDP mode does not reload: SIGHUP keeps its default there.
     Fd signals = cfg.udp ? block_signals({SIGINT, SIGTERM})

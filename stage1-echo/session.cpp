@@ -176,7 +176,16 @@ void run_session(int fd, const EchoConfig& cfg, int stop_fd) {
     set_nodelay(fd);
     set_io_timeouts(fd, cfg.idle_timeout);
     log::event(log::Level::Info, "conn open", {{"peer", s.peer}});
-    serve_client(s, cfg, stop_fd);
+    if (cfg.tls != nullptr) {
+      SessionStats stats;
+      serve_tls(fd, cfg, stop_fd, stats);
+      s.bytes_in = stats.bytes_in;
+      s.bytes_out = stats.bytes_out;
+      s.end = stats.end;
+      s.failed = stats.failed;
+    } else {
+      serve_client(s, cfg, stop_fd);
+    }
   } catch (const std::exception& e) {  // a handler error never takes the server down
     fail(s, e.what());
   }

@@ -10,10 +10,16 @@
 //     and "until the server closes";
 //   - keep-alive: several requests to one host reuse one connection from a small pool.
 //
-// Built on common/: BufferedReader (rio.hpp) reads the head line by line and the body
-// in blocks, write_n sends the request, Fd owns each socket.
+// Built on common/: write_n sends the request, Fd owns each socket, TlsStream carries
+// https://. A small reader with BufferedReader's results (rio.hpp) reads the head line by
+// line and the body in blocks, from the socket or from the TlsStream alike.
 //
-// Limits: http:// only (https:// waits for the TLS layer); IPv4 and IPv6 hosts;
+// HTTPS: an https:// URL runs the same exchange over common's blocking TlsStream; the
+// server's certificate is verified (against Options::ca_file, or the system's store)
+// and must name the URL's host. A handshake failure is one FetchError line and is not
+// retried (a certificate does not fix itself).
+//
+// Limits: IPv4 and IPv6 hosts; TLS 1.2 and 1.3 as common's TlsContext allows;
 // no proxies, cookies or authentication; no compression (nothing is asked for).
 // The total timeout is enforced on every read and write (SO_RCVTIMEO/SO_SNDTIMEO set to
 // what remains), so a drip-feeding server can overrun it by at most one block's wait.
@@ -37,25 +43,30 @@
 #include "serverlab/fd.hpp"
 #include "serverlab/rio.hpp"
 
+namespace serverlab::tls {
+class TlsContext;
+}
+
 namespace serverlab::fetch {
 
-// An http:// URL split into what a request needs.
+// An http:// or https:// URL split into what a request needs.
 struct Url {
+  bool https = false;
   std::string host;         // as written, without brackets for IPv6
-  std::uint16_t port = 80;
+  std::uint16_t port = 80;  // 443 by default for https
   std::string target = "/";  // path plus "?query"; never empty; no fragment
 
-  // "http://host[:port]/target" (the port only when it is not 80).
+  // "http[s]://host[:port]/target" (the port only when it is not the scheme's default).
   std::string to_string() const;
   // The Host header value: "host" or "host:port" ("[v6]:port" for IPv6).
   std::string authority() const;
 };
 
-// Parses an absolute http:// URL. On failure returns nullopt and sets *error to a
-// short reason ("https:// is not supported yet (it needs the TLS layer)", ...).
+// Parses an absolute http:// or https:// URL. On failure returns nullopt and sets
+// *error to a short reason ("unsupported scheme 'ftp'", "bad port '0'", ...).
 std::optional<Url> parse_url(std::string_view text, std::string* error);
 
-// Resolves a Location header against the URL it came from: absolute http:// URLs,
+// Resolves a Location header against the URL it came from: absolute http(s):// URLs,
 // "//host/path", "/path", "path" (relative to the base's directory), "?query".
 // Dot segments ("." and "..") are removed. nullopt when it cannot be followed.
 std::optional<Url> resolve_location(const Url& base, std::string_view location,
@@ -94,6 +105,7 @@ struct Options {
   std::size_t max_line_bytes = 8 * 1024;   // one header line, one chunk-size line
   std::size_t pool_size = 4;           // idle keep-alive connections kept
   std::FILE* trace = nullptr;          // -v: the exchange, "> " sent, "< " received, "* " notes
+  std::string ca_file;                 // https: PEM CAs to trust (empty: the system's store)
 };
 
 // Receives body bytes as they arrive (the Fetcher writes nothing itself).
@@ -142,14 +154,24 @@ class Fetcher {
   void release(std::unique_ptr<Connection> conn);
   void note(const std::string& line) const;
 
+  // The TLS client context, made at the first https:// URL (throws FetchError).
+  const tls::TlsContext& tls_context();
+
   Options options_;
   std::vector<std::unique_ptr<Connection>> idle_;
+  std::unique_ptr<tls::TlsContext> tls_;
 };
+
+// The size on a chunked body's size line ("1a", "1A;name=value", "0"): the hex digits
+// before any ';' (chunk extensions are skipped), spaces and tabs around them allowed.
+// nullopt for anything else: no digits, a non-hex character, more than 16 hex digits
+// (a size over 2^64 - 1). Exposed for tests. [lab03:chunk-size]
+std::optional<std::uint64_t> parse_chunk_size(std::string_view line);
 
 // The wait before retry number `retry` (1 = the first retry): backoff * 2^(retry-1),
 // capped at max_backoff, times a random factor in [0.5, 1] (the jitter that keeps many
 // clients from retrying in step). A Retry-After value (seconds, or an HTTP date) takes
-// the place of the computed delay. Exposed for tests.
+// the place of the computed delay. Exposed for tests. [lab04:backoff]
 double retry_delay(const Options& options, int retry, std::optional<std::string_view> retry_after);
 
 }  // namespace serverlab::fetch

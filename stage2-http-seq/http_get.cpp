@@ -34,7 +34,7 @@ namespace fetch = serverlab::fetch;
 constexpr const char* kSummary =
     "Fetches each URL over HTTP/1.1 and writes the bodies, in order, to stdout.\n"
     "  http-get [flags] URL...        e.g. http-get http://127.0.0.1:8080/index.html\n"
-    "Only http:// for now: https:// comes with the TLS layer.\n"
+    "https:// verifies the server's certificate (against --cacert, else the system's CAs).\n"
     "Short forms: -o FILE (--output), -I (--head), -v (--verbose), -X METHOD, -d DATA.\n"
     "Exit status: 0 all 2xx, 1 a failure (one line on stderr each), 2 bad usage.";
 
@@ -53,7 +53,7 @@ SplitArgs split_args(int argc, char** argv) {
       {"-d", "--data"},   {"-h", "--help"}};
   static const std::vector<std::string_view> kTakesValue = {
       "--output", "--method", "--data", "--connect-timeout", "--timeout", "--tries",
-      "--max-redirects", "--backoff", "--max-backoff", "--config"};
+      "--max-redirects", "--backoff", "--max-backoff", "--cacert", "--config"};
   SplitArgs out;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -129,7 +129,9 @@ int main(int argc, char** argv) {
   flags.add_choice("method", options.method, {"GET", "HEAD", "POST", "PUT", "DELETE"},
                    "request method (-X); only GET, HEAD, PUT and DELETE are retried");
   flags.add("data", options.body, "request body, sent with Content-Length (-d)");
-  flags.add_seconds("connect-timeout", options.connect_timeout, "seconds allowed for each connect");
+  flags.add_seconds("connect-timeout", options.connect_timeout,
+                    "seconds allowed for each connect (and its TLS handshake)");
+  flags.add("cacert", options.ca_file, "https: PEM file of the CAs to trust (default: the system's)");
   flags.add_seconds("timeout", options.total_timeout,
                     "seconds allowed per URL, retries and redirects included");
   flags.add("tries", max_tries, "attempts per hop; a connection error, 503 or 429 is retried (1: never)", 1, 10);

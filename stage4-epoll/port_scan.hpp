@@ -49,6 +49,13 @@ bool is_loopback(const SocketAddress& address);
 enum class PortState { Open, Closed, Filtered };
 const char* to_string(PortState state);
 
+// Completes a non-blocking connect() on `fd` once epoll (or poll) reported it writable,
+// or with EPOLLERR/EPOLLHUP: asks the socket how the handshake ended (SO_ERROR) and
+// classifies it: 0 is Open, ECONNREFUSED is Closed, any other error (ETIMEDOUT,
+// EHOSTUNREACH, ...) is Filtered. Call it once per socket (reading SO_ERROR clears it).
+// [lab11:nonblocking-connect]
+PortState finish_connect(int fd);
+
 struct PortResult {
   std::uint16_t port = 0;
   PortState state = PortState::Filtered;

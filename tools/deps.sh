@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# deps.sh [build|bench|fuzz|coverage]...: makes sure the Debian packages serverlab needs are installed.
+# deps.sh [build|bench|fuzz|coverage|profile]...: makes sure the Debian packages serverlab needs are installed.
 # As root it installs what is missing with apt-get; otherwise it prints the exact
 # command to run and exits 1. Installs nothing that is already there.
 set -euo pipefail
@@ -13,6 +13,7 @@ build_pkgs=(g++ cmake ninja-build make libgtest-dev libgmock-dev libfmt-dev nloh
 bench_pkgs=(wrk nginx-light lighttpd h2o haproxy socat gnuplot-nox strace util-linux)
 fuzz_pkgs=(clang libclang-rt-14-dev)
 coverage_pkgs=(gcovr)
+profile_pkgs=(linux-perf wrk valgrind strace)  # make flamegraph, docs/PROFILING.md
 
 want=()
 for set in "${@:-build}"; do
@@ -21,7 +22,8 @@ for set in "${@:-build}"; do
     bench) want+=("${bench_pkgs[@]}") ;;
     fuzz)  want+=("${fuzz_pkgs[@]}") ;;
     coverage) want+=("${coverage_pkgs[@]}") ;;
-    *) echo "deps.sh: unknown set '$set' (build, bench, fuzz, coverage)" >&2; exit 2 ;;
+    profile) want+=("${profile_pkgs[@]}") ;;
+    *) echo "deps.sh: unknown set '$set' (build, bench, fuzz, coverage, profile)" >&2; exit 2 ;;
   esac
 done
 

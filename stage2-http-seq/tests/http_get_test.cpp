@@ -182,10 +182,10 @@ TEST(HttpGetUsage, WrongFlagPrintsUsageAndExitsTwo) {
   }
 }
 
-TEST(HttpGetUsage, BadOrHttpsUrlExitsTwoWithReason) {
-  ProgramResult r = http_get({"https://127.0.0.1/"});
+TEST(HttpGetUsage, BadUrlExitsTwoWithReason) {
+  ProgramResult r = http_get({"ftp://127.0.0.1/"});
   EXPECT_EQ(r.status, 2);
-  EXPECT_NE(r.err.find("https:// is not supported yet"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("unsupported scheme 'ftp'"), std::string::npos) << r.err;
   r = http_get({"http://127.0.0.1:99999/"});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("bad port '99999'"), std::string::npos) << r.err;
