@@ -23,6 +23,21 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
+// What the error log says a refused request did wrong (the flag to look at).
+std::string_view refusal_reason(int status, bool in_body) {
+  switch (status) {
+    case 400: return in_body ? "malformed chunked body" : "malformed request head";
+    case 408: return "request head not complete within --header-timeout";
+    case 413: return "request body over --max-body";
+    case 414: return "request line over --max-request-line";
+    case 431: return in_body ? "chunked trailers too large"
+                             : "header section over --max-header-bytes or --max-headers";
+    case 501: return "Transfer-Encoding other than chunked";
+    case 505: return "HTTP version not supported";
+    default: return http::reason_phrase(status);
+  }
+}
+
 bool is_idempotent(http::Method m) {
   using M = http::Method;
   return m == M::Get || m == M::Head || m == M::Put || m == M::Delete || m == M::Options ||
@@ -252,6 +267,10 @@ bool ClientConn::parse_head() {
     request_line_.assign(bytes.substr(0, std::min(bytes.find('\n'), std::size_t{200})));
     if (!request_line_.empty() && request_line_.back() == '\r') request_line_.pop_back();
     started_ = Clock::now();
+    last_backend_ = nullptr;
+    upstream_seconds_ = -1;
+    bytes_sent_ = 0;
+    server_.log_protocol_error(peer_ip_, r.status, refusal_reason(r.status, false), bytes);
     answer_error(r.status, true);
     return true;
   }
@@ -267,7 +286,8 @@ void ClientConn::begin_request(const http::Request& request, std::size_t head_le
   has_body_ = request.chunked || request.content_length.value_or(0) > 0;
   client_minor_ = request.version_minor;
   client_keep_alive_ = request.keep_alive;
-  close_after_ = !request.keep_alive || server_.shutting_down();
+  close_after_ = !request.keep_alive || server_.shutting_down() ||
+                 served_ >= static_cast<std::uint64_t>(server_.options().max_keepalive_requests);
   request_line_ = fmt::format("{} {} HTTP/1.{}", request.method_token, request.target,
                               request.version_minor);
   user_agent_.assign(request.header("User-Agent").value_or(""));
@@ -359,6 +379,7 @@ bool ClientConn::forward_request_body() {
       --backend_->active;
       backend_ = nullptr;
     }
+    server_.log_protocol_error(peer_ip_, step.status, refusal_reason(step.status, true), request_line_);
     if (response_started_) {
       abort_exchange();
     } else {
@@ -417,7 +438,7 @@ void ClientConn::send_to_backend() {
 }
 
 bool ClientConn::serve_locally(const http::Request& request) {
-  if (request.path != "/-/metrics") return false;
+  if (!server_.options().admin || request.path != "/-/metrics") return false;
   if (request.method != http::Method::Get && request.method != http::Method::Head) return false;
   std::string body = server_.render_metrics();
   http::Response r;
@@ -473,6 +494,7 @@ bool ClientConn::on_response_head() {
     framing.chunked = response_.chunked;
     framing.content_length = response_.content_length;
     response_body_.start(framing, ~std::uint64_t{0} >> 2);
+    if (response_body_.done()) response_done();  // Content-Length: 0
   }
   return true;
 }
@@ -499,11 +521,8 @@ void ClientConn::emit_response_head() {
     h += ", ";
   }
   h += "1.1 serverlab-proxy\r\n";
-  if (close_after_) {
-    h += "Connection: close\r\n";
-  } else if (client_minor_ == 0) {
-    h += "Connection: keep-alive\r\n";
-  }
+  // Our own hop's Connection field, always stated (as every serverlab server does).
+  h += close_after_ ? "Connection: close\r\n" : "Connection: keep-alive\r\n";
   h += "\r\n";
   out_.append(h);
 }
@@ -569,7 +588,13 @@ void ClientConn::upstream_failed(UpstreamError kind) {
   if (b != nullptr) {
     if (!stale) {
       ++b->stats.errors[static_cast<std::size_t>(kind)];
+      const bool was_healthy = b->breaker.healthy();
       b->breaker.failure(loop_.now_ms());
+      log::debug("proxy: {} failed ({}) for {}", b->name, error_name(kind), request_line_);
+      if (was_healthy && !b->breaker.healthy()) {
+        log::warn("proxy: {} taken out after {} failures in a row (last: {})", b->name,
+                  server_.options().fail_threshold, error_name(kind));
+      }
     }
     --b->active;
     backend_ = nullptr;
@@ -669,6 +694,9 @@ void ClientConn::on_deadline() {
         started_ = Clock::now();
         method_ = http::Method::Unknown;
         request_line_.clear();
+        last_backend_ = nullptr;
+        upstream_seconds_ = -1;
+        server_.log_protocol_error(peer_ip_, 408, refusal_reason(408, false), in_.view());
         answer_error(408, true);
       }
       return;

@@ -72,6 +72,8 @@ int main(int argc, char** argv) {
   std::string balance = "round-robin";
   std::uint64_t max_body = options.limits.max_body;
   std::uint64_t max_header_bytes = options.limits.max_header_bytes;
+  std::uint64_t max_request_line = options.limits.max_request_line;
+  int max_headers = static_cast<int>(options.limits.max_headers);
   int pool_size = static_cast<int>(options.pool_size);
   int fail_threshold = static_cast<int>(options.fail_threshold);
 
@@ -102,7 +104,15 @@ int main(int argc, char** argv) {
   flags.add_seconds("health-interval", options.health_interval, "seconds between active checks");
   flags.add_size("max-body", max_body, "largest request body accepted (-> 413); streamed, not held");
   flags.add_size("max-header-bytes", max_header_bytes, "largest request header section (-> 431)");
+  flags.add_size("max-request-line", max_request_line, "longest request line (-> 414)");
+  flags.add("max-headers", max_headers, "most request header fields (-> 431)", 1, 10000);
   flags.add("access-log", options.access_log, "PATH, - (stdout) or off");
+  std::string admin = "on";
+  flags.add_choice("admin", admin, {"on", "off"}, "answer GET /-/metrics here (off: forward it)");
+  flags.add("max-keepalive-requests", options.max_keepalive_requests,
+            "requests per client connection, then Connection: close", 1);
+  flags.add("error-log-rate", options.error_log_rate,
+            "refused-request records per second in the error log (0: none)", 0, 1000000);
   flags.add_check([&]() -> std::optional<std::string> {
     std::vector<std::string> list = all_upstreams(argc, argv);
     if (list.empty()) return std::string("--upstream: at least one backend is required");
@@ -122,9 +132,12 @@ int main(int argc, char** argv) {
   options.balance = *parse_balance(balance);
   options.limits.max_body = max_body;
   options.limits.max_header_bytes = max_header_bytes;
+  options.limits.max_request_line = max_request_line;
+  options.limits.max_headers = static_cast<std::size_t>(max_headers);
   options.pool_size = static_cast<std::size_t>(pool_size);
   options.fail_threshold = static_cast<unsigned>(fail_threshold);
   options.shutdown_timeout = server.shutdown_timeout;
+  options.admin = admin == "on";
 
   try {
     configure_logging(server);

@@ -50,7 +50,10 @@ std::string peer_ip(const sockaddr_storage& s) {
 }  // namespace
 
 ProxyServer::ProxyServer(EventLoop& loop, ProxyOptions options, Metrics& metrics)
-    : loop_(loop), options_(std::move(options)), metrics_(metrics) {
+    : loop_(loop),
+      options_(std::move(options)),
+      metrics_(metrics),
+      error_log_limiter_(std::max(options_.error_log_rate, 1), std::max(options_.error_log_rate, 1)) {
   std::vector<std::string> names;
   std::vector<unsigned> weights;
   CircuitBreaker::Options breaker{options_.fail_threshold,
@@ -160,6 +163,20 @@ void ProxyServer::release(ClientConn& client) {
 void ProxyServer::before_sleep() {
   dead_clients_.clear();
   dead_upstreams_.clear();
+}
+
+void ProxyServer::log_protocol_error(std::string_view peer, int status, std::string_view reason,
+                                     std::string_view head) {
+  if (options_.error_log_rate <= 0 || !log::enabled(log::Level::Info)) return;
+  log::RateLimiter::Decision d = error_log_limiter_.admit();
+  if (!d.admitted) return;
+  if (d.suppressed > 0) {
+    log::event(log::Level::Info, fmt::format("suppressed {} similar messages", d.suppressed),
+               {{"suppressed", d.suppressed}, {"of", "protocol error"}});
+  }
+  std::string_view line = head.substr(0, std::min<std::size_t>(head.find_first_of("\r\n"), 200));
+  log::event(log::Level::Info, "protocol error",
+             {{"peer", peer}, {"status", status}, {"reason", reason}, {"request", line}});
 }
 
 void ProxyServer::write_access_log(std::string_view line) {

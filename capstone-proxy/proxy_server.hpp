@@ -28,6 +28,7 @@
 #include "picker.hpp"
 #include "serverlab/fd.hpp"
 #include "serverlab/http/parser.hpp"
+#include "serverlab/log.hpp"
 #include "serverlab/metrics.hpp"
 
 namespace serverlab::proxy {
@@ -60,6 +61,9 @@ struct ProxyOptions {
                            .max_headers = 100, .max_body = std::uint64_t{1} << 40};
   std::size_t max_response_head = 32 * 1024;  // a bigger backend head -> 502
   std::string access_log = "off";   // "-" (stdout), a path, or "off"
+  bool admin = true;                // answer /-/metrics here (off: forward it like any path)
+  int max_keepalive_requests = 1000;  // per client connection, then Connection: close
+  int error_log_rate = 10;          // protocol-error records a second (0: none)
   double shutdown_timeout = 5.0;
 };
 
@@ -94,6 +98,10 @@ class ProxyServer final : public EventHandler {
   void on_idle_upstream_event(UpstreamConn& conn);
   void retire(std::unique_ptr<UpstreamConn> conn);
   void release(ClientConn& client);  // a closed client, deleted in before_sleep()
+  // One error-log record for a request the proxy refused (rate-limited like the
+  // servers' records): the peer, the status, what was wrong, the request line.
+  void log_protocol_error(std::string_view peer, int status, std::string_view reason,
+                          std::string_view head);
   bool access_log_enabled() const { return access_log_fd_ >= 0; }
   void write_access_log(std::string_view line);
   bool shutting_down() const { return shutting_down_; }
@@ -120,6 +128,7 @@ class ProxyServer final : public EventHandler {
   std::vector<std::unique_ptr<ClientConn>> dead_clients_;
   std::vector<std::unique_ptr<UpstreamConn>> dead_upstreams_;
   std::vector<std::unique_ptr<HealthProbe>> probes_;
+  log::RateLimiter error_log_limiter_;
   bool shutting_down_ = false;
   TimerId sweep_timer_;
   std::uint64_t last_health_ms_ = 0;
