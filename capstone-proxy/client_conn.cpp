@@ -38,6 +38,12 @@ std::string_view refusal_reason(int status, bool in_body) {
   }
 }
 
+std::string_view phrase(int status) {
+  if (status == 502) return "Bad Gateway";  // the servers never send these two
+  if (status == 504) return "Gateway Timeout";
+  return http::reason_phrase(status);
+}
+
 bool is_idempotent(http::Method m) {
   using M = http::Method;
   return m == M::Get || m == M::Head || m == M::Put || m == M::Delete || m == M::Options ||
@@ -395,8 +401,10 @@ bool ClientConn::forward_request_body() {
 
 void ClientConn::send_to_backend() {
   Backend* backend = server_.pick(hash_key_, tried_);
-  if (backend == nullptr) {
-    answer_error(tried_.empty() ? 503 : 502, !request_body_done_ || close_after_);
+  if (backend == nullptr) {  // none healthy; or, on a retry, none left to try
+    int status = 503;
+    if (!tried_.empty()) status = last_failure_ == UpstreamError::Timeout ? 504 : 502;
+    answer_error(status, !request_body_done_ || close_after_);
     return;
   }
   backend_ = backend;
@@ -581,6 +589,7 @@ void ClientConn::response_done() {
 
 void ClientConn::upstream_failed(UpstreamError kind) {
   Backend* b = backend_;
+  last_failure_ = kind;
   // A pooled connection the backend closed while it sat idle (a race no watch can
   // close fully): not the backend's fault, and safe to try again when nothing came back.
   const bool stale = upstream_ && upstream_->requests > 1 && !response_byte_seen_ &&
@@ -626,12 +635,13 @@ void ClientConn::answer_error(int status, bool close_after) {
   drop_upstream();
   close_after_ = close_after_ || close_after;
   status_ = status;
-  std::string body = fmt::format("{} {}\n", status, http::reason_phrase(status));
-  http::Response r;
-  r.status = status;
-  r.content_type = "text/plain; charset=utf-8";
-  r.content_length = body.size();
-  append_response_head(out_, r, !close_after_, http::current_http_date());
+  std::string body = fmt::format("{} {}\n", status, phrase(status));
+  // Written here, not by append_response_head: its phrase table is the servers' own.
+  out_.append(fmt::format("HTTP/1.1 {} {}\r\nServer: serverlab\r\nDate: {}\r\n"
+                          "Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n"
+                          "Connection: {}\r\n\r\n",
+                          status, phrase(status), http::current_http_date(), body.size(),
+                          close_after_ ? "close" : "keep-alive"));
   if (method_ != http::Method::Head) out_.append(body);
   bytes_sent_ = method_ == http::Method::Head ? 0 : body.size();
   response_started_ = true;

@@ -129,6 +129,7 @@ class ClientConn final : public EventHandler, public UpstreamUser {
   http::BodyDecoder request_body_;
   bool request_body_done_ = true;
   std::vector<Backend*> tried_;
+  UpstreamError last_failure_ = UpstreamError::Connect;
   Backend* backend_ = nullptr;       // the backend serving this attempt (counted in its active)
   Backend* last_backend_ = nullptr;  // the last one tried, for the access log
   std::unique_ptr<UpstreamConn> upstream_;
