@@ -57,6 +57,7 @@ class UpstreamConn final : public EventHandler {
   void want(std::uint32_t events);
 
   int fd() const { return fd_.get(); }
+  std::uint32_t interest() const { return interest_; }
   Backend& backend() { return backend_; }
 
   UpstreamUser* user = nullptr;    // null: idle in the pool

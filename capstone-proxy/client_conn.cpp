@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <sys/socket.h>
 
+#include <iterator>
+
 #include <fmt/format.h>
 
 #include "header_filter.hpp"
@@ -228,23 +230,29 @@ bool ClientConn::process_upstream_input() {
   return forward_response_body();
 }
 
+// Interest masks change lazily, to save an epoll_ctl per request: write interest
+// only once a write has hit EAGAIN; read interest is dropped only when an event
+// shows bytes waiting that we do not want yet (level-triggered would repeat it).
 void ClientConn::update_interest() {
   const bool want_read =
       !client_eof_ &&
       ((phase_ == Phase::ReadHead && out_.readable_bytes() < ProxyServer::kHighWater) ||
        (phase_ == Phase::Exchange && !request_body_done_ &&
         up_out_.readable_bytes() < ProxyServer::kHighWater));
-  std::uint32_t events = (want_read ? kReadable : 0) | (out_.empty() ? 0 : kWritable);
+  const bool keep_read = !client_eof_ && (interest_ & kReadable) != 0 && !can_read_;
+  std::uint32_t events = (want_read || keep_read ? kReadable : 0) |
+                         (!out_.empty() && !can_write_ ? kWritable : 0);
   if (events != interest_) {
     loop_.modify(fd_.get(), events);
     interest_ = events;
   }
   if (!upstream_) return;
   std::uint32_t up = 0;
-  if (upstream_->connecting || !up_out_.empty()) up |= kWritable;
-  if (!upstream_->connecting && !up_eof_ && out_.readable_bytes() < ProxyServer::kHighWater) {
-    up |= kReadable;
-  }
+  if (upstream_->connecting || (!up_out_.empty() && !up_can_write_)) up |= kWritable;
+  const bool want_up_read = !upstream_->connecting && !up_eof_ &&
+                            out_.readable_bytes() < ProxyServer::kHighWater;
+  const bool keep_up_read = !up_eof_ && (upstream_->interest() & kReadable) != 0 && !up_can_read_;
+  if (want_up_read || keep_up_read) up |= kReadable;
   upstream_->want(up);
 }
 
@@ -294,8 +302,10 @@ void ClientConn::begin_request(const http::Request& request, std::size_t head_le
   client_keep_alive_ = request.keep_alive;
   close_after_ = !request.keep_alive || server_.shutting_down() ||
                  served_ >= static_cast<std::uint64_t>(server_.options().max_keepalive_requests);
-  request_line_ = fmt::format("{} {} HTTP/1.{}", request.method_token, request.target,
-                              request.version_minor);
+  request_line_.assign(request.method_token);
+  request_line_ += ' ';
+  request_line_ += request.target;
+  request_line_ += request.version_minor == 0 ? " HTTP/1.0" : " HTTP/1.1";
   user_agent_.assign(request.header("User-Agent").value_or(""));
   hash_key_.assign(server_.options().balance == Balance::HashPath ? request.path
                                                                   : std::string_view(peer_ip_));
@@ -355,7 +365,7 @@ void ClientConn::build_upstream_head(const http::Request& request) {
   if (request.chunked) {
     h += "Transfer-Encoding: chunked\r\n";
   } else if (request.content_length) {
-    h += fmt::format("Content-Length: {}\r\n", *request.content_length);
+    fmt::format_to(std::back_inserter(h), "Content-Length: {}\r\n", *request.content_length);
   }
   if (request.version_minor == 0) h += "Connection: keep-alive\r\n";
   ForwardInfo info;
@@ -508,7 +518,11 @@ bool ClientConn::on_response_head() {
 }
 
 void ClientConn::emit_response_head() {
-  std::string h = fmt::format("HTTP/1.1 {} {}\r\n", response_.status, response_.reason);
+  std::string& h = scratch_;  // reused: its capacity stays between responses
+  h.assign("HTTP/1.1 ");
+  fmt::format_to(std::back_inserter(h), "{} ", response_.status);
+  h += response_.reason;
+  h += "\r\n";
   std::string_view prior_via;
   for (const http::Header& f : response_.headers) {
     if (http::iequals(f.name, "Via")) prior_via = f.value;
@@ -521,7 +535,7 @@ void ClientConn::emit_response_head() {
   if (response_.chunked) {
     h += "Transfer-Encoding: chunked\r\n";
   } else if (response_.content_length) {
-    h += fmt::format("Content-Length: {}\r\n", *response_.content_length);
+    fmt::format_to(std::back_inserter(h), "Content-Length: {}\r\n", *response_.content_length);
   }
   h += "Via: ";
   if (!prior_via.empty()) {

@@ -126,6 +126,7 @@ class ClientConn final : public EventHandler, public UpstreamUser {
   std::string user_agent_;
   std::string hash_key_;
   std::string upstream_head_;  // the re-framed head (kept for a retry)
+  std::string scratch_;        // the response head being re-written
   http::BodyDecoder request_body_;
   bool request_body_done_ = true;
   std::vector<Backend*> tried_;
