@@ -21,6 +21,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Buffer::read_from reads into the buffer's free space plus a 64 KiB stack area.
+constexpr std::size_t kReadExtra = 64 * 1024;
+
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
@@ -73,12 +76,25 @@ void ClientConn::start() {
 }
 
 void ClientConn::on_event(std::uint32_t events) {
-  if ((events & (kReadable | EPOLLHUP | EPOLLERR)) != 0) can_read_ = true;
+  // EPOLLHUP (both directions down) or EPOLLERR (a reset): nothing can reach the
+  // client any more, and epoll would report it on every iteration whatever the
+  // interest mask says. Close now rather than spin.
+  if ((events & (EPOLLHUP | EPOLLERR)) != 0) {
+    close();
+    return;
+  }
+  if ((events & kReadable) != 0) can_read_ = true;
   if ((events & (kWritable | EPOLLHUP | EPOLLERR)) != 0) can_write_ = true;
   drive();
 }
 
 void ClientConn::on_upstream(std::uint32_t events) {
+  // The same for the backend, unless its last bytes can still be read now.
+  if ((events & (EPOLLHUP | EPOLLERR)) != 0 && out_.readable_bytes() >= ProxyServer::kHighWater) {
+    upstream_failed(UpstreamError::Reset);
+    drive();
+    return;
+  }
   if ((events & (kReadable | EPOLLHUP | EPOLLERR)) != 0) up_can_read_ = true;
   if ((events & (kWritable | EPOLLHUP | EPOLLERR)) != 0) up_can_write_ = true;
   drive();
@@ -160,9 +176,12 @@ bool ClientConn::read_client() {
   const bool want_body = phase_ == Phase::Exchange && !request_body_done_ &&
                          up_out_.readable_bytes() < ProxyServer::kHighWater;
   if (!want_head && !want_body) return false;
+  const std::size_t room = in_.writable_bytes() + kReadExtra;
   IoResult r = in_.read_from(fd_.get());
   switch (r.status) {
-    case IoResult::Status::Ok: return true;
+    case IoResult::Status::Ok:
+      if (r.bytes < room) can_read_ = false;  // a short read drained the socket: skip the EAGAIN
+      return true;
     case IoResult::Status::WouldBlock: can_read_ = false; return false;
     case IoResult::Status::Eof: client_eof_ = true; can_read_ = false; return true;
     case IoResult::Status::Error: close(); return false;
@@ -188,9 +207,13 @@ bool ClientConn::read_upstream() {
       up_in_.readable_bytes() >= ProxyServer::kHighWater) {
     return false;
   }
+  const std::size_t room = up_in_.writable_bytes() + kReadExtra;
   IoResult r = up_in_.read_from(upstream_->fd());
   switch (r.status) {
-    case IoResult::Status::Ok: response_byte_seen_ = true; return true;
+    case IoResult::Status::Ok:
+      response_byte_seen_ = true;
+      if (r.bytes < room) up_can_read_ = false;  // drained (level-triggered reports more)
+      return true;
     case IoResult::Status::WouldBlock: up_can_read_ = false; return false;
     case IoResult::Status::Eof: up_eof_ = true; up_can_read_ = false; return true;
     case IoResult::Status::Error: upstream_failed(UpstreamError::Reset); return true;
