@@ -249,8 +249,13 @@ bool ClientConn::process_client_input() {
 
 bool ClientConn::process_upstream_input() {
   if (closed() || phase_ != Phase::Exchange || !upstream_) return false;
-  if (!response_started_) return on_response_head();
-  return forward_response_body();
+  bool moved = false;
+  if (!response_started_) {
+    moved = on_response_head();
+    // Head and the body bytes behind it leave in one write, not two.
+    if (!response_started_ || closed() || phase_ != Phase::Exchange || !upstream_) return moved;
+  }
+  return forward_response_body() || moved;
 }
 
 // Interest masks change lazily, to save an epoll_ctl per request: write interest
