@@ -87,7 +87,23 @@ def one_run(run: bench.Running, sc: bench.Scenario, seconds: int, cpu) -> dict:
     errors = sum(r["errors"].values())
     return {"rps": r["requests"] / secs, "requests": r["requests"], "proxy_cpu_s": used,
             "per_cpu_s": r["requests"] / used if used > 0 else 0.0,
-            "p99_ms": r["latency_us"]["p99"] / 1000, "errors": errors}
+            "p99_ms": r["latency_us"]["p99"] / 1000, "errors": errors,
+            "error_kinds": r["errors"]}
+
+
+def upstream_errors(port: int) -> list[str]:
+    """http-proxy's own account of backend failures (its /-/metrics), for the report."""
+    import urllib.request
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/metrics", timeout=5) as f:
+            text = f.read().decode()
+    except OSError as e:
+        return [f"(no metrics: {e})"]
+    return [line for line in text.splitlines()
+            if line.startswith(("serverlab_proxy_upstream_errors_total",
+                                "serverlab_proxy_upstream_retries_total",
+                                "serverlab_proxy_upstream_breaker_opened_total"))
+            and not line.endswith(" 0")]
 
 
 def parse_args(argv=None):
@@ -134,6 +150,8 @@ def main(argv=None) -> int:
                 results[name].append(r)
                 shown = f"{r['rps']:.0f} req/s" if "error" not in r else r["error"]
                 bench.progress(f"round {i + 1}/{args.runs} {name}: {shown}")
+        for line in upstream_errors(proxies["http-proxy"].port):
+            bench.progress("http-proxy metrics: " + line)
         report = summarize(results)
         print_table(report, args)
         if args.json:

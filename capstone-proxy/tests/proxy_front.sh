@@ -25,9 +25,12 @@ for ((i = 0; i < ${#args[@]}; i++)); do
   esac
 done
 
-coproc BACKEND { exec "$backend" "$@"; }
-backend_pid=$BACKEND_PID
-if ! IFS= read -r -t 10 line <&"${BACKEND[0]}"; then
+# The backend's stdout on a descriptor of ours (process substitution; $! is its PID).
+# Not a coproc: bash unsets a coproc's variables when it exits, which races a backend
+# that refuses its flags and exits at once.
+exec {from_backend}< <(exec "$backend" "$@")
+backend_pid=$!
+if ! IFS= read -r -t 10 line <&"$from_backend"; then
   kill -TERM "$backend_pid" 2>/dev/null
   wait "$backend_pid"
   exit $?  # a refused flag: the backend's own status and message
