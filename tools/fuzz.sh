@@ -4,6 +4,7 @@
 #   parser  the HTTP request parser (common/fuzz/parser_fuzz.cpp)
 #   tls     the server side of the TLS layer: arbitrary bytes from a "client" go into a
 #           server TlsSession over memory BIOs (common/fuzz/tls_fuzz.cpp says what it checks)
+#   proxy   the reverse proxy's parser of backend response heads (capstone-proxy/fuzz/)
 #
 # Each target is built with only the sources it needs, using clang and libFuzzer +
 # AddressSanitizer + UndefinedBehaviorSanitizer, into build/fuzz/TARGET/, then run over a
@@ -16,14 +17,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { echo "usage: tools/fuzz.sh [SECONDS] [parser|tls]..." >&2; exit 2; }
+usage() { echo "usage: tools/fuzz.sh [SECONDS] [parser|tls|proxy]..." >&2; exit 2; }
 
 seconds=60
 if [ $# -gt 0 ] && [[ "$1" =~ ^[0-9]+$ ]]; then seconds=$1; shift; fi
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(parser tls)
+[ ${#targets[@]} -eq 0 ] && targets=(parser tls proxy)
 for t in "${targets[@]}"; do
-  case "$t" in parser|tls) ;; *) usage ;; esac
+  case "$t" in parser|tls|proxy) ;; *) usage ;; esac
 done
 
 tools/deps.sh build fuzz
@@ -85,6 +86,11 @@ for t in "${targets[@]}"; do
       export TLS_FUZZ_CERTS=certs  # relative to build/fuzz/tls, where the fuzzer runs
       fuzz_one tls common/fuzz/tls-corpus 4096 -- \
         common/fuzz/tls_fuzz.cpp common/src/tls/context.cpp common/src/tls/session.cpp --
+      ;;
+    proxy)  # the reverse proxy's parser of backend response heads (capstone-proxy/)
+      fuzz_one proxy capstone-proxy/fuzz/corpus 1024 -- \
+        capstone-proxy/fuzz/response_head_fuzz.cpp capstone-proxy/response_head.cpp \
+        common/src/http/request.cpp --
       ;;
   esac
 done
