@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 
 #include <thread>
@@ -280,6 +281,21 @@ INSTANTIATE_TEST_SUITE_P(
         Misbehaviour{"ClosesBeforeAnswering", [](int fd, FakeBackend&) { FakeBackend::read_head(fd); },
                      {"--retries", "0"}, 502}),
     [](const ::testing::TestParamInfo<Misbehaviour>& info) { return info.param.name; });
+
+TEST(ProxyShutdown, SigtermFinishesTheExchangeInFlight) {
+  FakeBackend backend(slow(500ms));
+  auto proxy = start_proxy({backend.address()});
+  HttpClient c = HttpClient::connect(*proxy);
+  ASSERT_TRUE(c.send(get_request("/slow")));
+  std::this_thread::sleep_for(100ms);  // the request is at the backend now
+  proxy->signal(SIGTERM);
+  auto r = c.read_response(false, 5s);
+  ASSERT_TRUE(r) << "the in-flight request was dropped: " << c.error();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "slow");
+  EXPECT_TRUE(r->closes()) << "a draining proxy says Connection: close";
+  EXPECT_EQ(proxy->wait(5s), 0) << proxy->stderr_text();
+}
 
 TEST(ProxyFlags, BadFlagsExitTwo) {
   EXPECT_EQ(testing::run_to_exit({proxy_bin(), "--port", "0"}), 2) << "no --upstream";
