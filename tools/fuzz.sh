@@ -7,6 +7,7 @@
 #   resp    the RESP2 command parser of kv-server (common/fuzz/resp_fuzz.cpp)
 #   http2   the server side of HTTP/2: frames from a "client" into an Http2Session that answers
 #           through a real HttpService (common/fuzz/http2_fuzz.cpp says what it checks)
+#   proxy   the reverse proxy's parser of backend response heads (capstone-proxy/fuzz/)
 #
 # Each target is built with only the sources it needs, using clang and libFuzzer +
 # AddressSanitizer + UndefinedBehaviorSanitizer, into build/fuzz/TARGET/, then run over a
@@ -19,14 +20,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { echo "usage: tools/fuzz.sh [SECONDS] [parser|tls|resp|http2]..." >&2; exit 2; }
+usage() { echo "usage: tools/fuzz.sh [SECONDS] [parser|tls|resp|http2|proxy]..." >&2; exit 2; }
 
 seconds=60
 if [ $# -gt 0 ] && [[ "$1" =~ ^[0-9]+$ ]]; then seconds=$1; shift; fi
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(parser tls resp http2)
+[ ${#targets[@]} -eq 0 ] && targets=(parser tls resp http2 proxy)
 for t in "${targets[@]}"; do
-  case "$t" in parser|tls|resp|http2) ;; *) usage ;; esac
+  case "$t" in parser|tls|resp|http2|proxy) ;; *) usage ;; esac
 done
 
 tools/deps.sh build fuzz
@@ -93,6 +94,7 @@ for t in "${targets[@]}"; do
     resp)
       fuzz_one resp common/fuzz/resp-corpus 1024 -- \
         common/fuzz/resp_fuzz.cpp common/src/resp/parser.cpp --
+      ;;
     http2)
       # log.cpp is built by g++ (uninstrumented): clang 14 cannot capture structured
       # bindings in lambdas, which it uses. Everything HTTP/2 touches is instrumented.
@@ -106,6 +108,11 @@ for t in "${targets[@]}"; do
         common/src/http/date.cpp common/src/http/access_log.cpp common/src/http/form.cpp \
         common/src/metrics.cpp common/src/fd.cpp common/src/buffer.cpp common/src/rio.cpp \
         build/fuzz/http2/log.o --
+      ;;
+    proxy)  # the reverse proxy's parser of backend response heads (capstone-proxy/)
+      fuzz_one proxy capstone-proxy/fuzz/corpus 1024 -- \
+        capstone-proxy/fuzz/response_head_fuzz.cpp capstone-proxy/response_head.cpp \
+        common/src/http/request.cpp --
       ;;
   esac
 done

@@ -1,0 +1,171 @@
+// http-proxy: a reverse proxy and load balancer on stage 4's EventLoop (capstone 1).
+//
+//   main: flags -> backends -> ProxyServer -> listen -> EventLoop + SignalWatcher -> run()
+//   SIGINT/SIGTERM: graceful shutdown (stop accepting, finish in-flight exchanges);
+//   a second signal closes everything at once.
+//
+// --upstream may be given several times (Flags keeps the last value of a flag, so
+// main collects every occurrence from argv itself; Flags still checks each one).
+#include <signal.h>
+
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "event_loop.hpp"
+#include "proxy_server.hpp"
+#include "serverlab/flags.hpp"
+#include "serverlab/log.hpp"
+#include "serverlab/metrics.hpp"
+#include "serverlab/signals.hpp"
+#include "serverlab/socket.hpp"
+
+using namespace serverlab;
+using namespace serverlab::proxy;
+
+namespace {
+
+// "HOST:PORT" or "HOST:PORT,weight=N" (1 <= N <= 100).
+std::optional<BackendSpec> parse_upstream(std::string_view text) {
+  BackendSpec spec;
+  std::size_t comma = text.find(',');
+  if (comma != std::string_view::npos) {
+    std::string_view option = text.substr(comma + 1);
+    if (option.substr(0, 7) != "weight=") return std::nullopt;
+    std::string_view n = option.substr(7);
+    if (n.empty() || n.size() > 3 || n.find_first_not_of("0123456789") != std::string_view::npos) {
+      return std::nullopt;
+    }
+    spec.weight = static_cast<unsigned>(std::stoul(std::string(n)));
+    if (spec.weight < 1 || spec.weight > 100) return std::nullopt;
+    text = text.substr(0, comma);
+  }
+  std::optional<HostPort> hp = parse_host_port(text);
+  if (!hp || hp->host.empty() || hp->port == 0) return std::nullopt;
+  spec.host = hp->host;
+  spec.port = hp->port;
+  return spec;
+}
+
+// Every value of --upstream in argv, in order (both "--upstream X" and "--upstream=X").
+std::vector<std::string> all_upstreams(int argc, char** argv) {
+  std::vector<std::string> out;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--upstream") == 0 && i + 1 < argc) {
+      out.emplace_back(argv[++i]);
+    } else if (std::strncmp(argv[i], "--upstream=", 11) == 0) {
+      out.emplace_back(argv[i] + 11);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ServerOptions server;
+  ProxyOptions options;
+  std::string upstream;  // for usage and validation; the list comes from all_upstreams
+  std::string balance = "round-robin";
+  std::uint64_t max_body = options.limits.max_body;
+  std::uint64_t max_header_bytes = options.limits.max_header_bytes;
+  std::uint64_t max_request_line = options.limits.max_request_line;
+  int max_headers = static_cast<int>(options.limits.max_headers);
+  int pool_size = static_cast<int>(options.pool_size);
+  int fail_threshold = static_cast<int>(options.fail_threshold);
+
+  Flags flags("http-proxy", "HTTP/1.1 reverse proxy and load balancer on one epoll loop (capstone)");
+  add_server_flags(flags, server, 8080);
+  flags.begin_section("proxy");
+  flags.add("upstream", upstream,
+            "a backend HOST:PORT[,weight=N]; repeat the flag for each backend (at least one)");
+  flags.add_choice("balance", balance, {"round-robin", "least-conn", "hash-ip", "hash-path"},
+                   "how a backend is chosen");
+  flags.add_seconds("connect-timeout", options.connect_timeout, "backend TCP handshake limit");
+  flags.add_seconds("read-timeout", options.read_timeout,
+                    "how long a backend may stay silent mid-exchange (then 504)");
+  flags.add_seconds("write-timeout", options.write_timeout,
+                    "how long a client may leave our output unread (then close)");
+  flags.add_seconds("header-timeout", options.header_timeout, "a request head must arrive within this");
+  flags.add_seconds("keepalive-timeout", options.keepalive_timeout, "idle client connections close after this");
+  flags.add_seconds("pool-idle-timeout", options.pool_idle_timeout,
+                    "a pooled backend connection idle longer is closed, not reused");
+  flags.add("pool-size", pool_size, "idle keep-alive connections kept per backend", 0, 100000);
+  flags.add("retries", options.retries,
+            "other backends tried for an idempotent request that failed before any response byte",
+            0, 10);
+  flags.add("fail-threshold", fail_threshold, "failures in a row that take a backend out", 1, 1000);
+  flags.add_seconds("fail-cooldown", options.fail_cooldown,
+                    "seconds before a backend taken out gets one probe request");
+  flags.add("health-path", options.health_path, "active health check: GET this path (empty: off)");
+  flags.add_seconds("health-interval", options.health_interval, "seconds between active checks");
+  flags.add_size("max-body", max_body, "largest request body accepted (-> 413); streamed, not held");
+  flags.add_size("max-header-bytes", max_header_bytes, "largest request header section (-> 431)");
+  flags.add_size("max-request-line", max_request_line, "longest request line (-> 414)");
+  flags.add("max-headers", max_headers, "most request header fields (-> 431)", 1, 10000);
+  flags.add("access-log", options.access_log, "PATH, - (stdout) or off");
+  std::string admin = "on";
+  flags.add_choice("admin", admin, {"on", "off"}, "answer GET /-/metrics here (off: forward it)");
+  flags.add("max-keepalive-requests", options.max_keepalive_requests,
+            "requests per client connection, then Connection: close", 1);
+  flags.add("error-log-rate", options.error_log_rate,
+            "refused-request records per second in the error log (0: none)", 0, 1000000);
+  flags.add_check([&]() -> std::optional<std::string> {
+    std::vector<std::string> list = all_upstreams(argc, argv);
+    if (list.empty()) return std::string("--upstream: at least one backend is required");
+    for (const std::string& u : list) {
+      std::optional<BackendSpec> spec = parse_upstream(u);
+      if (!spec) return "--upstream " + u + ": expected HOST:PORT or HOST:PORT,weight=N";
+      options.backends.push_back(*spec);
+    }
+    return std::nullopt;
+  });
+  flags.add_check([&]() -> std::optional<std::string> {
+    if (options.health_interval < 0.05) return std::string("--health-interval: at least 0.05");
+    return std::nullopt;
+  });
+  flags.parse_or_exit(argc, argv);
+
+  options.balance = *parse_balance(balance);
+  options.limits.max_body = max_body;
+  options.limits.max_header_bytes = max_header_bytes;
+  options.limits.max_request_line = max_request_line;
+  options.limits.max_headers = static_cast<std::size_t>(max_headers);
+  options.pool_size = static_cast<std::size_t>(pool_size);
+  options.fail_threshold = static_cast<unsigned>(fail_threshold);
+  options.shutdown_timeout = server.shutdown_timeout;
+  options.admin = admin == "on";
+
+  try {
+    configure_logging(server);
+    ignore_sigpipe();
+    EventLoop loop;
+    ProxyServer* proxy_ptr = nullptr;
+    SignalWatcher signals(loop, {SIGINT, SIGTERM}, [&proxy_ptr](int) {
+      if (proxy_ptr != nullptr) proxy_ptr->shutdown();
+    });
+    Metrics metrics;
+    ProxyServer proxy(loop, options, metrics);
+    proxy_ptr = &proxy;
+
+    Fd listener = listen_tcp(server.bind, server.port,
+                             ListenOptions{.backlog = 511, .reuse_port = false, .nonblocking = true});
+    announce_listening(listener.get());
+    proxy.listen(std::move(listener));
+    std::string names;
+    for (const auto& b : proxy.backends()) names += " " + b->name;
+    log::info("http-proxy: {} over{}", balance_name(options.balance), names);
+
+    loop.set_before_sleep([&proxy] { proxy.before_sleep(); });
+    loop.run();
+    proxy.before_sleep();
+    log::info("http-proxy stopped");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "http-proxy: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

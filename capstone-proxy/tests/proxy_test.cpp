@@ -1,0 +1,308 @@
+// proxy_test.cpp: http-proxy in front of our own servers (stage 4 http-epoll,
+// stage 2 http-seq) and of backends that misbehave in one way each.
+#include <gtest/gtest.h>
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <thread>
+
+#include "proxy_fixture.hpp"
+#include "serverlab/socket.hpp"
+#include "temp_dir.hpp"
+
+namespace serverlab::proxytest {
+namespace {
+
+constexpr std::string_view kHello = "hello through the proxy\n";
+
+// Waits until the peer closes or `self` is stopping (a behaviour must end).
+void wait_for_close(int fd, FakeBackend& self) {
+  char buf[4096];
+  while (!self.stopping()) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    if (::recv(fd, buf, sizeof buf, 0) <= 0) return;
+  }
+}
+
+// Answers one request with `response`, then waits for the proxy to close.
+FakeBackend::Behaviour answer_once(std::string response) {
+  return [response](int fd, FakeBackend& self) {
+    if (FakeBackend::read_head(fd).empty()) return;
+    FakeBackend::send_all(fd, response);
+    wait_for_close(fd, self);
+  };
+}
+
+// Echoes each request head back as the body of a 200 (keep-alive).
+void echo_heads(int fd, FakeBackend&) {
+  for (;;) {
+    std::string head = FakeBackend::read_head(fd);
+    if (head.empty()) return;
+    std::string r = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(head.size()) +
+                    "\r\nConnection: keep-alive, X-Hop\r\nX-Hop: secret\r\nKeep-Alive: timeout=99\r\n"
+                    "X-End: to-end\r\n\r\n" + head;
+    if (!FakeBackend::send_all(fd, r)) return;
+  }
+}
+
+class ProxyBasics : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = new testing::TempDir("proxy-test");
+    root_->write("hello.txt", kHello);
+  }
+  static void TearDownTestSuite() { delete root_; }
+  static testing::TempDir* root_;
+};
+testing::TempDir* ProxyBasics::root_ = nullptr;
+
+TEST_F(ProxyBasics, ServesFromStage4AndStage2InTurn) {
+  auto epoll = start_server(epoll_bin(), root_->path());
+  auto seq = start_server(seq_bin(), root_->path());
+  auto proxy = start_proxy({epoll->address(), seq->address()});
+  for (int i = 0; i < 4; ++i) {
+    auto r = fetch(*proxy, get_request("/hello.txt"));
+    ASSERT_TRUE(r) << "request " << i;
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, kHello);
+    EXPECT_EQ(r->header("Via"), "1.1 serverlab-proxy");
+  }
+  std::string m = metrics_text(*proxy);
+  const char* family = "serverlab_proxy_upstream_requests_total";
+  EXPECT_EQ(metric(m, upstream_sample(family, epoll->address())), 2) << m;
+  EXPECT_EQ(metric(m, upstream_sample(family, seq->address())), 2) << m;
+  EXPECT_EQ(proxy->stop(), 0) << proxy->stderr_text();
+}
+
+TEST_F(ProxyBasics, KeepAliveReusesOnePooledBackendConnection) {
+  FakeBackend echo(echo_heads);
+  auto proxy = start_proxy({echo.address()});
+  HttpClient c = HttpClient::connect(*proxy);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(c.send(get_request("/n")));
+    auto r = c.read_response();
+    ASSERT_TRUE(r) << c.error();
+    EXPECT_EQ(r->status, 200);
+  }
+  EXPECT_EQ(echo.connections(), 1) << "every request should reuse the pooled connection";
+}
+
+TEST_F(ProxyBasics, HopByHopFieldsStayOnTheirHopAndForwardingFieldsAreAdded) {
+  FakeBackend echo(echo_heads);
+  auto proxy = start_proxy({echo.address()});
+  auto r = fetch(*proxy, get_request("/h",
+                                     "Connection: keep-alive, X-Secret\r\nX-Secret: 1\r\n"
+                                     "Keep-Alive: timeout=5\r\nTE: trailers\r\nUpgrade: websocket\r\n"
+                                     "Proxy-Authorization: Basic eA==\r\nTrailer: X-T\r\n"
+                                     "X-Forwarded-For: 192.0.2.9\r\nVia: 1.1 edge\r\nX-Kept: yes\r\n"));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200);
+  const std::string& seen = r->body;  // the head the backend received
+  for (const char* gone : {"X-Secret", "Keep-Alive", "TE:", "Upgrade", "Proxy-Authorization",
+                           "Trailer", "Connection"}) {
+    EXPECT_EQ(seen.find(gone), std::string::npos) << gone << " reached the backend:\n" << seen;
+  }
+  EXPECT_NE(seen.find("\r\nX-Kept: yes\r\n"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("\r\nHost: proxy.test\r\n"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("\r\nX-Forwarded-For: 192.0.2.9, 127.0.0.1\r\n"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("\r\nX-Forwarded-Proto: http\r\n"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("\r\nForwarded: for=127.0.0.1;proto=http;host=\"proxy.test\"\r\n"),
+            std::string::npos) << seen;
+  EXPECT_NE(seen.find("\r\nVia: 1.1 edge, 1.1 serverlab-proxy\r\n"), std::string::npos) << seen;
+  // And on the way back: the backend's hop-by-hop fields are dropped too.
+  EXPECT_FALSE(r->has("X-Hop")) << r->wire();
+  EXPECT_FALSE(r->has("Keep-Alive")) << r->wire();
+  EXPECT_EQ(r->header("X-End"), "to-end");
+}
+
+// The backend reads a chunked body to its end and answers with what it got.
+void echo_chunked_body(int fd, FakeBackend&) {
+  std::string head = FakeBackend::read_head(fd);
+  std::string body;
+  char buf[4096];
+  while (body.find("0\r\n\r\n") == std::string::npos) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return;
+    body.append(buf, static_cast<std::size_t>(n));
+  }
+  std::string all = head + body;
+  FakeBackend::send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(all.size()) +
+                                "\r\n\r\n" + all);
+}
+
+TEST_F(ProxyBasics, ChunkedRequestBodyIsForwardedWithOneFramingField) {
+  FakeBackend backend(echo_chunked_body);
+  auto proxy = start_proxy({backend.address()});
+  HttpClient c = HttpClient::connect(*proxy);
+  ASSERT_TRUE(c.send("POST /up HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "5\r\nhello\r\n"));
+  std::this_thread::sleep_for(50ms);  // the rest arrives later: the proxy streams
+  ASSERT_TRUE(c.send("6\r\n world\r\n0\r\n\r\n"));
+  auto r = c.read_response();
+  ASSERT_TRUE(r) << c.error();
+  ASSERT_EQ(r->status, 200);
+  EXPECT_NE(r->body.find("\r\nTransfer-Encoding: chunked\r\n"), std::string::npos) << r->body;
+  EXPECT_EQ(r->body.find("Content-Length"), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"), std::string::npos)
+      << r->body;
+}
+
+TEST_F(ProxyBasics, AmbiguousFramingIsRefusedAndNeverReachesABackend) {
+  FakeBackend backend(echo_heads);
+  auto proxy = start_proxy({backend.address()});
+  HttpClient c = HttpClient::connect(*proxy);
+  ASSERT_TRUE(c.send("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_TRUE(c.closed_by_peer(2s)) << "the connection must close after a framing error";
+  EXPECT_EQ(backend.connections(), 0);
+}
+
+TEST_F(ProxyBasics, NoHealthyBackendGives503AfterTheFailuresThatTookItOut) {
+  std::uint16_t dead_port = 0;
+  {
+    Fd s = listen_tcp("127.0.0.1", 0);  // a port nobody listens on once this closes
+    dead_port = local_address(s.get()).port();
+  }
+  auto proxy = start_proxy({"127.0.0.1:" + std::to_string(dead_port)},
+                           {"--fail-threshold", "2", "--fail-cooldown", "30"});
+  EXPECT_EQ(fetch(*proxy, get_request("/"))->status, 502);
+  EXPECT_EQ(fetch(*proxy, get_request("/"))->status, 502);
+  EXPECT_EQ(fetch(*proxy, get_request("/"))->status, 503);
+  std::string m = metrics_text(*proxy);
+  EXPECT_EQ(metric(m, upstream_sample("serverlab_proxy_upstream_healthy",
+                                      "127.0.0.1:" + std::to_string(dead_port))), 0) << m;
+}
+
+TEST_F(ProxyBasics, IdempotentRequestIsRetriedOnAnotherBackend) {
+  FakeBackend refuses([](int, FakeBackend&) {});  // accepts, then closes at once
+  auto good = start_server(epoll_bin(), root_->path());
+  auto proxy = start_proxy({refuses.address(), good->address()}, {"--retries", "1"});
+  for (int i = 0; i < 4; ++i) {
+    auto r = fetch(*proxy, get_request("/hello.txt"));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << "request " << i;
+  }
+  // A POST is not retried: its answer is the failure.
+  auto post = fetch(*proxy, "POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+  (void)post;  // 502 if it went to the bad backend, 405 from the good one
+  std::string m = metrics_text(*proxy);
+  EXPECT_GE(metric(m, upstream_sample("serverlab_proxy_upstream_retries_total", refuses.address())),
+            1) << m;
+}
+
+// ---------------------------------------------------------------- misbehaving backends
+
+struct Misbehaviour {
+  const char* name;
+  FakeBackend::Behaviour behaviour;
+  std::vector<std::string> flags;
+  int status;  // what the client gets; 0: a head, then the connection ends early
+};
+
+class Misbehaving : public ::testing::TestWithParam<Misbehaviour> {};
+
+TEST_P(Misbehaving, ClientGetsTheRightAnswerAndTheProxyKeepsServing) {
+  const Misbehaviour& m = GetParam();
+  FakeBackend backend(m.behaviour);
+  std::vector<std::string> flags = m.flags;
+  flags.insert(flags.end(), {"--fail-threshold", "100"});
+  auto proxy = start_proxy({backend.address()}, flags);
+  HttpClient c = HttpClient::connect(*proxy);
+  ASSERT_TRUE(c.send(get_request("/bad")));
+  if (m.status != 0) {
+    auto r = c.read_response(false, 8s);
+    ASSERT_TRUE(r) << c.error();
+    EXPECT_EQ(r->status, m.status) << r->wire();
+  } else {
+    auto head = c.read_head(8s);
+    ASSERT_TRUE(head) << c.error();
+    EXPECT_EQ(head->status, 200);
+    EXPECT_TRUE(c.closed_by_peer(8s)) << "a cut response must end the client connection";
+    EXPECT_LT(c.extra_bytes().size(), 100000u);
+  }
+  // Still serving: the metrics page answers and counted the failure.
+  std::string text = metrics_text(*proxy);
+  EXPECT_GT(metric(text, "serverlab_requests_total{method=\"GET\",status=\"200\"}") +
+                metric(text, "serverlab_connections_total"), 0) << text;
+  EXPECT_EQ(proxy->stop(), 0) << proxy->stderr_text();
+}
+
+FakeBackend::Behaviour never_answers() {
+  return [](int fd, FakeBackend& self) {
+    FakeBackend::read_head(fd);
+    wait_for_close(fd, self);
+  };
+}
+
+FakeBackend::Behaviour resets_mid_response() {
+  return [](int fd, FakeBackend&) {
+    if (FakeBackend::read_head(fd).empty()) return;
+    FakeBackend::send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" +
+                                  std::string(1000, 'x'));
+    std::this_thread::sleep_for(100ms);
+    Fd owned(::dup(fd));
+    testing::reset_connection(owned);  // RST
+  };
+}
+
+FakeBackend::Behaviour slow(std::chrono::milliseconds delay) {
+  return [delay](int fd, FakeBackend& self) {
+    if (FakeBackend::read_head(fd).empty()) return;
+    std::this_thread::sleep_for(delay);
+    FakeBackend::send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nslow");
+    wait_for_close(fd, self);
+  };
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Backends, Misbehaving,
+    ::testing::Values(
+        Misbehaviour{"GarbageStatusLine", answer_once("HTTP/1.1 OK 200\r\n\r\n"), {}, 502},
+        Misbehaviour{"NotHttpAtAll", answer_once("SSH-2.0-OpenSSH\r\n\r\n"), {}, 502},
+        Misbehaviour{"HugeHeaders",
+                     answer_once("HTTP/1.1 200 OK\r\nX-Big: " + std::string(64 * 1024, 'a') +
+                                 "\r\nContent-Length: 0\r\n\r\n"),
+                     {}, 502},
+        Misbehaviour{"NeverAnswers", never_answers(), {"--read-timeout", "0.5"}, 504},
+        Misbehaviour{"SlowButWithinTheTimeout", slow(300ms), {"--read-timeout", "3"}, 200},
+        Misbehaviour{"ResetsMidResponse", resets_mid_response(), {}, 0},
+        Misbehaviour{"ShortOfItsContentLength",
+                     [](int fd, FakeBackend&) {  // then closes: the body ends 99,991 bytes early
+                       if (FakeBackend::read_head(fd).empty()) return;
+                       FakeBackend::send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nonly this");
+                     },
+                     {}, 0},
+        Misbehaviour{"ClosesBeforeAnswering", [](int fd, FakeBackend&) { FakeBackend::read_head(fd); },
+                     {"--retries", "0"}, 502}),
+    [](const ::testing::TestParamInfo<Misbehaviour>& info) { return info.param.name; });
+
+TEST(ProxyShutdown, SigtermFinishesTheExchangeInFlight) {
+  FakeBackend backend(slow(500ms));
+  auto proxy = start_proxy({backend.address()});
+  HttpClient c = HttpClient::connect(*proxy);
+  ASSERT_TRUE(c.send(get_request("/slow")));
+  std::this_thread::sleep_for(100ms);  // the request is at the backend now
+  proxy->signal(SIGTERM);
+  auto r = c.read_response(false, 5s);
+  ASSERT_TRUE(r) << "the in-flight request was dropped: " << c.error();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "slow");
+  EXPECT_TRUE(r->closes()) << "a draining proxy says Connection: close";
+  EXPECT_EQ(proxy->wait(5s), 0) << proxy->stderr_text();
+}
+
+TEST(ProxyFlags, BadFlagsExitTwo) {
+  EXPECT_EQ(testing::run_to_exit({proxy_bin(), "--port", "0"}), 2) << "no --upstream";
+  EXPECT_EQ(testing::run_to_exit({proxy_bin(), "--upstream", "nohost"}), 2);
+  EXPECT_EQ(testing::run_to_exit({proxy_bin(), "--upstream", "127.0.0.1:1,weight=0"}), 2);
+  EXPECT_EQ(testing::run_to_exit({proxy_bin(), "--upstream", "127.0.0.1:1", "--balance", "x"}), 2);
+}
+
+}  // namespace
+}  // namespace serverlab::proxytest
