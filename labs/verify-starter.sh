@@ -55,6 +55,7 @@ last_week=$((10#$last_week))
 echo "== starter tree $tree: make check-lab for weeks 1-$last_week (each within ${limit} s)"
 for n in $(seq 1 "$last_week"); do
   week=$(printf 'week%02d' "$n")
+  ls -d "$tree"/labs/"$week"-* >/dev/null 2>&1 || continue  # a number with no handout
   log="$bld/verify-starter-$week.log"
   start=$SECONDS
   rc=0
