@@ -44,7 +44,7 @@ fuzz_one() {
   [ $# -gt 0 ] && shift
   run_args=("$@")
   [ "$name" = tls ] && libs=(-lssl -lcrypto)
-  [ "$name" = http2 ] && libs=(-lnghttp2 -lfmt)
+  [ "$name" = http2 ] && libs=(-lnghttp2 -lfmt -lcrypto)
 
   local out=build/fuzz/$name
   mkdir -p "$out"
@@ -106,6 +106,8 @@ for t in "${targets[@]}"; do
         common/src/http/file_cache.cpp common/src/http/response.cpp common/src/http/request.cpp \
         common/src/http/parser.cpp common/src/http/uri.cpp common/src/http/mime.cpp \
         common/src/http/date.cpp common/src/http/access_log.cpp common/src/http/form.cpp \
+        common/src/http/router.cpp common/src/http/request_id.cpp \
+        common/src/http/rate_limit.cpp common/src/http/auth.cpp common/src/http/api_notes.cpp \
         common/src/metrics.cpp common/src/fd.cpp common/src/buffer.cpp common/src/rio.cpp \
         build/fuzz/http2/log.o --
       ;;
