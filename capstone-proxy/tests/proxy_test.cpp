@@ -280,7 +280,7 @@ INSTANTIATE_TEST_SUITE_P(
                      {}, 0},
         Misbehaviour{"ClosesBeforeAnswering", [](int fd, FakeBackend&) { FakeBackend::read_head(fd); },
                      {"--retries", "0"}, 502}),
-    [](const ::testing::TestParamInfo<Misbehaviour>& info) { return info.param.name; });
+    [](const ::testing::TestParamInfo<Misbehaviour>& param_info) { return param_info.param.name; });
 
 TEST(ProxyShutdown, SigtermFinishesTheExchangeInFlight) {
   FakeBackend backend(slow(500ms));
