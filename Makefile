@@ -14,7 +14,7 @@
 #   make bench            release build, then every built server vs nginx/lighttpd/h2o
 #   make bench-quick      a ~1 minute smoke run that fails on errors (CI runs it)
 #   make bench BENCH_ARGS="--server 'http-epoll,nginx*' --scenario '4k-*'"
-#   make fuzz FUZZ_SECONDS=300   fuzz the HTTP parser and the TLS layer (clang + libFuzzer + ASan/UBSan)
+#   make fuzz FUZZ_SECONDS=300   fuzz every parser we feed from the wire: HTTP, TLS, RESP, HTTP/2, proxy (libFuzzer)
 #   make check-lab LAB=week02 [TAG=read-n]   one week's checks, readable (labs/README.md)
 #   make grade STAGE=3 [BIN=/path/to/server]   score a stage: build/grade/stage3/results.json
 #   make handout [HANDOUT_DIR=dir]   write the student starter tree (default build/handout)
