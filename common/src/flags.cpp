@@ -334,8 +334,11 @@ std::optional<std::string> Flags::load_config(const std::string& path) {
     const toml::table* table = section_node.as_table();
     if (table == nullptr)
       return fmt::format("{}: '{}' is outside any section{}", at, section, kOldFormatHint);
+    // The shared sections, plus any the program put its own flags in ([proxy], [kv]).
     const bool known =
-        std::find(std::begin(kSections), std::end(kSections), section) != std::end(kSections);
+        std::find(std::begin(kSections), std::end(kSections), section) != std::end(kSections) ||
+        std::any_of(flags_.begin(), flags_.end(),
+                    [&](const Flag& flag) { return flag.section == section; });
     if (!known) {
       return fmt::format(
           "{}: unknown table [{}] (sections: server, http, tls, limits, "
