@@ -335,8 +335,6 @@ void ClientConn::begin_request(const http::Request& request, std::size_t head_le
   request_line_ += request.target;
   request_line_ += request.version_minor == 0 ? " HTTP/1.0" : " HTTP/1.1";
   user_agent_.assign(request.header("User-Agent").value_or(""));
-  hash_key_.assign(server_.options().balance == Balance::HashPath ? request.path
-                                                                  : std::string_view(peer_ip_));
   tried_.clear();
   last_backend_ = nullptr;
   status_ = 0;
@@ -354,6 +352,15 @@ void ClientConn::begin_request(const http::Request& request, std::size_t head_le
     phase_ = close_after_ ? Phase::Closing : Phase::ReadHead;
     return;
   }
+  route_ = server_.route_for(request.host, request.path);
+  if (route_ == nullptr) {  // no [[route]] for this Host and path
+    in_.retrieve(head_length);
+    head_scanned_ = 0;
+    answer_error(404, has_body_);  // its body is not read: do not look for the next head
+    return;
+  }
+  hash_key_.assign(server_.balance_of(*route_) == Balance::HashPath ? request.path
+                                                                    : std::string_view(peer_ip_));
   build_upstream_head(request);
   in_.retrieve(head_length);  // `request` points into these bytes: not used from here on
   head_scanned_ = 0;
@@ -376,9 +383,12 @@ void ClientConn::build_upstream_head(const http::Request& request) {
     h += request.target;
   }
   h += request.version_minor == 0 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n";
-  if (!request.host.empty()) {
+  // Host kept, or rewritten when the route says host_header = "rewrite:NAME".
+  const std::string_view host = route_->rewrite_host.empty() ? request.host
+                                                             : std::string_view(route_->rewrite_host);
+  if (!host.empty()) {
     h += "Host: ";
-    h += request.host;
+    h += host;
     h += "\r\n";
   }
   const std::string_view connection = request.header("Connection").value_or("");
@@ -438,7 +448,7 @@ bool ClientConn::forward_request_body() {
 }
 
 void ClientConn::send_to_backend() {
-  Backend* backend = server_.pick(hash_key_, tried_);
+  Backend* backend = server_.pick(*route_, hash_key_, tried_);
   if (backend == nullptr) {  // none healthy; or, on a retry, none left to try
     int status = 503;
     if (!tried_.empty()) status = last_failure_ == UpstreamError::Timeout ? 504 : 502;

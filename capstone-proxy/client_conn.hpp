@@ -33,6 +33,7 @@
 #include "backend.hpp"
 #include "event_loop.hpp"
 #include "response_head.hpp"
+#include "routes.hpp"
 #include "serverlab/buffer.hpp"
 #include "serverlab/fd.hpp"
 #include "serverlab/http/parser.hpp"
@@ -126,6 +127,7 @@ class ClientConn final : public EventHandler, public UpstreamUser {
   std::string user_agent_;
   std::string hash_key_;
   std::string upstream_head_;  // the re-framed head (kept for a retry)
+  const Route* route_ = nullptr;  // the current request's route (owned by the server)
   std::string scratch_;        // the response head being re-written
   http::BodyDecoder request_body_;
   bool request_body_done_ = true;

@@ -4,6 +4,10 @@
 //   SIGINT/SIGTERM: graceful shutdown (stop accepting, finish in-flight exchanges);
 //   a second signal closes everything at once.
 //
+// Backends: --upstream flags (one group, every request goes there), or the config
+// file's [[upstream]] groups and [[route]] rules (routes.hpp); --upstream wins when
+// both are given. A request no route matches gets 404.
+//
 // --upstream may be given several times (Flags keeps the last value of a flag, so
 // main collects every occurrence from argv itself; Flags still checks each one).
 #include <signal.h>
@@ -28,28 +32,6 @@ using namespace serverlab::proxy;
 
 namespace {
 
-// "HOST:PORT" or "HOST:PORT,weight=N" (1 <= N <= 100).
-std::optional<BackendSpec> parse_upstream(std::string_view text) {
-  BackendSpec spec;
-  std::size_t comma = text.find(',');
-  if (comma != std::string_view::npos) {
-    std::string_view option = text.substr(comma + 1);
-    if (option.substr(0, 7) != "weight=") return std::nullopt;
-    std::string_view n = option.substr(7);
-    if (n.empty() || n.size() > 3 || n.find_first_not_of("0123456789") != std::string_view::npos) {
-      return std::nullopt;
-    }
-    spec.weight = static_cast<unsigned>(std::stoul(std::string(n)));
-    if (spec.weight < 1 || spec.weight > 100) return std::nullopt;
-    text = text.substr(0, comma);
-  }
-  std::optional<HostPort> hp = parse_host_port(text);
-  if (!hp || hp->host.empty() || hp->port == 0) return std::nullopt;
-  spec.host = hp->host;
-  spec.port = hp->port;
-  return spec;
-}
-
 // Every value of --upstream in argv, in order (both "--upstream X" and "--upstream=X").
 std::vector<std::string> all_upstreams(int argc, char** argv) {
   std::vector<std::string> out;
@@ -70,6 +52,7 @@ int main(int argc, char** argv) {
   ProxyOptions options;
   std::string upstream;  // for usage and validation; the list comes from all_upstreams
   std::string balance = "round-robin";
+  bool tables_overridden = false;  // --upstream given while the file has [[upstream]]/[[route]]
   std::uint64_t max_body = options.limits.max_body;
   std::uint64_t max_header_bytes = options.limits.max_header_bytes;
   std::uint64_t max_request_line = options.limits.max_request_line;
@@ -81,7 +64,7 @@ int main(int argc, char** argv) {
   add_server_flags(flags, server, 8080);
   flags.begin_section("proxy");
   flags.add("upstream", upstream,
-            "a backend HOST:PORT[,weight=N]; repeat the flag for each backend (at least one)");
+            "a backend HOST:PORT[,weight=N]; repeat for each backend (or [[upstream]] tables in the file)");
   flags.add_choice("balance", balance, {"round-robin", "least-conn", "hash-ip", "hash-path"},
                    "how a backend is chosen");
   flags.add_seconds("connect-timeout", options.connect_timeout, "backend TCP handshake limit");
@@ -113,14 +96,32 @@ int main(int argc, char** argv) {
             "requests per client connection, then Connection: close", 1);
   flags.add("error-log-rate", options.error_log_rate,
             "refused-request records per second in the error log (0: none)", 0, 1000000);
+  // [[upstream]] and [[route]] tables of the config file (routes.hpp).
+  flags.add_tables("upstream", [&](const std::vector<ConfigTable>& tables) {
+    return parse_upstream_tables(tables, options.upstreams);
+  });
+  flags.add_tables("route", [&](const std::vector<ConfigTable>& tables) {
+    return parse_route_tables(tables, options.routes);
+  });
+  // Backends come from --upstream (command line, environment or [proxy] upstream) or
+  // from the file's tables; when both are there, --upstream wins and the tables are
+  // not used, like any command-line value over the file's.
   flags.add_check([&]() -> std::optional<std::string> {
     std::vector<std::string> list = all_upstreams(argc, argv);
-    if (list.empty()) return std::string("--upstream: at least one backend is required");
+    if (list.empty() && !upstream.empty()) list.push_back(upstream);
+    if (list.empty()) {
+      if (options.upstreams.empty())
+        return std::string("--upstream: at least one backend is required (or [[upstream]] tables in --config)");
+      return link_routes(options.routes, options.upstreams);
+    }
     for (const std::string& u : list) {
-      std::optional<BackendSpec> spec = parse_upstream(u);
+      std::optional<BackendSpec> spec = parse_backend(u);
       if (!spec) return "--upstream " + u + ": expected HOST:PORT or HOST:PORT,weight=N";
       options.backends.push_back(*spec);
     }
+    tables_overridden = !options.upstreams.empty() || !options.routes.empty();
+    options.upstreams.clear();
+    options.routes.clear();
     return std::nullopt;
   });
   flags.add_check([&]() -> std::optional<std::string> {
@@ -158,6 +159,10 @@ int main(int argc, char** argv) {
     std::string names;
     for (const auto& b : proxy.backends()) names += " " + b->name;
     log::info("http-proxy: {} over{}", balance_name(options.balance), names);
+    if (tables_overridden) {
+      log::warn("http-proxy: --upstream replaces the [[upstream]] and [[route]] tables of {}",
+                flags.config_path());
+    }
 
     loop.set_before_sleep([&proxy] { proxy.before_sleep(); });
     loop.run();

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -54,18 +55,7 @@ ProxyServer::ProxyServer(EventLoop& loop, ProxyOptions options, Metrics& metrics
       options_(std::move(options)),
       metrics_(metrics),
       error_log_limiter_(std::max(options_.error_log_rate, 1), std::max(options_.error_log_rate, 1)) {
-  std::vector<std::string> names;
-  std::vector<unsigned> weights;
-  CircuitBreaker::Options breaker{options_.fail_threshold,
-                                  static_cast<std::uint64_t>(options_.fail_cooldown * 1000)};
-  for (const BackendSpec& spec : options_.backends) {
-    SocketAddress address = resolve(spec.host, spec.port);
-    backends_.push_back(std::make_unique<Backend>(address.to_string(), address, spec.weight, breaker));
-    names.push_back(backends_.back()->name);
-    weights.push_back(spec.weight);
-  }
-  picker_ = std::make_unique<Picker>(options_.balance, names, weights);
-  candidates_.resize(backends_.size());
+  build_groups();
   if (options_.access_log == "-") {
     access_log_fd_ = 1;
   } else if (options_.access_log != "off" && !options_.access_log.empty()) {
@@ -74,6 +64,50 @@ ProxyServer::ProxyServer(EventLoop& loop, ProxyOptions options, Metrics& metrics
     access_log_ = Fd(fd);
     access_log_fd_ = fd;
   }
+}
+
+// Resolves every backend once (an address in two groups is one Backend, with one pool
+// and one breaker) and gives each group a picker over its members.
+void ProxyServer::build_groups() {
+  if (options_.upstreams.empty()) {
+    options_.upstreams.push_back(UpstreamGroup{.name = "default", .servers = options_.backends,
+                                               .balance = std::nullopt, .where = ""});
+    options_.routes.clear();
+  }
+  if (options_.routes.empty()) {  // no [[route]]: everything goes to the first group
+    Route everything;
+    everything.upstream = options_.upstreams.front().name;
+    options_.routes.push_back(everything);
+  }
+  CircuitBreaker::Options breaker{options_.fail_threshold,
+                                  static_cast<std::uint64_t>(options_.fail_cooldown * 1000)};
+  for (const UpstreamGroup& upstream : options_.upstreams) {
+    Group group;
+    std::vector<std::string> names;
+    std::vector<unsigned> weights;
+    for (const BackendSpec& spec : upstream.servers) {
+      SocketAddress address = resolve(spec.host, spec.port);
+      const std::string name = address.to_string();
+      auto same = [&](const std::unique_ptr<Backend>& b) { return b->name == name; };
+      auto it = std::find_if(backends_.begin(), backends_.end(), same);
+      if (it == backends_.end()) {
+        backends_.push_back(std::make_unique<Backend>(name, address, spec.weight, breaker));
+        it = backends_.end() - 1;
+      }
+      group.members.push_back(static_cast<std::size_t>(it - backends_.begin()));
+      names.push_back(name);
+      weights.push_back(spec.weight);
+    }
+    group.picker = std::make_unique<Picker>(upstream.balance.value_or(options_.balance), names, weights);
+    groups_.push_back(std::move(group));
+  }
+  routes_ = options_.routes;
+  if (auto err = link_routes(routes_, options_.upstreams)) throw std::runtime_error(*err);
+}
+
+const Route* ProxyServer::route_for(std::string_view host, std::string_view path) const {
+  std::optional<std::size_t> i = match_route(routes_, host, path);
+  return i ? &routes_[*i] : nullptr;
 }
 
 ProxyServer::~ProxyServer() {
@@ -123,18 +157,22 @@ void ProxyServer::accept_all() {
   }
 }
 
-Backend* ProxyServer::pick(std::string_view key, const std::vector<Backend*>& tried) {
+Backend* ProxyServer::pick(const Route& route, std::string_view key,
+                           const std::vector<Backend*>& tried) {
   const std::uint64_t now = loop_.now_ms();
-  for (std::size_t i = 0; i < backends_.size(); ++i) {
-    Backend* b = backends_[i].get();
+  Group& group = groups_[route.group];
+  candidates_.resize(group.members.size());
+  for (std::size_t i = 0; i < group.members.size(); ++i) {
+    Backend* b = backends_[group.members[i]].get();
     bool was_tried = false;
     for (Backend* t : tried) was_tried = was_tried || t == b;
     candidates_[i] = Candidate{b->breaker.available(now) && !was_tried, b->active};
   }
-  std::optional<std::size_t> i = picker_->pick(candidates_, key);
+  std::optional<std::size_t> i = group.picker->pick(candidates_, key);
   if (!i) return nullptr;
-  backends_[*i]->breaker.taken(now);
-  return backends_[*i].get();
+  Backend* chosen = backends_[group.members[*i]].get();
+  chosen->breaker.taken(now);
+  return chosen;
 }
 
 void ProxyServer::on_idle_upstream_event(UpstreamConn& conn) {

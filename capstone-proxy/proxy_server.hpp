@@ -26,6 +26,7 @@
 #include "backend.hpp"
 #include "event_loop.hpp"
 #include "picker.hpp"
+#include "routes.hpp"
 #include "serverlab/fd.hpp"
 #include "serverlab/http/parser.hpp"
 #include "serverlab/log.hpp"
@@ -36,15 +37,14 @@ namespace serverlab::proxy {
 class ClientConn;
 class HealthProbe;
 
-struct BackendSpec {
-  std::string host;
-  std::uint16_t port = 0;
-  unsigned weight = 1;
-};
-
 struct ProxyOptions {
+  // Where requests go: the [[upstream]] groups and [[route]] rules of the config
+  // file (routes.hpp). When `upstreams` is empty, `backends` (the --upstream flags)
+  // form one group that every request goes to.
+  std::vector<UpstreamGroup> upstreams;
+  std::vector<Route> routes;
   std::vector<BackendSpec> backends;
-  Balance balance = Balance::RoundRobin;
+  Balance balance = Balance::RoundRobin;  // for groups that name no balance
   double connect_timeout = 2.0;    // seconds for a backend's TCP handshake
   double read_timeout = 30.0;      // seconds a backend may stay silent mid-exchange
   double write_timeout = 30.0;     // seconds a client may leave our output unread
@@ -91,10 +91,14 @@ class ProxyServer final : public EventHandler {
   const ProxyOptions& options() const { return options_; }
   Metrics& metrics() { return metrics_; }
   std::vector<std::unique_ptr<Backend>>& backends() { return backends_; }
-  // Chooses a backend for a request, skipping those in `tried` and those whose
-  // breaker is open; nullptr when none is usable. The choice is recorded with
-  // the breaker (a due probe becomes this request).
-  Backend* pick(std::string_view key, const std::vector<Backend*>& tried);
+  // The route for a request (routes.hpp's rules), or nullptr: the proxy answers 404.
+  const Route* route_for(std::string_view host, std::string_view path) const;
+  // How the route's group balances (the hash-path mode keys on the path).
+  Balance balance_of(const Route& route) const { return groups_[route.group].picker->balance(); }
+  // Chooses a backend of the route's group for a request, skipping those in `tried`
+  // and those whose breaker is open; nullptr when none is usable. The choice is
+  // recorded with the breaker (a due probe becomes this request).
+  Backend* pick(const Route& route, std::string_view key, const std::vector<Backend*>& tried);
   void on_idle_upstream_event(UpstreamConn& conn);
   void retire(std::unique_ptr<UpstreamConn> conn);
   void release(ClientConn& client);  // a closed client, deleted in before_sleep()
@@ -117,8 +121,16 @@ class ProxyServer final : public EventHandler {
   EventLoop& loop_;
   ProxyOptions options_;
   Metrics& metrics_;
-  std::vector<std::unique_ptr<Backend>> backends_;
-  std::unique_ptr<Picker> picker_;
+  // One [[upstream]]: its backends (indexes into backends_) and its own picker.
+  struct Group {
+    std::vector<std::size_t> members;
+    std::unique_ptr<Picker> picker;
+  };
+  void build_groups();
+
+  std::vector<std::unique_ptr<Backend>> backends_;  // each address once, whatever its groups
+  std::vector<Group> groups_;
+  std::vector<Route> routes_;
   std::vector<Candidate> candidates_;  // reused by pick()
   Fd listen_;
   SpareFd spare_;  // EMFILE: shed one waiting client instead of spinning

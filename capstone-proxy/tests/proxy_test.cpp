@@ -304,5 +304,93 @@ TEST(ProxyFlags, BadFlagsExitTwo) {
   EXPECT_EQ(testing::run_to_exit({proxy_bin(), "--upstream", "127.0.0.1:1", "--balance", "x"}), 2);
 }
 
+// ---------------------------------------------------------------- [[upstream]] / [[route]]
+
+// Which backend answered (echo_heads' body is the head it got) and the Host it saw.
+struct Seen {
+  int status = 0;
+  std::string head;
+};
+Seen through(const ServerProcess& proxy, std::string_view host, std::string_view path) {
+  auto r = fetch(proxy, "GET " + std::string(path) + " HTTP/1.1\r\nHost: " + std::string(host) + "\r\n\r\n");
+  if (!r) return {};
+  return {r->status, r->body};
+}
+
+TEST(ProxyRoutes, HostAndLongestPrefixChooseTheGroup) {
+  std::atomic<int> api_hits{0};
+  std::atomic<int> web_hits{0};
+  auto counting = [](std::atomic<int>& hits) {
+    return [&hits](int fd, FakeBackend& self) {
+      ++hits;
+      echo_heads(fd, self);
+    };
+  };
+  FakeBackend api1(counting(api_hits));
+  FakeBackend api2(counting(api_hits));
+  FakeBackend web(counting(web_hits));
+  testing::TempDir dir("proxy-routes");
+  const std::string config = dir.write("proxy.toml",
+      "[[upstream]]\nname = \"api\"\nservers = [\"" + api1.address() + "\", \"" + api2.address() +
+      "\"]\n\n[[upstream]]\nname = \"web\"\nserver = \"" + web.address() + "\"\n\n"
+      "[[route]]\nhost = \"api.test\"\npath = \"/v1/\"\nupstream = \"api\"\n"
+      "host_header = \"rewrite:internal.api\"\n\n"
+      "[[route]]\npath = \"/site/\"\nupstream = \"web\"\n");
+  auto proxy = start_proxy({}, {"--config", config, "--pool-size", "0"});
+
+  // The Host's route, rewritten Host.
+  Seen a = through(*proxy, "API.test:8080", "/v1/users");
+  EXPECT_EQ(a.status, 200);
+  EXPECT_NE(a.head.find("\r\nHost: internal.api\r\n"), std::string::npos) << a.head;
+  // The client's own Host still travels, in Forwarded.
+  EXPECT_NE(a.head.find(";host=\"API.test:8080\""), std::string::npos) << a.head;
+  // Same Host, a path outside /v1/: the any-host route, Host kept.
+  Seen b = through(*proxy, "api.test", "/site/index.html");
+  EXPECT_EQ(b.status, 200);
+  EXPECT_NE(b.head.find("\r\nHost: api.test\r\n"), std::string::npos) << b.head;
+  // No route: 404 from the proxy, no backend asked.
+  Seen c = through(*proxy, "api.test", "/elsewhere");
+  EXPECT_EQ(c.status, 404);
+  EXPECT_EQ(through(*proxy, "api.test", "/v1/again").status, 200);
+  EXPECT_EQ(api_hits.load(), 2) << "both /v1/ requests, and only those, reach the api group";
+  EXPECT_EQ(web_hits.load(), 1);
+  EXPECT_EQ(proxy->stop(), 0) << proxy->stderr_text();
+}
+
+TEST(ProxyRoutes, UpstreamFlagsReplaceTheFileTables) {
+  FakeBackend from_file(echo_heads);
+  FakeBackend from_flag(echo_heads);
+  testing::TempDir dir("proxy-routes");
+  const std::string config = dir.write("proxy.toml",
+      "[[upstream]]\nname = \"a\"\nserver = \"" + from_file.address() + "\"\n"
+      "[[route]]\npath = \"/only/\"\nupstream = \"a\"\n");
+  auto proxy = start_proxy({from_flag.address()}, {"--config", config});
+  EXPECT_EQ(through(*proxy, "x", "/anything").status, 200) << "--upstream routes everything";
+  EXPECT_EQ(from_flag.connections(), 1);
+  EXPECT_EQ(from_file.connections(), 0);
+  EXPECT_EQ(proxy->stop(), 0);
+  EXPECT_NE(proxy->stderr_text().find("--upstream replaces the [[upstream]] and [[route]] tables"),
+            std::string::npos) << proxy->stderr_text();
+}
+
+TEST(ProxyRoutes, ConfigErrorsExitTwoWithFileLineColumn) {
+  testing::TempDir dir("proxy-routes");
+  const std::string config = dir.write("bad.toml",
+      "[[upstream]]\nname = \"api\"\nserver = \"127.0.0.1:1\"\n\n[[route]]\nupstream = \"apl\"\n");
+  testing::ProgramResult r = testing::run_program({proxy_bin(), "--check-config", "--config", config}, "");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find(config + ":6:12: [[route]] upstream: no [[upstream]] is named 'apl'"),
+            std::string::npos) << r.err;
+  // Starting (not only --check-config) refuses it the same way.
+  EXPECT_EQ(testing::run_to_exit({proxy_bin(), "--port", "0", "--config", config}), 2);
+}
+
+TEST(ProxyRoutes, TheSampleConfigurationPasses) {
+  testing::ProgramResult r = testing::run_program(
+      {proxy_bin(), "--check-config", "--config", SERVERLAB_SOURCE_DIR "/examples/proxy.toml"}, "");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE((r.out + r.err).find("configuration OK"), std::string::npos) << r.out << r.err;
+}
+
 }  // namespace
 }  // namespace serverlab::proxytest
