@@ -108,6 +108,7 @@ class Backend {
   const std::string name;  // "127.0.0.1:8081"
   const SocketAddress address;
   const unsigned weight;
+  bool in_use = true;  // in some group of the running routing (false: dropped by a reload)
   CircuitBreaker breaker;
   BackendStats stats;
   std::size_t active = 0;      // requests it is serving now

@@ -352,14 +352,15 @@ void ClientConn::begin_request(const http::Request& request, std::size_t head_le
     phase_ = close_after_ ? Phase::Closing : Phase::ReadHead;
     return;
   }
-  route_ = server_.route_for(request.host, request.path);
+  routing_ = server_.routing();  // kept to the end of this request, whatever a reload does
+  route_ = routing_->route_for(request.host, request.path);
   if (route_ == nullptr) {  // no [[route]] for this Host and path
     in_.retrieve(head_length);
     head_scanned_ = 0;
     answer_error(404, has_body_);  // its body is not read: do not look for the next head
     return;
   }
-  hash_key_.assign(server_.balance_of(*route_) == Balance::HashPath ? request.path
+  hash_key_.assign(routing_->balance_of(*route_) == Balance::HashPath ? request.path
                                                                     : std::string_view(peer_ip_));
   build_upstream_head(request);
   in_.retrieve(head_length);  // `request` points into these bytes: not used from here on
@@ -448,7 +449,7 @@ bool ClientConn::forward_request_body() {
 }
 
 void ClientConn::send_to_backend() {
-  Backend* backend = server_.pick(*route_, hash_key_, tried_);
+  Backend* backend = server_.pick(*routing_, *route_, hash_key_, tried_);
   if (backend == nullptr) {  // none healthy; or, on a retry, none left to try
     int status = 503;
     if (!tried_.empty()) status = last_failure_ == UpstreamError::Timeout ? 504 : 502;

@@ -41,6 +41,7 @@
 namespace serverlab::proxy {
 
 class ProxyServer;
+struct Routing;
 
 class ClientConn final : public EventHandler, public UpstreamUser {
  public:
@@ -127,7 +128,8 @@ class ClientConn final : public EventHandler, public UpstreamUser {
   std::string user_agent_;
   std::string hash_key_;
   std::string upstream_head_;  // the re-framed head (kept for a retry)
-  const Route* route_ = nullptr;  // the current request's route (owned by the server)
+  std::shared_ptr<Routing> routing_;  // the routing the current request started with
+  const Route* route_ = nullptr;      // its route, inside *routing_
   std::string scratch_;        // the response head being re-written
   http::BodyDecoder request_body_;
   bool request_body_done_ = true;

@@ -24,6 +24,7 @@
 #include "serverlab/flags.hpp"
 #include "serverlab/log.hpp"
 #include "serverlab/metrics.hpp"
+#include "serverlab/reload.hpp"
 #include "serverlab/signals.hpp"
 #include "serverlab/socket.hpp"
 
@@ -45,108 +46,134 @@ std::vector<std::string> all_upstreams(int argc, char** argv) {
   return out;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// Everything the flags and the config file set; define_flags registers them.
+struct Settings {
   ServerOptions server;
   ProxyOptions options;
   std::string upstream;  // for usage and validation; the list comes from all_upstreams
   std::string balance = "round-robin";
+  std::string admin = "on";
   bool tables_overridden = false;  // --upstream given while the file has [[upstream]]/[[route]]
-  std::uint64_t max_body = options.limits.max_body;
-  std::uint64_t max_header_bytes = options.limits.max_header_bytes;
-  std::uint64_t max_request_line = options.limits.max_request_line;
-  int max_headers = static_cast<int>(options.limits.max_headers);
-  int pool_size = static_cast<int>(options.pool_size);
-  int fail_threshold = static_cast<int>(options.fail_threshold);
+  std::uint64_t max_body = ProxyOptions{}.limits.max_body;
+  std::uint64_t max_header_bytes = ProxyOptions{}.limits.max_header_bytes;
+  std::uint64_t max_request_line = ProxyOptions{}.limits.max_request_line;
+  int max_headers = static_cast<int>(ProxyOptions{}.limits.max_headers);
+  int pool_size = static_cast<int>(ProxyOptions{}.pool_size);
+  int fail_threshold = static_cast<int>(ProxyOptions{}.fail_threshold);
+};
 
-  Flags flags("http-proxy", "HTTP/1.1 reverse proxy and load balancer on one epoll loop (capstone)");
-  add_server_flags(flags, server, 8080);
+void define_flags(Flags& flags, Settings& s, int argc, char** argv) {
+  add_server_flags(flags, s.server, 8080);
   flags.begin_section("proxy");
-  flags.add("upstream", upstream,
+  flags.add("upstream", s.upstream,
             "a backend HOST:PORT[,weight=N]; repeat for each backend (or [[upstream]] tables in the file)");
-  flags.add_choice("balance", balance, {"round-robin", "least-conn", "hash-ip", "hash-path"},
+  flags.add_choice("balance", s.balance, {"round-robin", "least-conn", "hash-ip", "hash-path"},
                    "how a backend is chosen");
-  flags.add_seconds("connect-timeout", options.connect_timeout, "backend TCP handshake limit");
-  flags.add_seconds("read-timeout", options.read_timeout,
+  flags.add_seconds("connect-timeout", s.options.connect_timeout, "backend TCP handshake limit");
+  flags.add_seconds("read-timeout", s.options.read_timeout,
                     "how long a backend may stay silent mid-exchange (then 504)");
-  flags.add_seconds("write-timeout", options.write_timeout,
+  flags.add_seconds("write-timeout", s.options.write_timeout,
                     "how long a client may leave our output unread (then close)");
-  flags.add_seconds("header-timeout", options.header_timeout, "a request head must arrive within this");
-  flags.add_seconds("keepalive-timeout", options.keepalive_timeout, "idle client connections close after this");
-  flags.add_seconds("pool-idle-timeout", options.pool_idle_timeout,
+  flags.add_seconds("header-timeout", s.options.header_timeout, "a request head must arrive within this");
+  flags.add_seconds("keepalive-timeout", s.options.keepalive_timeout, "idle client connections close after this");
+  flags.add_seconds("pool-idle-timeout", s.options.pool_idle_timeout,
                     "a pooled backend connection idle longer is closed, not reused");
-  flags.add("pool-size", pool_size, "idle keep-alive connections kept per backend", 0, 100000);
-  flags.add("retries", options.retries,
+  flags.add("pool-size", s.pool_size, "idle keep-alive connections kept per backend", 0, 100000);
+  flags.add("retries", s.options.retries,
             "other backends tried for an idempotent request that failed before any response byte",
             0, 10);
-  flags.add("fail-threshold", fail_threshold, "failures in a row that take a backend out", 1, 1000);
-  flags.add_seconds("fail-cooldown", options.fail_cooldown,
+  flags.add("fail-threshold", s.fail_threshold, "failures in a row that take a backend out", 1, 1000);
+  flags.add_seconds("fail-cooldown", s.options.fail_cooldown,
                     "seconds before a backend taken out gets one probe request");
-  flags.add("health-path", options.health_path, "active health check: GET this path (empty: off)");
-  flags.add_seconds("health-interval", options.health_interval, "seconds between active checks");
-  flags.add_size("max-body", max_body, "largest request body accepted (-> 413); streamed, not held");
-  flags.add_size("max-header-bytes", max_header_bytes, "largest request header section (-> 431)");
-  flags.add_size("max-request-line", max_request_line, "longest request line (-> 414)");
-  flags.add("max-headers", max_headers, "most request header fields (-> 431)", 1, 10000);
-  flags.add("access-log", options.access_log, "PATH, - (stdout) or off");
-  std::string admin = "on";
-  flags.add_choice("admin", admin, {"on", "off"}, "answer GET /-/metrics here (off: forward it)");
-  flags.add("max-keepalive-requests", options.max_keepalive_requests,
+  flags.add("health-path", s.options.health_path, "active health check: GET this path (empty: off)");
+  flags.add_seconds("health-interval", s.options.health_interval, "seconds between active checks");
+  flags.add_size("max-body", s.max_body, "largest request body accepted (-> 413); streamed, not held");
+  flags.add_size("max-header-bytes", s.max_header_bytes, "largest request header section (-> 431)");
+  flags.add_size("max-request-line", s.max_request_line, "longest request line (-> 414)");
+  flags.add("max-headers", s.max_headers, "most request header fields (-> 431)", 1, 10000);
+  flags.add("access-log", s.options.access_log, "PATH, - (stdout) or off");
+  flags.add_choice("admin", s.admin, {"on", "off"}, "answer GET /-/metrics here (off: forward it)");
+  flags.add("max-keepalive-requests", s.options.max_keepalive_requests,
             "requests per client connection, then Connection: close", 1);
-  flags.add("error-log-rate", options.error_log_rate,
+  flags.add("error-log-rate", s.options.error_log_rate,
             "refused-request records per second in the error log (0: none)", 0, 1000000);
   // [[upstream]] and [[route]] tables of the config file (routes.hpp).
-  flags.add_tables("upstream", [&](const std::vector<ConfigTable>& tables) {
-    return parse_upstream_tables(tables, options.upstreams);
+  flags.add_tables("upstream", [&s](const std::vector<ConfigTable>& tables) {
+    return parse_upstream_tables(tables, s.options.upstreams);
   });
-  flags.add_tables("route", [&](const std::vector<ConfigTable>& tables) {
-    return parse_route_tables(tables, options.routes);
+  flags.add_tables("route", [&s](const std::vector<ConfigTable>& tables) {
+    return parse_route_tables(tables, s.options.routes);
   });
   // Backends come from --upstream (command line, environment or [proxy] upstream) or
   // from the file's tables; when both are there, --upstream wins and the tables are
   // not used, like any command-line value over the file's.
-  flags.add_check([&]() -> std::optional<std::string> {
+  flags.add_check([&s, argc, argv]() -> std::optional<std::string> {
     std::vector<std::string> list = all_upstreams(argc, argv);
-    if (list.empty() && !upstream.empty()) list.push_back(upstream);
+    if (list.empty() && !s.upstream.empty()) list.push_back(s.upstream);
     if (list.empty()) {
-      if (options.upstreams.empty())
+      if (s.options.upstreams.empty())
         return std::string("--upstream: at least one backend is required (or [[upstream]] tables in --config)");
-      return link_routes(options.routes, options.upstreams);
+      return link_routes(s.options.routes, s.options.upstreams);
     }
     for (const std::string& u : list) {
       std::optional<BackendSpec> spec = parse_backend(u);
       if (!spec) return "--upstream " + u + ": expected HOST:PORT or HOST:PORT,weight=N";
-      options.backends.push_back(*spec);
+      s.options.backends.push_back(*spec);
     }
-    tables_overridden = !options.upstreams.empty() || !options.routes.empty();
-    options.upstreams.clear();
-    options.routes.clear();
+    s.tables_overridden = !s.options.upstreams.empty() || !s.options.routes.empty();
+    s.options.upstreams.clear();
+    s.options.routes.clear();
     return std::nullopt;
   });
-  flags.add_check([&]() -> std::optional<std::string> {
-    if (options.health_interval < 0.05) return std::string("--health-interval: at least 0.05");
+  flags.add_check([&s]() -> std::optional<std::string> {
+    if (s.options.health_interval < 0.05) return std::string("--health-interval: at least 0.05");
     return std::nullopt;
   });
-  flags.parse_or_exit(argc, argv);
+}
 
-  options.balance = *parse_balance(balance);
-  options.limits.max_body = max_body;
-  options.limits.max_header_bytes = max_header_bytes;
-  options.limits.max_request_line = max_request_line;
-  options.limits.max_headers = static_cast<std::size_t>(max_headers);
-  options.pool_size = static_cast<std::size_t>(pool_size);
-  options.fail_threshold = static_cast<unsigned>(fail_threshold);
-  options.shutdown_timeout = server.shutdown_timeout;
-  options.admin = admin == "on";
+// The parsed flags into ProxyOptions' own types.
+ProxyOptions finish(Settings& s) {
+  ProxyOptions& options = s.options;
+  options.balance = *parse_balance(s.balance);
+  options.limits.max_body = s.max_body;
+  options.limits.max_header_bytes = s.max_header_bytes;
+  options.limits.max_request_line = s.max_request_line;
+  options.limits.max_headers = static_cast<std::size_t>(s.max_headers);
+  options.pool_size = static_cast<std::size_t>(s.pool_size);
+  options.fail_threshold = static_cast<unsigned>(s.fail_threshold);
+  options.shutdown_timeout = s.server.shutdown_timeout;
+  options.admin = s.admin == "on";
+  return options;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ConfigLoader<Settings> loader(
+      "http-proxy", "HTTP/1.1 reverse proxy and load balancer on one epoll loop (capstone)",
+      [argc, argv](Flags& flags, Settings& s) { define_flags(flags, s, argc, argv); }, argc, argv);
+  Settings settings = loader.load_or_exit();
+  ProxyOptions options = finish(settings);
+  const ServerOptions& server = settings.server;
 
   try {
     configure_logging(server);
     ignore_sigpipe();
     EventLoop loop;
     ProxyServer* proxy_ptr = nullptr;
-    SignalWatcher signals(loop, {SIGINT, SIGTERM}, [&proxy_ptr](int) {
-      if (proxy_ptr != nullptr) proxy_ptr->shutdown();
+    // SIGHUP: the file, environment and command line read again as a restart would;
+    // the backends and routes change, in-flight requests keep what they have. An
+    // invalid file leaves everything as it is (one log line says why).
+    SignalWatcher signals(loop, {SIGINT, SIGTERM, SIGHUP}, [&](int signo) {
+      if (proxy_ptr == nullptr) return;
+      if (signo != SIGHUP) {
+        proxy_ptr->shutdown();
+        return;
+      }
+      auto no_restart = [](const Settings&, const Settings&) { return std::optional<std::string>(); };
+      if (std::optional<Settings> next = reload_settings(loader, settings, no_restart)) {
+        if (proxy_ptr->reload(finish(*next))) settings = std::move(*next);
+      }
     });
     Metrics metrics;
     ProxyServer proxy(loop, options, metrics);
@@ -159,9 +186,9 @@ int main(int argc, char** argv) {
     std::string names;
     for (const auto& b : proxy.backends()) names += " " + b->name;
     log::info("http-proxy: {} over{}", balance_name(options.balance), names);
-    if (tables_overridden) {
+    if (settings.tables_overridden) {
       log::warn("http-proxy: --upstream replaces the [[upstream]] and [[route]] tables of {}",
-                flags.config_path());
+                loader.file());
     }
 
     loop.set_before_sleep([&proxy] { proxy.before_sleep(); });

@@ -55,7 +55,7 @@ ProxyServer::ProxyServer(EventLoop& loop, ProxyOptions options, Metrics& metrics
       options_(std::move(options)),
       metrics_(metrics),
       error_log_limiter_(std::max(options_.error_log_rate, 1), std::max(options_.error_log_rate, 1)) {
-  build_groups();
+  routing_ = build_routing(options_);
   if (options_.access_log == "-") {
     access_log_fd_ = 1;
   } else if (options_.access_log != "off" && !options_.access_log.empty()) {
@@ -68,46 +68,89 @@ ProxyServer::ProxyServer(EventLoop& loop, ProxyOptions options, Metrics& metrics
 
 // Resolves every backend once (an address in two groups is one Backend, with one pool
 // and one breaker) and gives each group a picker over its members.
-void ProxyServer::build_groups() {
-  if (options_.upstreams.empty()) {
-    options_.upstreams.push_back(UpstreamGroup{.name = "default", .servers = options_.backends,
-                                               .balance = std::nullopt, .where = ""});
-    options_.routes.clear();
+std::shared_ptr<Routing> ProxyServer::build_routing(ProxyOptions& options) {
+  if (options.upstreams.empty()) {  // --upstream flags: one group for everything
+    options.upstreams.push_back(UpstreamGroup{.name = "default", .servers = options.backends,
+                                              .balance = std::nullopt, .where = ""});
+    options.routes.clear();
   }
-  if (options_.routes.empty()) {  // no [[route]]: everything goes to the first group
+  if (options.routes.empty()) {  // no [[route]]: everything goes to the first group
     Route everything;
-    everything.upstream = options_.upstreams.front().name;
-    options_.routes.push_back(everything);
+    everything.upstream = options.upstreams.front().name;
+    options.routes.push_back(everything);
   }
+  // Resolve first: a name that does not resolve changes nothing.
+  std::vector<std::vector<SocketAddress>> addresses;
+  for (const UpstreamGroup& upstream : options.upstreams) {
+    addresses.emplace_back();
+    for (const BackendSpec& spec : upstream.servers) {
+      addresses.back().push_back(resolve(spec.host, spec.port));
+    }
+  }
+  auto routing = std::make_shared<Routing>();
+  routing->routes = options.routes;
+  if (auto err = link_routes(routing->routes, options.upstreams)) throw std::runtime_error(*err);
   CircuitBreaker::Options breaker{options_.fail_threshold,
                                   static_cast<std::uint64_t>(options_.fail_cooldown * 1000)};
-  for (const UpstreamGroup& upstream : options_.upstreams) {
-    Group group;
+  for (std::size_t g = 0; g < options.upstreams.size(); ++g) {
+    const UpstreamGroup& upstream = options.upstreams[g];
+    Routing::Group group;
     std::vector<std::string> names;
     std::vector<unsigned> weights;
-    for (const BackendSpec& spec : upstream.servers) {
-      SocketAddress address = resolve(spec.host, spec.port);
+    for (std::size_t i = 0; i < upstream.servers.size(); ++i) {
+      const SocketAddress& address = addresses[g][i];
       const std::string name = address.to_string();
       auto same = [&](const std::unique_ptr<Backend>& b) { return b->name == name; };
       auto it = std::find_if(backends_.begin(), backends_.end(), same);
       if (it == backends_.end()) {
-        backends_.push_back(std::make_unique<Backend>(name, address, spec.weight, breaker));
+        backends_.push_back(
+            std::make_unique<Backend>(name, address, upstream.servers[i].weight, breaker));
         it = backends_.end() - 1;
       }
-      group.members.push_back(static_cast<std::size_t>(it - backends_.begin()));
+      group.members.push_back(it->get());
       names.push_back(name);
-      weights.push_back(spec.weight);
+      weights.push_back(upstream.servers[i].weight);
     }
-    group.picker = std::make_unique<Picker>(upstream.balance.value_or(options_.balance), names, weights);
-    groups_.push_back(std::move(group));
+    group.picker =
+        std::make_unique<Picker>(upstream.balance.value_or(options.balance), names, weights);
+    routing->groups.push_back(std::move(group));
   }
-  routes_ = options_.routes;
-  if (auto err = link_routes(routes_, options_.upstreams)) throw std::runtime_error(*err);
+  return routing;
 }
 
-const Route* ProxyServer::route_for(std::string_view host, std::string_view path) const {
-  std::optional<std::size_t> i = match_route(routes_, host, path);
-  return i ? &routes_[*i] : nullptr;
+const Route* Routing::route_for(std::string_view host, std::string_view path) const {
+  std::optional<std::size_t> i = match_route(routes, host, path);
+  return i ? &routes[*i] : nullptr;
+}
+
+bool ProxyServer::reload(ProxyOptions next) {
+  std::shared_ptr<Routing> routing;
+  try {
+    routing = build_routing(next);
+  } catch (const std::exception& e) {
+    log::error("SIGHUP: configuration not reloaded, the running one keeps serving: {}", e.what());
+    return false;
+  }
+  for (auto& b : backends_) b->in_use = false;
+  std::string names;
+  for (const Routing::Group& group : routing->groups) {
+    for (Backend* b : group.members) {
+      if (!b->in_use) names += " " + b->name;
+      b->in_use = true;
+    }
+  }
+  for (auto& b : backends_) {  // a dropped backend's idle connections close now
+    if (b->in_use) continue;
+    for (auto& c : b->expire_idle(~std::uint64_t{0}, 0)) retire(std::move(c));
+  }
+  routing_ = std::move(routing);
+  options_.upstreams = std::move(next.upstreams);
+  options_.routes = std::move(next.routes);
+  options_.backends = std::move(next.backends);
+  options_.balance = next.balance;
+  log::info("SIGHUP: configuration reloaded: {} upstream group(s), {} route(s), backends{}",
+            routing_->groups.size(), routing_->routes.size(), names);
+  return true;
 }
 
 ProxyServer::~ProxyServer() {
@@ -157,20 +200,20 @@ void ProxyServer::accept_all() {
   }
 }
 
-Backend* ProxyServer::pick(const Route& route, std::string_view key,
+Backend* ProxyServer::pick(Routing& routing, const Route& route, std::string_view key,
                            const std::vector<Backend*>& tried) {
   const std::uint64_t now = loop_.now_ms();
-  Group& group = groups_[route.group];
+  Routing::Group& group = routing.groups[route.group];
   candidates_.resize(group.members.size());
   for (std::size_t i = 0; i < group.members.size(); ++i) {
-    Backend* b = backends_[group.members[i]].get();
+    Backend* b = group.members[i];
     bool was_tried = false;
     for (Backend* t : tried) was_tried = was_tried || t == b;
     candidates_[i] = Candidate{b->breaker.available(now) && !was_tried, b->active};
   }
   std::optional<std::size_t> i = group.picker->pick(candidates_, key);
   if (!i) return nullptr;
-  Backend* chosen = backends_[group.members[*i]].get();
+  Backend* chosen = group.members[*i];
   chosen->breaker.taken(now);
   return chosen;
 }
@@ -241,6 +284,7 @@ void ProxyServer::sweep() {
 void ProxyServer::start_health_checks() {
   last_health_ms_ = loop_.now_ms();
   for (auto& b : backends_) {
+    if (!b->in_use) continue;  // dropped by a reload
     bool running = false;
     for (auto& p : probes_) running = running || (&p->backend() == b.get() && !p->done());
     if (running) continue;

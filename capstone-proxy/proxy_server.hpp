@@ -37,6 +37,21 @@ namespace serverlab::proxy {
 class ClientConn;
 class HealthProbe;
 
+// Where requests go: the [[upstream]] groups, each with its own picker over its
+// backends, and the [[route]] rules pointing at them (Route::group).
+struct Routing {
+  struct Group {
+    std::vector<Backend*> members;  // owned by the ProxyServer
+    std::unique_ptr<Picker> picker;
+  };
+  std::vector<Group> groups;
+  std::vector<Route> routes;
+
+  // The route for a request (routes.hpp's rules), or nullptr: the proxy answers 404.
+  const Route* route_for(std::string_view host, std::string_view path) const;
+  Balance balance_of(const Route& route) const { return groups[route.group].picker->balance(); }
+};
+
 struct ProxyOptions {
   // Where requests go: the [[upstream]] groups and [[route]] rules of the config
   // file (routes.hpp). When `upstreams` is empty, `backends` (the --upstream flags)
@@ -91,14 +106,20 @@ class ProxyServer final : public EventHandler {
   const ProxyOptions& options() const { return options_; }
   Metrics& metrics() { return metrics_; }
   std::vector<std::unique_ptr<Backend>>& backends() { return backends_; }
-  // The route for a request (routes.hpp's rules), or nullptr: the proxy answers 404.
-  const Route* route_for(std::string_view host, std::string_view path) const;
-  // How the route's group balances (the hash-path mode keys on the path).
-  Balance balance_of(const Route& route) const { return groups_[route.group].picker->balance(); }
+  // The routing in force. A request takes it when its head arrives and keeps it to
+  // its end, so a reload never changes the group of a request already under way.
+  std::shared_ptr<Routing> routing() const { return routing_; }
   // Chooses a backend of the route's group for a request, skipping those in `tried`
   // and those whose breaker is open; nullptr when none is usable. The choice is
   // recorded with the breaker (a due probe becomes this request).
-  Backend* pick(const Route& route, std::string_view key, const std::vector<Backend*>& tried);
+  Backend* pick(Routing& routing, const Route& route, std::string_view key,
+                const std::vector<Backend*>& tried);
+  // SIGHUP: the upstreams, routes, --upstream backends and --balance of `next` replace
+  // the running ones (other settings need a restart). A backend kept keeps its pool
+  // and breaker; one dropped finishes its exchanges and is no longer picked or probed.
+  // False (and one log line) when `next` cannot be applied (a name that does not
+  // resolve): the running routing stays.
+  bool reload(ProxyOptions next);
   void on_idle_upstream_event(UpstreamConn& conn);
   void retire(std::unique_ptr<UpstreamConn> conn);
   void release(ClientConn& client);  // a closed client, deleted in before_sleep()
@@ -121,16 +142,14 @@ class ProxyServer final : public EventHandler {
   EventLoop& loop_;
   ProxyOptions options_;
   Metrics& metrics_;
-  // One [[upstream]]: its backends (indexes into backends_) and its own picker.
-  struct Group {
-    std::vector<std::size_t> members;
-    std::unique_ptr<Picker> picker;
-  };
-  void build_groups();
+  // A Routing for `options`' groups and routes, over backends_ (new addresses are
+  // added to it; throws runtime_error for a name that does not resolve).
+  std::shared_ptr<Routing> build_routing(ProxyOptions& options);
 
-  std::vector<std::unique_ptr<Backend>> backends_;  // each address once, whatever its groups
-  std::vector<Group> groups_;
-  std::vector<Route> routes_;
+  // Each address once, whatever its groups; never shrinks (a request may still point
+  // at a backend a reload dropped), so Backend pointers stay valid.
+  std::vector<std::unique_ptr<Backend>> backends_;
+  std::shared_ptr<Routing> routing_;
   std::vector<Candidate> candidates_;  // reused by pick()
   Fd listen_;
   SpareFd spare_;  // EMFILE: shed one waiting client instead of spinning

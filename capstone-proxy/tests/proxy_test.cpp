@@ -6,6 +6,8 @@
 #include <signal.h>
 #include <sys/socket.h>
 
+#include <atomic>
+#include <functional>
 #include <thread>
 
 #include "proxy_fixture.hpp"
@@ -383,6 +385,75 @@ TEST(ProxyRoutes, ConfigErrorsExitTwoWithFileLineColumn) {
             std::string::npos) << r.err;
   // Starting (not only --check-config) refuses it the same way.
   EXPECT_EQ(testing::run_to_exit({proxy_bin(), "--port", "0", "--config", config}), 2);
+}
+
+// Answers every request on a connection with 200 "ok", counting them in `hits`.
+FakeBackend::Behaviour count_requests(std::atomic<int>& hits) {
+  return [&hits](int fd, FakeBackend&) {
+    while (!FakeBackend::read_head(fd).empty()) {
+      ++hits;
+      if (!FakeBackend::send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")) return;
+    }
+  };
+}
+
+// Waits (at most 10 s) until `done` is true.
+bool wait_until(const std::function<bool()>& done) {
+  for (int i = 0; i < 1000 && !done(); ++i) std::this_thread::sleep_for(10ms);
+  return done();
+}
+
+TEST(ProxyReload, SighupSwapsBackendsWithoutFailingARequest) {
+  std::atomic<int> old_hits{0};
+  std::atomic<int> new_hits{0};
+  FakeBackend old_backend(count_requests(old_hits));
+  FakeBackend new_backend(count_requests(new_hits));
+  testing::TempDir dir("proxy-reload");
+  auto file_for = [](const FakeBackend& b) {
+    return "[[upstream]]\nname = \"app\"\nservers = [\"" + b.address() +
+           "\"]\n\n[[route]]\npath = \"/\"\nupstream = \"app\"\n";
+  };
+  const std::string config = dir.write("proxy.toml", file_for(old_backend));
+  auto proxy = start_proxy({}, {"--config", config, "--log-level", "info"});
+
+  // Bounded load: one client, keep-alive, at most 20000 requests or 30 s.
+  std::atomic<bool> stop{false};
+  std::atomic<int> done{0};
+  std::atomic<int> failed{0};
+  std::thread load([&] {
+    std::optional<HttpClient> c;
+    const auto until = std::chrono::steady_clock::now() + 30s;
+    while (!stop && done < 20000 && std::chrono::steady_clock::now() < until) {
+      if (!c) c.emplace(HttpClient::connect(*proxy));
+      std::optional<HttpResponse> r;
+      if (c->send(get_request("/x"))) r = c->read_response(false, 5s);
+      if (!r || r->status != 200 || r->body != "ok") ++failed;
+      if (!r || r->closes()) c.reset();
+      ++done;
+    }
+  });
+  EXPECT_TRUE(wait_until([&] { return old_hits > 50; })) << "no traffic reaches the first backend";
+
+  dir.write("proxy.toml", file_for(new_backend));
+  proxy->signal(SIGHUP);
+  EXPECT_TRUE(wait_until([&] { return new_hits > 50; })) << "the new backend gets no traffic";
+  const int old_after_reload = old_hits;
+
+  // An invalid file: the running routing stays (the new backend keeps the traffic).
+  dir.write("proxy.toml", file_for(old_backend) + "weight = \"x\"\n");
+  proxy->signal(SIGHUP);
+  const int new_before = new_hits;
+  EXPECT_TRUE(wait_until([&] { return new_hits > new_before + 100; }));
+  stop = true;
+  load.join();
+
+  EXPECT_EQ(failed.load(), 0) << "of " << done.load() << " requests";
+  EXPECT_EQ(old_hits.load(), old_after_reload) << "the old backend still gets requests";
+  EXPECT_EQ(proxy->stop(), 0);
+  const std::string log = proxy->stderr_text();
+  EXPECT_NE(log.find("SIGHUP: configuration reloaded"), std::string::npos) << log;
+  EXPECT_NE(log.find("SIGHUP: configuration not reloaded, the running one keeps serving: " + config),
+            std::string::npos) << log;
 }
 
 TEST(ProxyRoutes, TheSampleConfigurationPasses) {
