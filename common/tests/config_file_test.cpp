@@ -132,6 +132,21 @@ TEST(ConfigFile, UnknownKeyNamesFileLineAndColumn) {
   EXPECT_NE(err->find("unknown key 'autoindx' in [http]"), std::string::npos) << *err;
 }
 
+TEST(ConfigFile, AProgramsOwnSectionIsKnown) {
+  TempFile file("[proxy]\nupstream = \"127.0.0.1:9000\"\n");
+  Program p;
+  std::string upstream;
+  p.flags.begin_section("proxy");
+  p.flags.add("upstream", upstream, "a backend");
+  EXPECT_EQ(p.parse_file(file), std::nullopt);
+  EXPECT_EQ(upstream, "127.0.0.1:9000");
+  // Without a flag in [proxy], the table is unknown.
+  Program q;
+  auto err = q.parse_file(file);
+  ASSERT_TRUE(err.has_value());
+  EXPECT_NE(err->find("unknown table [proxy]"), std::string::npos) << *err;
+}
+
 TEST(ConfigFile, UnknownTableIsAnError) {
   TempFile file("[server]\nport = 1\n\n[htpp]\nmode = \"fast\"\n");
   Program p;
