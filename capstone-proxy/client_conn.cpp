@@ -628,7 +628,7 @@ void ClientConn::response_done() {
   backend_ = nullptr;
   const bool reusable = response_.keep_alive && !close_delimited_ && request_body_done_ &&
                         up_in_.empty() && !up_eof_ && up_out_.empty();
-  if (reusable) {
+  if (reusable && b.in_use) {  // a backend a reload dropped gets no pooled connection back
     upstream_->user = nullptr;
     upstream_ = b.give_back(std::move(upstream_), loop_.now_ms(), server_.options().pool_size);
   }

@@ -456,6 +456,37 @@ TEST(ProxyReload, SighupSwapsBackendsWithoutFailingARequest) {
             std::string::npos) << log;
 }
 
+TEST(ProxyReload, AnExchangeUnderWayFinishesOnItsBackend) {
+  // The old backend answers after 500 ms: the reload lands while the request is there.
+  FakeBackend old_backend([](int fd, FakeBackend& self) {
+    if (FakeBackend::read_head(fd).empty()) return;
+    std::this_thread::sleep_for(500ms);
+    FakeBackend::send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nold");
+    wait_for_close(fd, self);
+  });
+  FakeBackend new_backend(answer_once("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nnew"));
+  testing::TempDir dir("proxy-reload");
+  auto file_for = [](const FakeBackend& b) {
+    return "[[upstream]]\nname = \"app\"\nserver = \"" + b.address() + "\"\n";
+  };
+  const std::string config = dir.write("proxy.toml", file_for(old_backend));
+  auto proxy = start_proxy({}, {"--config", config});
+  HttpClient c = HttpClient::connect(*proxy);
+  ASSERT_TRUE(c.send(get_request("/slow")));
+  // Once the old backend has its connection, the request was given to it.
+  ASSERT_TRUE(wait_until([&] { return old_backend.connections() >= 1; }));
+  dir.write("proxy.toml", file_for(new_backend));
+  proxy->signal(SIGHUP);
+  auto r = c.read_response(false, 5s);
+  ASSERT_TRUE(r) << c.error();
+  EXPECT_EQ(r->body, "old") << "the exchange under way stays on its backend";
+  ASSERT_TRUE(c.send(get_request("/next")));
+  r = c.read_response(false, 5s);
+  ASSERT_TRUE(r) << c.error();
+  EXPECT_EQ(r->body, "new") << "the next request on the same connection uses the new routing";
+  EXPECT_EQ(proxy->stop(), 0) << proxy->stderr_text();
+}
+
 TEST(ProxyRoutes, TheSampleConfigurationPasses) {
   testing::ProgramResult r = testing::run_program(
       {proxy_bin(), "--check-config", "--config", SERVERLAB_SOURCE_DIR "/examples/proxy.toml"}, "");
