@@ -7,8 +7,8 @@
 #                         build/tls/ (then: curl --cacert build/tls/ca.pem https://127.0.0.1:8443/)
 #   make test             build (debug) and run every test
 #   make test PRESET=asan the same under AddressSanitizer + UBSan (also: tsan)
-#   make tsan             ThreadSanitizer over the threaded code: stages 1 and 3, and the core
-#                         objects their threads share (log, metrics, file cache)
+#   make tsan             ThreadSanitizer over the threaded code: stages 1 and 3, the core
+#                         objects their threads share, and the proxy's tests (threaded fakes)
 #   make coverage         line + branch coverage of the whole suite, per directory (gcovr)
 #   make check LABEL=stage3   one stage's tests (what graders run)
 #   make bench            release build, then every built server vs nginx/lighttpd/h2o
@@ -92,6 +92,7 @@ tsan: deps
 	@ctest --preset tsan -L '^stage3$$' -LE '^labs$$'
 	@cmake --build --preset tsan -j $(JOBS) --target $(TSAN_COMMON_TESTS)
 	@ctest --preset tsan -R '^common_(log|metrics|http_file_cache|http_middleware)_test$$' -FS '.*'
+	@ctest --preset tsan -L '^proxy$$' -LE '^slow$$'
 
 # The bench measures the release build; bench-quick checks whatever PRESET built (CI: debug),
 # since it asserts well-formed results and no errors, never speed.

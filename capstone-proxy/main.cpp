@@ -62,6 +62,39 @@ struct Settings {
   int fail_threshold = static_cast<int>(ProxyOptions{}.fail_threshold);
 };
 
+// What a reload applies: the backends, the routes and --balance. Everything else is
+// read once at start, so a reload that changes it is refused whole (one log line
+// naming the first such change), never half-applied.
+std::optional<std::string> needs_restart(const Settings& before, const Settings& after) {
+  const ProxyOptions& a = before.options;
+  const ProxyOptions& b = after.options;
+  if (auto c = listener_change(before.server, after.server)) return c;
+  if (auto c = changed("connect-timeout", a.connect_timeout, b.connect_timeout)) return c;
+  if (auto c = changed("read-timeout", a.read_timeout, b.read_timeout)) return c;
+  if (auto c = changed("write-timeout", a.write_timeout, b.write_timeout)) return c;
+  if (auto c = changed("header-timeout", a.header_timeout, b.header_timeout)) return c;
+  if (auto c = changed("keepalive-timeout", a.keepalive_timeout, b.keepalive_timeout)) return c;
+  if (auto c = changed("pool-idle-timeout", a.pool_idle_timeout, b.pool_idle_timeout)) return c;
+  if (auto c = changed("pool-size", before.pool_size, after.pool_size)) return c;
+  if (auto c = changed("retries", a.retries, b.retries)) return c;
+  if (auto c = changed("fail-threshold", before.fail_threshold, after.fail_threshold)) return c;
+  if (auto c = changed("fail-cooldown", a.fail_cooldown, b.fail_cooldown)) return c;
+  if (auto c = changed("health-path", a.health_path, b.health_path)) return c;
+  if (auto c = changed("health-interval", a.health_interval, b.health_interval)) return c;
+  if (auto c = changed("max-body", before.max_body, after.max_body)) return c;
+  if (auto c = changed("max-header-bytes", before.max_header_bytes, after.max_header_bytes))
+    return c;
+  if (auto c = changed("max-request-line", before.max_request_line, after.max_request_line))
+    return c;
+  if (auto c = changed("max-headers", before.max_headers, after.max_headers)) return c;
+  if (auto c = changed("access-log", a.access_log, b.access_log)) return c;
+  if (auto c = changed("admin", before.admin, after.admin)) return c;
+  if (auto c = changed("max-keepalive-requests", a.max_keepalive_requests,
+                       b.max_keepalive_requests))
+    return c;
+  return changed("error-log-rate", a.error_log_rate, b.error_log_rate);
+}
+
 void define_flags(Flags& flags, Settings& s, int argc, char** argv) {
   add_server_flags(flags, s.server, 8080);
   flags.begin_section("proxy");
@@ -170,8 +203,7 @@ int main(int argc, char** argv) {
         proxy_ptr->shutdown();
         return;
       }
-      auto no_restart = [](const Settings&, const Settings&) { return std::optional<std::string>(); };
-      if (std::optional<Settings> next = reload_settings(loader, settings, no_restart)) {
+      if (std::optional<Settings> next = reload_settings(loader, settings, needs_restart)) {
         if (proxy_ptr->reload(finish(*next))) settings = std::move(*next);
       }
     });

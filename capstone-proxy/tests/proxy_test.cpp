@@ -456,6 +456,30 @@ TEST(ProxyReload, SighupSwapsBackendsWithoutFailingARequest) {
             std::string::npos) << log;
 }
 
+TEST(ProxyReload, AChangeItCannotApplyIsRefusedWhole) {
+  FakeBackend old_backend(answer_once("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nold"));
+  FakeBackend new_backend(answer_once("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nnew"));
+  testing::TempDir dir("proxy-reload");
+  auto file_for = [](const FakeBackend& b, const std::string& proxy_section) {
+    return proxy_section + "[[upstream]]\nname = \"app\"\nserver = \"" + b.address() + "\"\n";
+  };
+  const std::string config = dir.write("proxy.toml", file_for(old_backend, ""));
+  auto proxy = start_proxy({}, {"--config", config});
+  // A new backend and a new read timeout: the timeout is read once at start, so the
+  // whole reload is refused and the old backend keeps the traffic.
+  dir.write("proxy.toml", file_for(new_backend, "[proxy]\nread-timeout = 7\n\n"));
+  proxy->signal(SIGHUP);
+  const std::string refused = "--read-timeout 30 -> 7 cannot change while the server runs";
+  ASSERT_TRUE(wait_until([&] { return proxy->stderr_text().find(refused) != std::string::npos; }))
+      << proxy->stderr_text();
+  HttpClient c = HttpClient::connect(*proxy);
+  ASSERT_TRUE(c.send(get_request("/x")));
+  auto r = c.read_response(false, 5s);
+  ASSERT_TRUE(r) << c.error();
+  EXPECT_EQ(r->body, "old") << "a refused reload changed the backends (half-applied)";
+  EXPECT_EQ(proxy->stop(), 0) << proxy->stderr_text();
+}
+
 TEST(ProxyReload, AnExchangeUnderWayFinishesOnItsBackend) {
   // The old backend answers after 500 ms: the reload lands while the request is there.
   FakeBackend old_backend([](int fd, FakeBackend& self) {

@@ -213,7 +213,7 @@ TEST_F(ReloadTest, ANewListenerIsRefusedAndNothingElseIsApplied) {
                                        dir_.path("www") + "\"\nautoindex = false\n");
   std::filesystem::rename(dir_.path("serverlab.toml.new"), config_path());
   server->signal(SIGHUP);
-  ASSERT_TRUE(wait_for_log(*server, "--bind 127.0.0.1 -> 127.0.0.2 needs a new listening socket"))
+  ASSERT_TRUE(wait_for_log(*server, "--bind 127.0.0.1 -> 127.0.0.2 cannot change while the server runs"))
       << server->stderr_text();
   EXPECT_EQ(get(*server, "/sub/").first, 200) << "autoindex must not be half-applied";
   EXPECT_EQ(server->stop(), 0);

@@ -108,8 +108,8 @@ std::optional<Settings> reload_settings(const ConfigLoader<Settings>& loader,
   }
   if (std::optional<std::string> change = needs_restart(running, *next)) {
     log::error(
-        "SIGHUP: configuration not reloaded, the running one keeps serving: {} needs a "
-        "new listening socket (restart the server to change it)",
+        "SIGHUP: configuration not reloaded, the running one keeps serving: {} cannot "
+        "change while the server runs (restart the server to change it)",
         *change);
     return std::nullopt;
   }
