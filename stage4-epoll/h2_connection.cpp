@@ -28,7 +28,7 @@ H2Connection::H2Connection(Connection& owner, std::string_view first_bytes, bool
       tls_(tls),
       session_(owner.server_.service(), owner.peer_),
       can_read_(can_read) {
-  session_.input().append(first_bytes);
+  if (!first_bytes.empty()) session_.input().append(first_bytes);  // over TLS: none (null data)
   session_.set_user(owner.user_);  // the TLS client certificate's subject, if any
 }
 
