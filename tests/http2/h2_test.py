@@ -469,10 +469,15 @@ class H2TlsTest(unittest.TestCase):
                 if not data:
                     break
                 incoming.write(data)
-                try:
-                    plain = tls.read(65536)
-                except ssl.SSLWantReadError:
-                    continue
+                plain = b""
+                while True:  # every record that arrived, not only the first
+                    try:
+                        chunk = tls.read(65536)
+                    except ssl.SSLWantReadError:
+                        break
+                    if not chunk:
+                        break
+                    plain += chunk
                 for event in conn.receive_data(plain):
                     if isinstance(event, h2.events.DataReceived):
                         body += event.data
