@@ -158,9 +158,13 @@ void Connection::drive_handshake() {
       user_ = tls_->session().peer_subject();
       carry_ = http::HttpSession::opening(server_.service());  // the first request's timer
       can_read_ = true;  // the first request may have come with the last flight
-      // HTTP/2 over TLS would plug in here: when alpn() == "h2", hand the connection
-      // (fd and transport) to an H2Connection that reads and writes through the
-      // transport. Not done yet: the context offers only http/1.1 (docs/HTTP2.md).
+      // ALPN chose HTTP/2: an H2Connection takes over, reading and writing through
+      // the transport. Its first bytes are still inside the transport (decrypted
+      // by its first read_into), so none are handed over here.
+      if (alpn() == "h2") {
+        if (!switch_to_h2({}, tls_.get())) return close();
+        return h2_->start();
+      }
       return drive();
     case http::TlsTransport::Handshake::Blocked:  // WANT_READ / WANT_WRITE -> the interest set
       set_interest(tls_interest(tls_->wants_write(), tls_->session().wants_read()));
@@ -203,12 +207,14 @@ Connection::Step Connection::read_some() {
       // there). Edge-triggered: keep reading until EAGAIN.
       if (!loop_.edge_triggered()) can_read_ = false;
       // The first bytes: an HTTP/2 client preface? Cleartext only (h2c): over TLS,
-      // HTTP/2 is chosen by ALPN, which does not offer "h2" yet (docs/HTTP2.md), and an
-      // H2Connection writes to the socket directly, so a TLS connection stays HTTP/1.1.
+      // HTTP/2 is chosen by ALPN in drive_handshake(), so a TLS connection that
+      // reaches this point agreed on HTTP/1.1 (or on nothing) and stays HTTP/1.1.
       if (may_be_h2_ && !tls_) {
         switch (http2::match_preface(session_->input().view())) {
           case http2::PrefaceMatch::Partial: return Step::Progress;  // wait for the rest
-          case http2::PrefaceMatch::Yes: return switch_to_h2() ? Step::Switched : Step::Failed;
+          case http2::PrefaceMatch::Yes:
+            return switch_to_h2(session_->input().view(), nullptr) ? Step::Switched
+                                                                    : Step::Failed;
           case http2::PrefaceMatch::No: may_be_h2_ = false; break;
         }
       }
@@ -242,11 +248,12 @@ Connection::Step Connection::write_some() {
   return Step::Failed;
 }
 
-// The client spoke HTTP/2 with prior knowledge: from now on an H2Connection
-// drives this socket. The HTTP/1.1 session goes back to the pool.
-bool Connection::switch_to_h2() {
+// The client spoke HTTP/2 (with prior knowledge, or ALPN "h2" over TLS): from
+// now on an H2Connection drives this socket. The HTTP/1.1 session, if one was
+// lent, goes back to the pool.
+bool Connection::switch_to_h2(std::string_view first_bytes, http::TlsTransport* tls) {
   try {
-    h2_ = std::make_unique<H2Connection>(*this, session_->input().view(), can_read_);
+    h2_ = std::make_unique<H2Connection>(*this, first_bytes, can_read_, tls);
   } catch (const std::bad_alloc&) {
     return false;
   }

@@ -46,7 +46,8 @@
 // Ciphertext waiting to be sent always goes first (EPOLLOUT until it has left);
 // file bodies go through pread + encrypt in 16 KiB records, never sendfile.
 // The client certificate's subject goes to the access log (HttpSession::set_user)
-// and alpn() tells which protocol was agreed ("http/1.1"; HTTP/2 will add "h2").
+// and alpn() tells which protocol was agreed: "h2" hands the connection, with its
+// transport, to an H2Connection as soon as the handshake is done.
 //
 // Who may call: EpollHttpServer (which owns every Connection) and the EventLoop
 // (on_event, its timers), on the loop thread only. Never throws out of a handler:
@@ -139,7 +140,9 @@ class Connection final : public EventHandler {
   // HTTP/2 with prior knowledge (h2c): when the first bytes are the client preface,
   // switch_to_h2() hands them to an H2Connection, which gets every event from then
   // on (h2_connection.hpp). may_be_h2_ is false once a byte went to HTTP/1.1.
-  bool switch_to_h2();
+  // Over TLS, a handshake that agreed on ALPN "h2" switches with the transport
+  // (`tls`) and no first bytes. false: out of memory.
+  bool switch_to_h2(std::string_view first_bytes, http::TlsTransport* tls);
   std::unique_ptr<H2Connection> h2_;
   bool may_be_h2_ = true;
   friend class H2Connection;  // asks this connection to linger or close

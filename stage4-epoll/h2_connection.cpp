@@ -20,13 +20,16 @@ constexpr int kMaxRounds = 32;  // steps per wake-up, for fairness (as Connectio
 
 }  // namespace
 
-H2Connection::H2Connection(Connection& owner, std::string_view first_bytes, bool can_read)
+H2Connection::H2Connection(Connection& owner, std::string_view first_bytes, bool can_read,
+                           http::TlsTransport* tls)
     : owner_(owner),
       loop_(owner.loop_),
       fd_(owner.fd()),
+      tls_(tls),
       session_(owner.server_.service(), owner.peer_),
       can_read_(can_read) {
-  session_.input().append(first_bytes);
+  if (!first_bytes.empty()) session_.input().append(first_bytes);  // over TLS: none (null data)
+  session_.set_user(owner.user_);  // the TLS client certificate's subject, if any
 }
 
 H2Connection::~H2Connection() {
@@ -60,23 +63,31 @@ void H2Connection::drive() {
   if (gone()) return;
   for (int round = 0; round < kMaxRounds && !done_; ++round) {
     Step step = Step::Progress;
-    switch (session_.want()) {
-      case Want::Close:
-        return finish();
-      case Want::Write:
-        if (!can_write_) {
-          set_interest(kWritable);
-          return update_timer();
-        }
-        step = write_some();
-        break;
-      case Want::Read:
-        if (!can_read_) {
-          set_interest(kReadable);
-          return update_timer();
-        }
-        step = read_some();
-        break;
+    if (tls_ && tls_->wants_write()) {  // encrypted bytes leave before anything else
+      if (!can_write_) {
+        set_interest(kWritable);
+        return update_timer();
+      }
+      step = flush_tls();
+    } else {
+      switch (session_.want()) {
+        case Want::Close:
+          return finish();
+        case Want::Write:
+          if (!can_write_) {
+            set_interest(kWritable);
+            return update_timer();
+          }
+          step = write_some();
+          break;
+        case Want::Read:
+          if (!can_read_) {
+            set_interest(kReadable);
+            return update_timer();
+          }
+          step = read_some();
+          break;
+      }
     }
     if (step == Step::Failed) {
       if (Metrics* m = owner_.server_.service().metrics()) m->error("io");
@@ -85,14 +96,15 @@ void H2Connection::drive() {
     }
   }
   if (done_) return;
-  set_interest(session_.want() == Want::Write ? kWritable : kReadable);
+  const bool output = session_.want() == Want::Write || (tls_ && tls_->wants_write());
+  set_interest(output ? kWritable : kReadable);
   if (loop_.edge_triggered() && !loop_.timer_pending(resume_))
     resume_ = loop_.run_after(0, [this] { drive(); });
   update_timer();
 }
 
 H2Connection::Step H2Connection::read_some() {
-  IoResult r = session_.input().read_from(fd_);
+  IoResult r = tls_ ? tls_->read_into(fd_, session_.input()) : session_.input().read_from(fd_);
   switch (r.status) {
     case IoResult::Status::Ok:
       if (!loop_.edge_triggered()) can_read_ = false;
@@ -113,6 +125,12 @@ H2Connection::Step H2Connection::read_some() {
 
 H2Connection::Step H2Connection::write_some() {
   const std::string_view out = session_.output();
+  if (tls_) {
+    std::size_t taken = 0;
+    const http::SendStep step = tls_->send_bytes(fd_, out, taken);
+    session_.wrote(taken);  // those bytes are the transport's now, sent or not
+    return sent(step);
+  }
   for (;;) {
     const ssize_t n = ::send(fd_, out.data(), out.size(), MSG_NOSIGNAL);
     if (n >= 0) {
@@ -128,10 +146,26 @@ H2Connection::Step H2Connection::write_some() {
   }
 }
 
+H2Connection::Step H2Connection::flush_tls() { return sent(tls_->flush(fd_)); }
+
+H2Connection::Step H2Connection::sent(http::SendStep step) {
+  switch (step) {
+    case http::SendStep::Progress:
+      return Step::Progress;
+    case http::SendStep::Blocked:
+      can_write_ = false;
+      return Step::Blocked;
+    case http::SendStep::Failed:
+      break;
+  }
+  return Step::Failed;
+}
+
 void H2Connection::finish() {
   done_ = true;
   loop_.cancel(timer_);
   loop_.cancel(resume_);
+  if (tls_) tls_->close(fd_);  // close_notify, if the socket takes it now
   // After a GOAWAY the client may still have frames in flight: lingering keeps
   // them from turning into a RST that could destroy the GOAWAY before it is read.
   if (session_.linger()) return owner_.begin_linger();

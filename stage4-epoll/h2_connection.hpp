@@ -22,9 +22,15 @@
 //
 // The Connection stays the owner of the fd, the registration in the loop and the
 // server's bookkeeping; H2Connection only asks it to linger or close (a friend).
-// Over TLS (ALPN "h2"), the same switch applies to the decrypted bytes; read_some()
-// and write_some() are the two places that would read and write through the TLS
-// session instead of the socket.
+//
+// Over TLS (ALPN "h2"): the Connection switches when its handshake is done and
+// passes its http::TlsTransport. Then every byte goes through the transport:
+// read_some() decrypts with read_into (which first gives the bytes that came with
+// the handshake's last flight), write_some() encrypts at most one record of the
+// session's output at a time (send_bytes), ciphertext waiting for the socket is
+// sent before anything else (EPOLLOUT until it has left), and close_notify goes
+// out before the Connection lingers or closes. Without a transport (h2c) the
+// socket is read and written directly.
 //
 // Who may call: Connection (which owns it), and the EventLoop through its timers,
 // on the loop thread only. Never throws out of a handler.
@@ -34,6 +40,7 @@
 #include <string_view>
 
 #include "event_loop.hpp"
+#include "serverlab/http/tls_transport.hpp"
 #include "serverlab/http2/session.hpp"
 
 namespace serverlab {
@@ -44,8 +51,11 @@ class H2Connection {
  public:
   // `first_bytes`: what the Connection already read (the preface and maybe more).
   // `can_read`: whether the socket may still have unread bytes (edge-triggered).
+  // `tls`: the owner's transport after an ALPN "h2" handshake (it must outlive this
+  // object: the Connection owns both); null for cleartext h2c.
   // Throws std::bad_alloc when the session cannot be made.
-  H2Connection(Connection& owner, std::string_view first_bytes, bool can_read);
+  H2Connection(Connection& owner, std::string_view first_bytes, bool can_read,
+               http::TlsTransport* tls = nullptr);
   ~H2Connection();
   H2Connection(const H2Connection&) = delete;
   H2Connection& operator=(const H2Connection&) = delete;
@@ -65,6 +75,8 @@ class H2Connection {
   void drive();
   Step read_some();
   Step write_some();
+  Step flush_tls();  // ciphertext the socket did not take yet
+  Step sent(http::SendStep step);
   void finish();  // the session wants Close: hand the fd back to the Connection
   void set_interest(std::uint32_t events);
   void update_timer();
@@ -73,6 +85,7 @@ class H2Connection {
   Connection& owner_;
   EventLoop& loop_;
   int fd_;
+  http::TlsTransport* tls_;  // null: cleartext
   http2::Http2Session session_;
   bool can_read_;
   bool can_write_ = true;

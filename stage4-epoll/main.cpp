@@ -185,7 +185,9 @@ int main(int argc, char** argv) {
     Metrics metrics;
     std::optional<tls::TlsContext> tls;  // --tls-cert: HTTPS (a bad file ends here, exit 1)
     if (settings.http.tls.enabled()) {
-      tls = tls::TlsContext::server(settings.http.tls.options());
+      tls::ServerOptions options = settings.http.tls.options();
+      options.alpn = {"h2", "http/1.1"};  // HTTP/2 when the client offers it (ALPN)
+      tls = tls::TlsContext::server(options);
       tls::add_metrics(metrics, *tls);
     }
     Fd listener =

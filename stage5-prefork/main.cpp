@@ -127,7 +127,11 @@ int main(int argc, char** argv) {
     { http::HttpService check(config); }
     // HTTPS: the context is made once, here, before any fork (a bad file: exit 1).
     std::optional<tls::TlsContext> tls;
-    if (config.tls.enabled()) tls = tls::TlsContext::server(config.tls.options());
+    if (config.tls.enabled()) {
+      tls::ServerOptions tls_options = config.tls.options();
+      tls_options.alpn = {"h2", "http/1.1"};  // HTTP/2 when the client offers it (ALPN)
+      tls = tls::TlsContext::server(tls_options);
+    }
     options.worker.tls = tls ? &*tls : nullptr;
     const tls::TlsContext* tls_context = options.worker.tls;  // every generation serves with it
 

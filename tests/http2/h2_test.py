@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""HTTP/2 (h2c, prior knowledge) black-box tests of one server binary.
+"""HTTP/2 (h2c, prior knowledge; or h2 over TLS with --tls) black-box tests of one server binary.
 
-    h2_test.py --server BIN [--graceful-signal TERM|QUIT] [-- EXTRA SERVER ARGS]
+    h2_test.py --server BIN [--tls] [--graceful-signal TERM|QUIT] [-- EXTRA SERVER ARGS]
 
 Starts BIN on 127.0.0.1 port 0 (it prints `listening on 127.0.0.1:PORT` first)
 over a document root made in a temporary directory, then checks it with:
@@ -17,6 +17,17 @@ over a document root made in a temporary directory, then checks it with:
     stage 5's master) during a 4 MiB download lets it finish, GOAWAY(0) is sent,
     and the server exits 0.
 
+With --tls only H2TlsTest runs: certificates from tools/make-test-certs.sh in the
+test's temporary directory, the server started with --tls-cert/--tls-key, and
+
+  - curl --http2 --cacert (ALPN h2): GET, 404, a 1 MiB file by SHA-256; 4 MiB
+    to a client that reads slowly through a small receive buffer;
+  - nghttp over TLS: 20 concurrent streams on one connection;
+  - Python's ssl + h2 with ALPN ["h2"]: the client's last handshake flight and its
+    first HTTP/2 frames in one send, so they reach the server together (the
+    bytes that came with the handshake must not be lost);
+  - a client offering only http/1.1 (curl --http1.1, Python's ssl) gets HTTP/1.1.
+
 Every wait has a deadline (a hang becomes a named failure); no timing is asserted.
 Only loopback traffic; only the processes this script starts are signalled.
 """
@@ -31,6 +42,8 @@ import sys
 import tempfile
 import time
 import unittest
+
+import ssl
 
 import h2.config
 import h2.connection
@@ -59,9 +72,9 @@ def get_block(path="/hello.txt", encoder=None):
 
 
 class Server:
-    """One server process over one document root."""
+    """One server process over one document root (`https`: over TLS)."""
 
-    def __init__(self, binary, args, root):
+    def __init__(self, binary, args, root, https=False):
         self.proc = subprocess.Popen(
             [binary, "--port", "0", "--bind", "127.0.0.1", "--root", root, "--log-level", "warn"]
             + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -71,7 +84,7 @@ class Server:
             raise RuntimeError(f"server did not announce its port: {line!r} "
                                f"{self.proc.stderr.read()}")
         self.port = int(line.strip().rsplit(":", 1)[1])
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if https else 'http'}://127.0.0.1:{self.port}"
 
     def stop(self):
         """SIGTERM, then the exit status (None if it had to be killed)."""
@@ -357,16 +370,195 @@ class ShutdownTest(unittest.TestCase):
                 self.assertEqual(server.stop(), 0)
 
 
+class H2TlsTest(unittest.TestCase):
+    """HTTP/2 over TLS, chosen by ALPN; HTTP/1.1 for a client that offers only that."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="serverlab-h2tls-")
+        cls.root, cls.files = make_root(cls.tmp.name)
+        cls.files["mib.bin"] = os.urandom(1024 * 1024)
+        with open(os.path.join(cls.root, "mib.bin"), "wb") as f:
+            f.write(cls.files["mib.bin"])
+        certs = os.path.join(cls.tmp.name, "certs")
+        tool = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools",
+                            "make-test-certs.sh")
+        r = run([tool, certs], timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError(f"make-test-certs.sh failed: {r.stderr!r}")
+        cls.ca = os.path.join(certs, "ca.pem")
+        tls_args = ["--tls-cert", os.path.join(certs, "server.pem"),
+                    "--tls-key", os.path.join(certs, "server.key")]
+        cls.server = Server(SERVER.server, SERVER.args + tls_args, cls.root, https=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        status = cls.server.stop()
+        cls.tmp.cleanup()
+        if status != 0:
+            raise AssertionError(f"server exit status {status} (expected 0 after SIGTERM)")
+
+    def curl(self, path, *extra):
+        """curl over TLS, verifying the server against the test CA."""
+        r = run(["curl", "-s", "--cacert", self.ca, "-w", "\n%{http_version}",
+                 "--max-time", str(int(DEADLINE)), *extra, self.server.url + path])
+        if r.returncode != 0:
+            raise AssertionError(f"curl {path} failed ({r.returncode}): {r.stderr!r}")
+        body, _, version = r.stdout.rpartition(b"\n")
+        return body, version.decode()
+
+    def tls_socket(self, alpn):
+        """A TLS client socket offering `alpn`, handshake done."""
+        context = ssl.create_default_context(cafile=self.ca)
+        context.set_alpn_protocols(alpn)
+        return context.wrap_socket(connect(self.server.port), server_hostname="127.0.0.1")
+
+    def test_get_and_404_over_h2(self):
+        body, version = self.curl("/hello.txt", "--http2")
+        self.assertEqual((body, version), (self.files["hello.txt"], "2"))
+        r = run(["curl", "-s", "--http2", "--cacert", self.ca, "-o", "/dev/null", "-w",
+                 "%{http_code} %{http_version}", "--max-time", str(int(DEADLINE)),
+                 self.server.url + "/nope.txt"])
+        self.assertEqual(r.stdout, b"404 2")
+
+    def test_mib_file_checksum_over_h2(self):
+        body, version = self.curl("/mib.bin", "--http2")
+        self.assertEqual(version, "2")
+        self.assertEqual(hashlib.sha256(body).hexdigest(),
+                         hashlib.sha256(self.files["mib.bin"]).hexdigest())
+
+    def test_twenty_concurrent_streams_on_one_connection(self):
+        r = run(["nghttp", "-n", "-s", "-m", "20", "-t", str(int(DEADLINE)),
+                 self.server.url + "/page.html"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        answered = [line for line in r.stdout.decode().splitlines()
+                    if line.strip().endswith("/page.html") and " 200 " in line]
+        self.assertEqual(len(answered), 20, r.stdout.decode()[-2000:])
+
+    def test_first_frames_with_the_last_handshake_flight(self):
+        # A memory-BIO client: its Finished and its first HTTP/2 frames (preface,
+        # SETTINGS, a GET) leave in one send, so the server reads them together.
+        context = ssl.create_default_context(cafile=self.ca)
+        context.set_alpn_protocols(["h2"])
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = context.wrap_bio(incoming, outgoing, server_hostname="127.0.0.1")
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+        conn.initiate_connection()
+        stream = conn.get_next_available_stream_id()
+        conn.send_headers(stream, [(":method", "GET"), (":scheme", "https"),
+                                   (":authority", "127.0.0.1"), (":path", "/hello.txt")],
+                          end_stream=True)
+        with connect(self.server.port) as s:
+            while True:
+                try:
+                    tls.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    if outgoing.pending:
+                        s.sendall(outgoing.read())
+                    data = s.recv(65536)
+                    self.assertTrue(data, "the server closed during the handshake")
+                    incoming.write(data)
+            self.assertEqual(tls.selected_alpn_protocol(), "h2")
+            tls.write(conn.data_to_send())
+            s.sendall(outgoing.read())  # the client's Finished and the frames, one send
+            body, ended = b"", False
+            deadline = time.monotonic() + DEADLINE
+            while not ended and time.monotonic() < deadline:
+                data = s.recv(65536)
+                if not data:
+                    break
+                incoming.write(data)
+                plain = b""
+                while True:  # every record that arrived, not only the first
+                    try:
+                        chunk = tls.read(65536)
+                    except ssl.SSLWantReadError:
+                        break
+                    if not chunk:
+                        break
+                    plain += chunk
+                for event in conn.receive_data(plain):
+                    if isinstance(event, h2.events.DataReceived):
+                        body += event.data
+                    elif isinstance(event, h2.events.StreamEnded):
+                        ended = True
+                if conn.data_to_send():  # SETTINGS ack and the like
+                    tls.write(conn.data_to_send())
+                    s.sendall(outgoing.read())
+        self.assertTrue(ended, "no complete answer")
+        self.assertEqual(body, self.files["hello.txt"])
+
+    def test_slow_reader_gets_the_whole_file(self):
+        # A small receive buffer and a pause before reading: the server's socket
+        # fills, so records wait as ciphertext; every one must still be sent once
+        # there is room, also when the HTTP/2 session itself has nothing more to say.
+        context = ssl.create_default_context(cafile=self.ca)
+        context.set_alpn_protocols(["h2"])
+        raw = socket.socket()
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        raw.settimeout(DEADLINE)
+        raw.connect(("127.0.0.1", self.server.port))
+        window = 2 ** 31 - 1
+        with context.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+            self.assertEqual(s.selected_alpn_protocol(), "h2")
+            s.sendall(PREFACE + frame(SETTINGS, 0, 0, struct.pack(">HI", 0x4, window))
+                      + frame(0x8, 0, 0, struct.pack(">I", window - 65535))
+                      + frame(HEADERS, END_STREAM | END_HEADERS, 1, get_block("/big.bin")))
+            time.sleep(0.5)  # let the server fill the socket
+            body, ended, pending = b"", False, b""
+            deadline = time.monotonic() + DEADLINE
+            while not ended and time.monotonic() < deadline:
+                try:
+                    data = s.recv(65536)
+                except socket.timeout:
+                    break
+                if not data:
+                    break
+                pending += data
+                while len(pending) >= 9:
+                    length = int.from_bytes(pending[:3], "big")
+                    if len(pending) < 9 + length:
+                        break
+                    ftype, flags, stream = pending[3], pending[4], \
+                        int.from_bytes(pending[5:9], "big")
+                    payload, pending = pending[9:9 + length], pending[9 + length:]
+                    if ftype == DATA and stream == 1:
+                        body += payload
+                        ended = ended or bool(flags & END_STREAM)
+        self.assertTrue(ended, f"stream did not end ({len(body)} bytes)")
+        self.assertEqual(hashlib.sha256(body).digest(),
+                         hashlib.sha256(self.files["big.bin"]).digest())
+
+    def test_http11_client_still_gets_http11(self):
+        body, version = self.curl("/hello.txt", "--http1.1")  # offers only http/1.1
+        self.assertEqual((body, version), (self.files["hello.txt"], "1.1"))
+        with self.tls_socket(["http/1.1"]) as s:
+            self.assertEqual(s.selected_alpn_protocol(), "http/1.1")
+            s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            answer = b""
+            while True:
+                data = s.recv(65536)
+                if not data:
+                    break
+                answer += data
+        self.assertTrue(answer.startswith(b"HTTP/1.1 200"), answer[:200])
+        self.assertTrue(answer.endswith(self.files["hello.txt"]))
+
+
 def main():
     global SERVER
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--server", required=True, help="the server binary")
     parser.add_argument("--graceful-signal", default="TERM", choices=["TERM", "QUIT", "INT"],
                         help="the signal that stops the server gracefully (default TERM)")
+    parser.add_argument("--tls", action="store_true",
+                        help="test HTTP/2 over TLS (ALPN h2) instead of h2c")
     parser.add_argument("args", nargs="*", help="extra server arguments (after --)")
     SERVER, rest = parser.parse_known_args()
     SERVER.graceful_signal = getattr(signal, "SIG" + SERVER.graceful_signal)
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+    tests = ["H2TlsTest"] if SERVER.tls else ["H2Test", "ShutdownTest"]
+    unittest.main(argv=[sys.argv[0]] + rest, defaultTest=tests, verbosity=2)
 
 
 if __name__ == "__main__":

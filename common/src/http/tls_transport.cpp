@@ -135,6 +135,17 @@ SendStep TlsTransport::send_output(int fd, HttpSession& session) {
   return flush(fd) == SendStep::Failed ? SendStep::Failed : SendStep::Progress;
 }
 
+SendStep TlsTransport::send_bytes(int fd, std::string_view bytes, std::size_t& taken) {
+  taken = 0;
+  if (wants_write()) return flush(fd);  // one record in flight at a time, as send_output
+  if (bytes.empty()) return SendStep::Progress;
+  const std::size_t n = std::min(bytes.size(), kChunk);
+  if (tls_.write(bytes.substr(0, n)).status != tls::TlsSession::Io::Status::Ok)
+    return SendStep::Failed;
+  taken = n;
+  return flush(fd) == SendStep::Failed ? SendStep::Failed : SendStep::Progress;
+}
+
 SendStep TlsTransport::flush(int fd) {
   for (;;) {
     if (sent_ < unsent_.size()) {  // the tail the socket refused last time

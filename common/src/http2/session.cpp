@@ -450,7 +450,7 @@ void Http2Session::respond(Stream& stream) {
     std::string line;
     line.append(request.method_token).append(" ").append(request.target).append(" HTTP/2.0");
     log.write({peer_, line, r.status, body_bytes, request.header("referer").value_or(""),
-               request.header("user-agent").value_or(""), /*user=*/"", /*request_id=*/"",
+               request.header("user-agent").value_or(""), user_, /*request_id=*/"",
                seconds});
   }
   if (Metrics* m = service_.metrics()) m->request_done(request.method, r.status, body_bytes, seconds);

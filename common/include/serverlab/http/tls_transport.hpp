@@ -5,6 +5,7 @@
 //
 //   socket --recv--> TlsSession.feed --read--> session.input()      (read_into)
 //   socket <-send--- TlsSession.take_output <-write-- session.output() (send_output)
+//   socket <-send--- TlsSession.take_output <-write-- any bytes         (send_bytes)
 //
 // Without TLS the drivers move bytes with Buffer::read_from and send_output
 // (send + sendfile). With TLS every byte must pass through OpenSSL, so:
@@ -77,6 +78,11 @@ class TlsTransport {
   // One bounded step of session.output(): sends pending ciphertext if there
   // is any, else encrypts up to kChunk bytes of the head or the file and sends.
   SendStep send_output(int fd, HttpSession& session);
+  // The same step for a driver with its own output bytes (HTTP/2's frames):
+  // sends pending ciphertext if there is any (taken = 0), else encrypts up to
+  // kChunk bytes of `bytes`, sets `taken` to how many, and sends. The caller
+  // drops `taken` bytes from its output; they are the transport's from then on.
+  SendStep send_bytes(int fd, std::string_view bytes, std::size_t& taken);
   // Sends pending ciphertext: Progress when all of it is on the socket.
   SendStep flush(int fd);
   // Ciphertext waits to be sent (the driver must wait for writability).

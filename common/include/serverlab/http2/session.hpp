@@ -119,6 +119,10 @@ class Http2Session {
   Http2Session(const Http2Session&) = delete;
   Http2Session& operator=(const Http2Session&) = delete;
 
+  // The authenticated client of this connection (a TLS client certificate's
+  // subject), written in the access log's user field of every request.
+  void set_user(std::string_view user) { user_.assign(user); }
+
   // ---- input: the driver appends to input() and calls on_input().
   Buffer& input() { return in_; }
   void on_input();
@@ -160,6 +164,7 @@ class Http2Session {
   const http::HttpService& service_;
   Limits limits_;
   std::string peer_;
+  std::string user_;  // see set_user()
   nghttp2_session* session_ = nullptr;
   Buffer in_;
   Buffer out_;
