@@ -140,8 +140,8 @@ fi
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 cp -r "$tree/labs" "$tree/common" "$tree/stage"* "$scratch/"
-for f in common/src/rio.cpp common/src/framing.cpp common/src/http/parser.cpp \
-         common/src/http/uri.cpp common/src/http/static_files.cpp stage3-threadpool/bounded_queue.hpp; do
+# Every reference file holding a region of weeks 2, 3, 4 or 8, wherever it lives.
+for f in $(grep -rlE '// \[lab0[2348]:[a-z0-9-]+:begin\]' common stage*); do
   cp "$f" "$scratch/$f"
 done
 echo "== gate: weeks 2-4 and 8 written, the rest still the stub"
