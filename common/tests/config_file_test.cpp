@@ -7,30 +7,18 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "serverlab/flags.hpp"
 #include "serverlab/http/config.hpp"
+#include "flags_test_support.hpp"
 
 namespace serverlab {
 namespace {
 
-// A config file that is deleted when the test ends.
-class TempFile {
- public:
-  explicit TempFile(const std::string& text) {
-    char tmpl[] = "/tmp/serverlab-config-XXXXXX";
-    int fd = ::mkstemp(tmpl);
-    path_ = tmpl;
-    ::close(fd);
-    std::ofstream(path_) << text;
-  }
-  ~TempFile() { ::unlink(path_.c_str()); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using testing::Args;
+using testing::TempFile;
 
 // Sets an environment variable for the length of a test.
 class ScopedEnv {
@@ -66,8 +54,8 @@ struct Program {
     flags.add_choice("mode", mode, {"fast", "safe"}, "how to run");
   }
   std::optional<std::string> parse(std::vector<const char*> words) {
-    words.insert(words.begin(), "prog");
-    return flags.parse(static_cast<int>(words.size()), words.data());
+    Args a(std::move(words));
+    return flags.parse(a.argc(), a.argv());
   }
   std::optional<std::string> parse_file(const TempFile& file) {
     return parse({"--config", file.path().c_str()});
@@ -199,8 +187,8 @@ TEST(ConfigFile, OutOfRangeValuesAreErrorsAtTheValue) {
 // parse_or_exit as main() calls it; exits 3 if it returns.
 void run_cli(std::vector<const char*> words) {
   Program p;
-  words.insert(words.begin(), "prog");
-  p.flags.parse_or_exit(static_cast<int>(words.size()), words.data());
+  Args a(std::move(words));
+  p.flags.parse_or_exit(a.argc(), a.argv());
   std::exit(3);
 }
 
@@ -286,13 +274,13 @@ TEST(ConfigFile, ChecksOfAFileValueNameItsLocation) {
     return "--root '" + root + "': no such directory";
   });
   TempFile file("[http]\n\nroot = \"/missing\"\n");
-  std::vector<const char*> argv{"prog", "--config", file.path().c_str()};
-  auto err = flags.parse(static_cast<int>(argv.size()), argv.data());
+  Args argv{"--config", file.path().c_str()};
+  auto err = flags.parse(argv.argc(), argv.argv());
   ASSERT_TRUE(err.has_value());
   EXPECT_EQ(*err, file.path() + ":3:8: --root '/missing': no such directory");
   // The same value from the command line: no file location.
-  std::vector<const char*> cli{"prog", "--config", file.path().c_str(), "--root", "/gone"};
-  err = flags.parse(static_cast<int>(cli.size()), cli.data());
+  Args cli{"--config", file.path().c_str(), "--root", "/gone"};
+  err = flags.parse(cli.argc(), cli.argv());
   ASSERT_TRUE(err.has_value());
   EXPECT_EQ(*err, "--root '/gone': no such directory");
 }
@@ -360,8 +348,8 @@ TEST(ConfigFile, HttpFlagsLiveInTheirSections) {
   http::HttpConfig config;
   Flags flags("http", "test");
   http::add_http_flags(flags, config, 8080);
-  std::vector<const char*> argv{"http", "--config", file.path().c_str()};
-  ASSERT_EQ(flags.parse(static_cast<int>(argv.size()), argv.data()), std::nullopt);
+  Args argv{"--config", file.path().c_str()};
+  ASSERT_EQ(flags.parse(argv.argc(), argv.argv()), std::nullopt);
   EXPECT_EQ(config.server.port, 0);
   EXPECT_EQ(config.autoindex, "off");
   EXPECT_EQ(config.dotfiles, "allow");

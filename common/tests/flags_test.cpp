@@ -8,36 +8,13 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "flags_test_support.hpp"
+
 namespace serverlab {
 namespace {
 
-// argv from a list of words; argv[0] is the program name.
-class Args {
- public:
-  Args(std::initializer_list<const char*> words) : words_(words) { words_.insert(words_.begin(), "prog"); }
-  int argc() const { return static_cast<int>(words_.size()); }
-  const char* const* argv() const { return words_.data(); }
-
- private:
-  std::vector<const char*> words_;
-};
-
-// A config file that is deleted when the test ends.
-class TempFile {
- public:
-  explicit TempFile(const std::string& text) {
-    char tmpl[] = "/tmp/serverlab-flags-XXXXXX";
-    int fd = ::mkstemp(tmpl);
-    path_ = tmpl;
-    ::close(fd);
-    std::ofstream(path_) << text;
-  }
-  ~TempFile() { ::unlink(path_.c_str()); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using testing::Args;
+using testing::TempFile;
 
 struct Demo {
   std::uint16_t port = 4000;
@@ -101,9 +78,8 @@ TEST(Flags, RejectsUnknownMissingAndOutOfRangeValues) {
       {"--config"}};
   for (const auto& words : cases) {
     Demo d;
-    std::vector<const char*> argv{"prog"};
-    argv.insert(argv.end(), words.begin(), words.end());
-    auto err = d.flags.parse(static_cast<int>(argv.size()), argv.data());
+    Args a(words);
+    auto err = d.flags.parse(a.argc(), a.argv());
     EXPECT_TRUE(err.has_value()) << "accepted: " << (words.empty() ? "" : words[0]) << " ...";
   }
 }
