@@ -9,7 +9,7 @@
 #   make test PRESET=asan the same under AddressSanitizer + UBSan (also: tsan)
 #   make tsan             ThreadSanitizer over the threaded code: stages 1 and 3, the core
 #                         objects their threads share, and the proxy's tests (threaded fakes)
-#   make coverage         line + branch coverage of the whole suite, per directory (gcovr)
+#   make coverage         the whole suite under ASan+UBSan, with line + branch coverage per directory (gcovr)
 #   make check LABEL=stage3   one stage's tests (what graders run)
 #   make bench            release build, then every built server vs nginx/lighttpd/h2o
 #   make bench-quick      a ~1 minute smoke run that fails on errors (CI runs it)
@@ -118,9 +118,11 @@ grade: configure
 	@tools/grade.py --build build/$(PRESET) --stage $(STAGE) $(if $(BIN),--bin $(BIN)) \
 	  $(if $(CLIENT),--client $(CLIENT))
 
-# Line and branch coverage (gcovr): the coverage preset builds with --coverage, runs the whole
-# suite, then prints one line per directory (common/, each stage) and writes
-# build/coverage/coverage.json and coverage.html. COVERAGE_LABEL=stage3 runs a subset.
+# Line and branch coverage (gcovr): the coverage preset is the asan preset (ASan+UBSan) built
+# with --coverage as well, so one build and one run of the whole suite give both the sanitizers'
+# verdict and the coverage (CI runs this instead of `make test PRESET=asan`). It prints one line
+# per directory (common/, each stage) and writes build/coverage/coverage.json and coverage.html.
+# COVERAGE_LABEL=stage3 runs a subset.
 COVERAGE_LABEL ?=
 coverage: deps
 	@tools/deps.sh coverage
