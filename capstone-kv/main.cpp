@@ -8,10 +8,12 @@
 
 #include <cstdio>
 #include <exception>
+#include <memory>
 #include <stdexcept>
 
 #include "event_loop.hpp"
 #include "kv_server.hpp"
+#include "metrics_http.hpp"
 #include "rdb.hpp"
 #include "serverlab/flags.hpp"
 #include "serverlab/log.hpp"
@@ -28,6 +30,7 @@ int main(int argc, char** argv) {
   std::uint64_t output_limit = options.output_limit;
   std::uint64_t max_bulk = options.limits.max_bulk;
   int hz = options.hz;
+  int metrics_port = -1;
 
   Flags flags("kv-server", "Redis-compatible key-value server (RESP2): one thread, one epoll loop");
   add_server_flags(flags, server_options, 6379);
@@ -46,6 +49,9 @@ int main(int argc, char** argv) {
   flags.add("dbfilename", options.dbfilename,
             "RDB dump file in --dir: loaded at start, written by SAVE, BGSAVE and at exit "
             "(empty: no persistence)");
+  flags.add("metrics-port", metrics_port,
+            "serve Prometheus /metrics and /health over HTTP on this port of --bind "
+            "(-1: off; 0: any free port)", -1, 65535);
   flags.add_check([&]() -> std::optional<std::string> {
     if (max_bulk < 1024 * 1024) return "--proto-max-bulk-len: must be at least 1M";
     return std::nullopt;
@@ -80,9 +86,22 @@ int main(int argc, char** argv) {
                              ListenOptions{.backlog = 511, .reuse_port = false, .nonblocking = true});
     announce_listening(listener.get());
     server.listen(std::move(listener));
+    std::unique_ptr<kv::MetricsEndpoint> metrics;
+    if (metrics_port >= 0) {
+      metrics = std::make_unique<kv::MetricsEndpoint>(
+          loop, [&server] { return kv::render_prometheus(server); });
+      Fd metrics_listener = listen_tcp(server_options.bind, static_cast<std::uint16_t>(metrics_port),
+                                       ListenOptions{.backlog = 64, .reuse_port = false, .nonblocking = true});
+      std::printf("metrics listening on %s\n", local_address(metrics_listener.get()).to_string().c_str());
+      std::fflush(stdout);
+      metrics->listen(std::move(metrics_listener));
+    }
     log::info("kv-server ready (maxclients {}, hz {})", options.max_clients, options.hz);
 
-    loop.set_before_sleep([&server] { server.before_sleep(); });
+    loop.set_before_sleep([&server, &metrics] {
+      server.before_sleep();
+      if (metrics) metrics->before_sleep();
+    });
     loop.run();
     server.before_sleep();
     if (server.persistence_on()) {
