@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 
 #include "event_loop.hpp"
@@ -19,6 +20,7 @@
 #include "serverlab/log.hpp"
 #include "serverlab/signals.hpp"
 #include "serverlab/socket.hpp"
+#include "serverlab/tls/flags.hpp"
 
 using namespace serverlab;
 
@@ -31,6 +33,7 @@ int main(int argc, char** argv) {
   std::uint64_t max_bulk = options.limits.max_bulk;
   int hz = options.hz;
   int metrics_port = -1;
+  tls::ServerFlags tls_flags;
 
   Flags flags("kv-server", "Redis-compatible key-value server (RESP2): one thread, one epoll loop");
   add_server_flags(flags, server_options, 6379);
@@ -52,6 +55,8 @@ int main(int argc, char** argv) {
   flags.add("metrics-port", metrics_port,
             "serve Prometheus /metrics and /health over HTTP on this port of --bind "
             "(-1: off; 0: any free port)", -1, 65535);
+  tls::add_server_flags(flags, tls_flags);  // --tls-cert & co., in [tls]
+  flags.begin_section("kv");
   flags.add_check([&]() -> std::optional<std::string> {
     if (max_bulk < 1024 * 1024) return "--proto-max-bulk-len: must be at least 1M";
     return std::nullopt;
@@ -67,6 +72,13 @@ int main(int argc, char** argv) {
   try {
     configure_logging(server_options);
     ignore_sigpipe();
+    std::optional<tls::TlsContext> tls_context;
+    if (tls_flags.enabled()) {
+      tls::ServerOptions tls_options = tls_flags.options();
+      tls_options.alpn.clear();  // RESP has no ALPN name clients send; Redis offers none
+      tls_context = tls::TlsContext::server(tls_options);
+      options.tls = &*tls_context;
+    }
     EventLoop loop;
     kv::KvServer* server_ptr = nullptr;
     SignalWatcher signals(loop, {SIGINT, SIGTERM}, [&server_ptr](int) {

@@ -61,6 +61,18 @@ std::string render_prometheus(KvServer& server) {
          st.timeouts);
   metric(out, "kv_rdb_bgsave_in_progress", "gauge", "1 while a BGSAVE child runs.",
          server.bgsave_running() ? 1 : 0);
+  if (const tls::TlsContext* tls = server.options().tls) {
+    const tls::TlsCounters& c = tls->counters();
+    metric(out, "kv_tls_handshakes_total", "counter", "TLS handshakes completed.",
+           c.handshakes.load(std::memory_order_relaxed));
+    out += "# HELP kv_tls_handshake_failures_total TLS handshakes that failed, by reason.\n"
+           "# TYPE kv_tls_handshake_failures_total counter\n";
+    for (std::size_t i = 1; i < tls::kFailureKinds; ++i) {  // 0 is Failure::None
+      const auto f = static_cast<tls::Failure>(i);
+      fmt::format_to(std::back_inserter(out), "kv_tls_handshake_failures_total{{reason=\"{}\"}} {}\n",
+                     tls::failure_name(f), c.failed(f));
+    }
+  }
   return out;
 }
 
