@@ -1,6 +1,8 @@
 // kv-server: a Redis-compatible key-value server on stage 4's epoll loop.
 //
 //   main: flags -> EventLoop + SignalWatcher -> KvServer -> listen -> run()
+//   --tls-cert: one TlsContext for every client; --metrics-port: a MetricsEndpoint
+//   (metrics_http.hpp) on the same loop, announced on the second stdout line.
 //   SIGINT/SIGTERM: stop accepting, send what is queued, close clients, exit 0.
 //
 // One thread serves every client (Redis's model): see README.md.
@@ -102,11 +104,11 @@ int main(int argc, char** argv) {
     if (metrics_port >= 0) {
       metrics = std::make_unique<kv::MetricsEndpoint>(
           loop, [&server] { return kv::render_prometheus(server); });
-      Fd metrics_listener = listen_tcp(server_options.bind, static_cast<std::uint16_t>(metrics_port),
-                                       ListenOptions{.backlog = 64, .reuse_port = false, .nonblocking = true});
-      std::printf("metrics listening on %s\n", local_address(metrics_listener.get()).to_string().c_str());
-      std::fflush(stdout);
-      metrics->listen(std::move(metrics_listener));
+      Fd http = listen_tcp(server_options.bind, static_cast<std::uint16_t>(metrics_port),
+                           ListenOptions{.backlog = 64, .reuse_port = false, .nonblocking = true});
+      std::printf("metrics listening on %s\n", local_address(http.get()).to_string().c_str());
+      std::fflush(stdout);  // the second stdout line: tests read the port from it
+      metrics->listen(std::move(http));
     }
     log::info("kv-server ready (maxclients {}, hz {})", options.max_clients, options.hz);
 

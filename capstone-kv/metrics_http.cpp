@@ -69,7 +69,8 @@ std::string render_prometheus(KvServer& server) {
            "# TYPE kv_tls_handshake_failures_total counter\n";
     for (std::size_t i = 1; i < tls::kFailureKinds; ++i) {  // 0 is Failure::None
       const auto f = static_cast<tls::Failure>(i);
-      fmt::format_to(std::back_inserter(out), "kv_tls_handshake_failures_total{{reason=\"{}\"}} {}\n",
+      fmt::format_to(std::back_inserter(out),
+                     "kv_tls_handshake_failures_total{{reason=\"{}\"}} {}\n",
                      tls::failure_name(f), c.failed(f));
     }
   }
