@@ -9,6 +9,7 @@ directory of the build tree) when the tests start. Every socket and subprocess
 has a timeout; nothing here measures speed.
 """
 import os
+import re
 import socket
 import ssl
 import subprocess
@@ -143,6 +144,41 @@ class MutualTls(TlsCase):
         r = self.client(ssl_certfile=cert("stranger.pem"), ssl_keyfile=cert("stranger.key"))
         with self.assertRaises(redis.exceptions.ConnectionError):
             r.ping()
+
+
+class TlsMetrics(TlsCase):
+    """The TLS context's counters in /metrics (--metrics-port stays plain HTTP)."""
+    FLAGS = ("--metrics-port", "0")
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        line = cls.server.proc.stdout.readline()
+        m = re.fullmatch(r"metrics listening on 127\.0\.0\.1:(\d+)\n", line)
+        if not m:
+            cls.server.stop()
+            raise AssertionError(f"no metrics line: {line!r}")
+        cls.metrics_port = int(m.group(1))
+
+    def scrape(self):
+        r = subprocess.run(["curl", "-sS", "--max-time", str(TIMEOUT),
+                            f"http://127.0.0.1:{self.metrics_port}/metrics"],
+                           capture_output=True, text=True, timeout=TIMEOUT + 5)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return {l.split()[0]: int(l.split()[1]) for l in r.stdout.splitlines()
+                if l and not l.startswith("#")}
+
+    def test_handshakes_and_failures_are_counted(self):
+        before = self.scrape()
+        self.assertEqual(self.tls_cli("PING"), "PONG\n")
+        plain = kvtest.Conn(self.port)
+        self.addCleanup(plain.close)
+        plain.send("PING")
+        self.assertTrue(plain.closed_by_peer())
+        after = self.scrape()
+        self.assertEqual(after["kv_tls_handshakes_total"] - before["kv_tls_handshakes_total"], 1)
+        key = 'kv_tls_handshake_failures_total{reason="not_tls"}'
+        self.assertEqual(after[key] - before[key], 1)
 
 
 class Flags(unittest.TestCase):
