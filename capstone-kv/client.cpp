@@ -11,6 +11,7 @@
 #include "serverlab/log.hpp"
 #include "serverlab/resp/writer.hpp"
 #include "serverlab/sys_error.hpp"
+#include "tls_interest.hpp"
 
 namespace serverlab::kv {
 
@@ -28,32 +29,67 @@ Client::Client(KvServer& server, Fd fd, std::uint64_t id, std::string peer)
   created_ms = static_cast<std::int64_t>(loop_.now_ms());
   last_active_ms = created_ms;
   authenticated = server.options().requirepass.empty();
+  if (const tls::TlsContext* context = server.options().tls)
+    tls_ = std::make_unique<http::TlsTransport>(*context);
 }
 
 Client::~Client() {
   if (!closed_) {
     loop_.remove(fd_.get());
     loop_.cancel(blocked.timeout);
+    loop_.cancel(handshake_timer_);
   }
 }
 
-void Client::start() { loop_.add(fd_.get(), kReadable, *this); }
+void Client::start() {
+  loop_.add(fd_.get(), kReadable, *this);
+  if (!tls_) return;
+  handshake_timer_ = loop_.run_after(kHandshakeTimeoutMs, [this] {
+    handshake_timer_ = {};
+    if (closed_ || !tls_->handshaking()) return;
+    tls_->timed_out();  // counted in the context's failures
+    log::debug("client {} ({}): TLS handshake timed out", id_, peer_);
+    close();
+  });
+}
 
 void Client::on_event(std::uint32_t events) {
   if (closed_) return;
+  if (tls_ && tls_->handshaking()) return drive_handshake();
   if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) flush();
   if (closed_) return;
   if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) read_some();
 }
 
+// One step of the TLS handshake; on success the client is an ordinary one.
+void Client::drive_handshake() {
+  switch (tls_->handshake(fd_.get())) {
+    case http::TlsTransport::Handshake::Done:
+      loop_.cancel(handshake_timer_);
+      set_interest(kReadable);
+      return read_some();  // the first command may have come with the last flight
+    case http::TlsTransport::Handshake::Blocked:
+      return set_interest(tls_interest(tls_->wants_write(), tls_->session().wants_read()));
+    case http::TlsTransport::Handshake::Failed: {
+      const tls::TlsSession& s = tls_->session();
+      log::debug("client {} ({}): TLS handshake failed: {} ({})", id_, peer_,
+                 tls::failure_name(s.failure()), s.error());
+      (void)tls_->refuse(fd_.get());  // the alert OpenSSL queued, best effort
+      return close();
+    }
+  }
+}
+
 void Client::read_some() {
   if (pending_output() >= kPauseOutput) return set_interest(kWritable);
-  IoResult r = in_.read_from(fd_.get());
+  IoResult r = tls_ ? tls_->read_into(fd_.get(), in_) : in_.read_from(fd_.get());
   switch (r.status) {
     case IoResult::Status::Ok:
       server_.stats().bytes_in += r.bytes;
       last_active_ms = static_cast<std::int64_t>(loop_.now_ms());
       process_input();
+      // Reading may leave TLS records to send (TLS 1.3 session tickets).
+      if (tls_ && !closed_ && tls_->wants_write()) server_.want_flush(*this);
       return;
     case IoResult::Status::WouldBlock:
       return;
@@ -124,22 +160,8 @@ void Client::push(std::string_view bytes) {
 
 void Client::flush() {
   flush_queued_ = false;
-  while (!closed_ && sent_ < out_.size()) {
-    const ssize_t n = ::send(fd_.get(), out_.data() + sent_, out_.size() - sent_,
-                             MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n > 0) {
-      sent_ += static_cast<std::size_t>(n);
-      server_.stats().bytes_out += static_cast<std::uint64_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      set_interest(kWritable);  // the rest when the socket has room
-      return;
-    }
-    return close();  // EPIPE, ECONNRESET: the client is gone
-  }
-  if (closed_) return;
+  if (closed_ || (tls_ && tls_->handshaking())) return;  // replies wait for the handshake
+  if (!(tls_ ? send_tls() : send_plain())) return;
   // All sent.
   if (out_.capacity() > 64 * 1024) {
     std::string().swap(out_);
@@ -151,6 +173,47 @@ void Client::flush() {
   set_interest(kReadable);
   // Commands held back while the output was full can run now.
   if (!in_.empty() && !blocked.active) process_input();
+}
+
+bool Client::send_tls() {
+  for (;;) {
+    std::size_t taken = 0;
+    const http::SendStep step =
+        tls_->send_bytes(fd_.get(), std::string_view(out_).substr(sent_), taken);
+    sent_ += taken;
+    server_.stats().bytes_out += taken;  // plaintext, as the plain path counts
+    switch (step) {
+      case http::SendStep::Progress:
+        if (sent_ == out_.size() && !tls_->wants_write()) return true;
+        continue;
+      case http::SendStep::Blocked:
+        set_interest(kWritable);  // the rest when the socket has room
+        return false;
+      case http::SendStep::Failed:
+        close();  // the client is gone
+        return false;
+    }
+  }
+}
+
+bool Client::send_plain() {
+  while (!closed_ && sent_ < out_.size()) {
+    const ssize_t n = ::send(fd_.get(), out_.data() + sent_, out_.size() - sent_,
+                             MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      sent_ += static_cast<std::size_t>(n);
+      server_.stats().bytes_out += static_cast<std::uint64_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      set_interest(kWritable);  // the rest when the socket has room
+      return false;
+    }
+    close();  // EPIPE, ECONNRESET: the client is gone
+    return false;
+  }
+  return !closed_;
 }
 
 void Client::set_interest(std::uint32_t events) {
@@ -171,6 +234,8 @@ void Client::close() {
   if (closed_) return;
   closed_ = true;
   loop_.remove(fd_.get());
+  loop_.cancel(handshake_timer_);
+  if (tls_) tls_->close(fd_.get());  // close_notify, best effort (nothing when not open)
   if (blocked.active) {
     server_.remove_blocked(*this);
     unblock();

@@ -19,6 +19,19 @@
 //   - a protocol error gets "-ERR Protocol error: ..." and the connection closes
 //     once that reply is sent (Redis does the same: the stream cannot be resynced).
 //
+// TLS (when the server has a TlsContext): the handshake is a state before any
+// RESP, driven by common's http::TlsTransport (the same step stage 4's HTTP
+// Connection uses), one step per readiness event:
+//
+//   accepted --> handshake --done--> RESP as above: read_into() decrypts into in_,
+//                  |                 flush() encrypts out_ in 16 KiB records
+//                  | interest: EPOLLOUT while our flight waits, else EPOLLIN
+//                  | kHandshakeTimeoutMs after accept: closed
+//                  +--failed (plain RESP, no client certificate under
+//                    --tls-verify-client require, ...)--> the alert, close
+//
+// A failed handshake harms nobody else: it is one client closing.
+//
 // States that change what a command does: not authenticated (requirepass),
 // inside MULTI (commands are queued), subscribed (only (P)(UN)SUBSCRIBE, PING,
 // QUIT, RESET run), blocked (BLPOP and friends: input waits until it is served
@@ -31,6 +44,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,6 +52,7 @@
 #include "event_loop.hpp"
 #include "serverlab/buffer.hpp"
 #include "serverlab/fd.hpp"
+#include "serverlab/http/tls_transport.hpp"
 #include "serverlab/resp/parser.hpp"
 #include "store.hpp"
 
@@ -49,12 +64,16 @@ struct CommandSpec;
 class Client final : public EventHandler {
  public:
   static constexpr std::size_t kPauseOutput = 1 << 20;
+  // A TLS client must finish its handshake this soon after accept (as stage 4's
+  // default --header-timeout).
+  static constexpr std::uint64_t kHandshakeTimeoutMs = 10'000;
 
   Client(KvServer& server, Fd fd, std::uint64_t id, std::string peer);
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
+  // With a TLS context the constructor makes the session (throws tls::TlsError).
   void start();  // registers with the loop; throws SysError
   void on_event(std::uint32_t events) override;
   // Writes what out_ holds (the server calls this from before_sleep).
@@ -111,6 +130,9 @@ class Client final : public EventHandler {
 
  private:
   void read_some();
+  bool send_plain();  // out_ to the socket; true when all of it has gone
+  bool send_tls();    // out_ through the TLS session; true when all has gone
+  void drive_handshake();
   bool run_one(std::string_view& input);
   void set_interest(std::uint32_t events);
 
@@ -128,6 +150,8 @@ class Client final : public EventHandler {
   bool close_after_reply_ = false;
   bool flush_queued_ = false;
   std::size_t index_ = 0;  // position in the server's client list
+  std::unique_ptr<http::TlsTransport> tls_;  // null: plain TCP
+  TimerId handshake_timer_;
   friend class KvServer;
 };
 

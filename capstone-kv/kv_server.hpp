@@ -33,6 +33,7 @@
 #include "event_loop.hpp"
 #include "serverlab/fd.hpp"
 #include "serverlab/resp/parser.hpp"
+#include "serverlab/tls/context.hpp"
 #include "store.hpp"
 
 namespace serverlab::kv {
@@ -48,6 +49,9 @@ struct KvOptions {
   std::string dbfilename;                 // empty: no persistence (SAVE/BGSAVE refused)
   std::uint64_t maxmemory = 0;            // bytes the allocator may hold; 0: no limit
   std::string maxmemory_policy = "noeviction";  // or "allkeys-lru"
+  // Speak TLS to every client (client.hpp, "TLS"). Null: plain TCP. Made by
+  // main() from --tls-cert & co.; must outlive the server.
+  const tls::TlsContext* tls = nullptr;
 };
 
 struct Stats {

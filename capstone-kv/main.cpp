@@ -1,6 +1,8 @@
 // kv-server: a Redis-compatible key-value server on stage 4's epoll loop.
 //
 //   main: flags -> EventLoop + SignalWatcher -> KvServer -> listen -> run()
+//   --tls-cert: one TlsContext for every client; --metrics-port: a MetricsEndpoint
+//   (metrics_http.hpp) on the same loop, announced on the second stdout line.
 //   SIGINT/SIGTERM: stop accepting, send what is queued, close clients, exit 0.
 //
 // One thread serves every client (Redis's model): see README.md.
@@ -8,15 +10,19 @@
 
 #include <cstdio>
 #include <exception>
+#include <memory>
+#include <optional>
 #include <stdexcept>
 
 #include "event_loop.hpp"
 #include "kv_server.hpp"
+#include "metrics_http.hpp"
 #include "rdb.hpp"
 #include "serverlab/flags.hpp"
 #include "serverlab/log.hpp"
 #include "serverlab/signals.hpp"
 #include "serverlab/socket.hpp"
+#include "serverlab/tls/flags.hpp"
 
 using namespace serverlab;
 
@@ -28,6 +34,8 @@ int main(int argc, char** argv) {
   std::uint64_t output_limit = options.output_limit;
   std::uint64_t max_bulk = options.limits.max_bulk;
   int hz = options.hz;
+  int metrics_port = -1;
+  tls::ServerFlags tls_flags;
 
   Flags flags("kv-server", "Redis-compatible key-value server (RESP2): one thread, one epoll loop");
   add_server_flags(flags, server_options, 6379);
@@ -46,6 +54,11 @@ int main(int argc, char** argv) {
   flags.add("dbfilename", options.dbfilename,
             "RDB dump file in --dir: loaded at start, written by SAVE, BGSAVE and at exit "
             "(empty: no persistence)");
+  flags.add("metrics-port", metrics_port,
+            "serve Prometheus /metrics and /health over HTTP on this port of --bind "
+            "(-1: off; 0: any free port)", -1, 65535);
+  tls::add_server_flags(flags, tls_flags);  // --tls-cert & co., in [tls]
+  flags.begin_section("kv");
   flags.add_check([&]() -> std::optional<std::string> {
     if (max_bulk < 1024 * 1024) return "--proto-max-bulk-len: must be at least 1M";
     return std::nullopt;
@@ -61,6 +74,13 @@ int main(int argc, char** argv) {
   try {
     configure_logging(server_options);
     ignore_sigpipe();
+    std::optional<tls::TlsContext> tls_context;
+    if (tls_flags.enabled()) {
+      tls::ServerOptions tls_options = tls_flags.options();
+      tls_options.alpn.clear();  // RESP has no ALPN name clients send; Redis offers none
+      tls_context = tls::TlsContext::server(tls_options);
+      options.tls = &*tls_context;
+    }
     EventLoop loop;
     kv::KvServer* server_ptr = nullptr;
     SignalWatcher signals(loop, {SIGINT, SIGTERM}, [&server_ptr](int) {
@@ -80,9 +100,22 @@ int main(int argc, char** argv) {
                              ListenOptions{.backlog = 511, .reuse_port = false, .nonblocking = true});
     announce_listening(listener.get());
     server.listen(std::move(listener));
+    std::unique_ptr<kv::MetricsEndpoint> metrics;
+    if (metrics_port >= 0) {
+      metrics = std::make_unique<kv::MetricsEndpoint>(
+          loop, [&server] { return kv::render_prometheus(server); });
+      Fd http = listen_tcp(server_options.bind, static_cast<std::uint16_t>(metrics_port),
+                           ListenOptions{.backlog = 64, .reuse_port = false, .nonblocking = true});
+      std::printf("metrics listening on %s\n", local_address(http.get()).to_string().c_str());
+      std::fflush(stdout);  // the second stdout line: tests read the port from it
+      metrics->listen(std::move(http));
+    }
     log::info("kv-server ready (maxclients {}, hz {})", options.max_clients, options.hz);
 
-    loop.set_before_sleep([&server] { server.before_sleep(); });
+    loop.set_before_sleep([&server, &metrics] {
+      server.before_sleep();
+      if (metrics) metrics->before_sleep();
+    });
     loop.run();
     server.before_sleep();
     if (server.persistence_on()) {
