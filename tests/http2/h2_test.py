@@ -15,7 +15,9 @@ over a document root made in a temporary directory, then checks it with:
   - a client that never reads: others are still served;
   - graceful shutdown: the graceful signal (SIGTERM for stage 4, SIGQUIT for
     stage 5's master) during a 4 MiB download lets it finish, GOAWAY(0) is sent,
-    and the server exits 0.
+    and the server exits 0;
+  - the middleware chain: X-Request-Id echoed and in the access log with the
+    peer's address; the per-client rate limit answers 429 to h2 streams.
 
 With --tls, H2TlsTest and ShutdownTest run: certificates from tools/make-test-certs.sh
 in the test's temporary directory, the server started with --tls-cert/--tls-key, and
@@ -35,6 +37,7 @@ Only loopback traffic; only the processes this script starts are signalled.
 """
 import argparse
 import hashlib
+import json
 import os
 import signal
 import socket
@@ -478,6 +481,53 @@ class ShutdownTest(unittest.TestCase):
                 self.assertEqual(server.stop(), 0)
 
 
+class MiddlewareTest(unittest.TestCase):
+    """HTTP/2 streams go through the middleware chain with the connection's peer address:
+    X-Request-Id is taken (or made), echoed and logged next to the peer; the per-client rate
+    limit counts h2 requests (it skips requests with no peer address)."""
+
+    def test_request_id_and_peer_in_the_access_log(self):
+        with tempfile.TemporaryDirectory(prefix="serverlab-h2-") as tmp:
+            root, files = make_root(tmp)
+            log = os.path.join(tmp, "access.log")
+            server = Server(SERVER.server, SERVER.args + [
+                "--request-id", "on", "--access-log", log, "--access-log-format", "json"], root)
+            try:
+                status, headers, body, version = curl(server.url + "/hello.txt", "-H",
+                                                      "X-Request-Id: h2-test-42")
+                self.assertEqual((status, version, body), (200, "2", files["hello.txt"]))
+                self.assertEqual(headers.get("x-request-id"), "h2-test-42")
+                _, headers, _, _ = curl(server.url + "/nope.txt")  # none sent: one is made
+                made = headers.get("x-request-id", "")
+                self.assertRegex(made, r"^[0-9a-f]{16}-[0-9a-f]{8}$")
+            finally:
+                self.assertEqual(server.stop(), 0)
+            with open(log) as f:
+                records = [json.loads(line) for line in f if line.strip()]
+        by_id = {r.get("request_id"): r for r in records}
+        self.assertIn("h2-test-42", by_id, records)
+        self.assertEqual(by_id["h2-test-42"]["peer"], "127.0.0.1")
+        self.assertEqual(by_id["h2-test-42"]["request"], "GET /hello.txt HTTP/2.0")
+        self.assertEqual(by_id[made]["status"], 404)
+
+    def test_rate_limit_counts_h2_requests(self):
+        with tempfile.TemporaryDirectory(prefix="serverlab-h2-") as tmp:
+            root, _ = make_root(tmp)
+            server = Server(SERVER.server, SERVER.args + [
+                "--rate-limit", "1", "--rate-limit-burst", "3"], root)
+            try:  # 10 streams on one connection at once: the bucket holds 3
+                r = run(["nghttp", "-n", "-s", "-m", "10", "-t", str(int(DEADLINE)),
+                         server.url + "/page.html"])
+                lines = [line for line in r.stdout.decode().splitlines()
+                         if line.strip().endswith("/page.html")]
+                statuses = sorted(int(line.split()[-3]) for line in lines)  # code, size, path
+            finally:
+                self.assertEqual(server.stop(), 0)
+        self.assertEqual(len(statuses), 10, r.stdout.decode()[-2000:])
+        self.assertIn(200, statuses)
+        self.assertIn(429, statuses)
+
+
 class H2TlsTest(HostileClientCases, unittest.TestCase):
     """HTTP/2 over TLS, chosen by ALPN; HTTP/1.1 for a client that offers only that."""
 
@@ -615,7 +665,8 @@ def main():
     parser.add_argument("args", nargs="*", help="extra server arguments (after --)")
     SERVER, rest = parser.parse_known_args()
     SERVER.graceful_signal = getattr(signal, "SIG" + SERVER.graceful_signal)
-    tests = ["H2TlsTest", "ShutdownTest"] if SERVER.tls else ["H2Test", "ShutdownTest"]
+    tests = (["H2TlsTest", "ShutdownTest"] if SERVER.tls
+             else ["H2Test", "ShutdownTest", "MiddlewareTest"])
     unittest.main(argv=[sys.argv[0]] + rest, defaultTest=tests, verbosity=2)
 
 
