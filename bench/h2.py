@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""h2.py: HTTP/2 (h2c and h2 over TLS) with h2load: stages 4 and 5 against nginx and h2o, in one run.
+"""h2.py: HTTP/2 (h2c, and h2 over TLS) with h2load: stages 4 and 5 against nginx and h2o.
 
     bench/h2.py --build build/release                # the full run
     bench/h2.py --build build/release --runs 1 --duration 2   # a quick look
