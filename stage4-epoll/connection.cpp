@@ -45,7 +45,7 @@ Connection::Connection(EpollHttpServer& server, Fd fd, std::string_view peer)
 Connection::~Connection() {
   if (phase_ != Phase::Closed) {
     loop_.remove(fd_.get());
-    loop_.cancel(timer_);
+    timer_.cancel();
     loop_.cancel(resume_);
   }
   session_.reset();
@@ -257,7 +257,7 @@ bool Connection::switch_to_h2(std::string_view first_bytes, http::TlsTransport* 
   } catch (const std::bad_alloc&) {
     return false;
   }
-  loop_.cancel(timer_);
+  timer_.cancel();
   loop_.cancel(resume_);
   session_.reset();
   return true;
@@ -283,12 +283,9 @@ void Connection::begin_linger() {
   phase_ = Phase::Lingering;
   session_.reset();  // nothing more to say: the session goes back to the pool
   linger_left_ = kLingerBytes;
-  loop_.cancel(timer_);
   loop_.cancel(resume_);
-  timer_ = loop_.run_after(kLingerMs, [this] {
-    timer_ = {};
-    close();
-  });
+  timer_.cancel();  // from now on it holds the linger deadline (on_timer closes)
+  timer_.arm(Clock::now() + std::chrono::milliseconds(kLingerMs));
   set_interest(kReadable);
   drain_linger();
 }
@@ -301,7 +298,7 @@ void Connection::close() {
   if (phase_ == Phase::Closed) return;
   phase_ = Phase::Closed;
   loop_.remove(fd_.get());
-  loop_.cancel(timer_);
+  timer_.cancel();
   loop_.cancel(resume_);
   fd_.reset();
   session_.reset();
@@ -319,22 +316,13 @@ void Connection::set_interest(std::uint32_t events) {
 }
 
 void Connection::update_timer() {
-  if (phase_ != Phase::Open) return;
-  const Clock::time_point deadline = this->deadline();
-  if (loop_.timer_pending(timer_)) {
-    if (timer_at_ <= deadline) return;  // fires first; on_timer() looks at the real deadline
-    loop_.cancel(timer_);
-  }
-  const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
-  timer_ = loop_.run_after(static_cast<std::uint64_t>(std::max<std::int64_t>(left, 0)),
-                           [this] { on_timer(); });
-  timer_at_ = deadline;
+  if (phase_ == Phase::Open) timer_.arm(deadline());
 }
 
 void Connection::on_timer() {
-  timer_ = {};
+  if (phase_ == Phase::Lingering) return close();  // the linger time is over
   if (phase_ != Phase::Open) return;
-  if (Clock::now() < deadline()) return update_timer();  // moved later meanwhile
+  if (!timer_.passed(deadline())) return;  // moved later meanwhile: re-armed
   if (tls_ && tls_->handshaking()) {  // a stalled handshake: dropped, counted as a timeout
     tls_->timed_out();
     return refuse_handshake();

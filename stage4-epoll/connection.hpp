@@ -18,10 +18,11 @@
 // Edge-triggered: the fd is registered once for both and never modified; reads go
 // on until EAGAIN, so no edge is lost.
 //
-// Timer: one loop timer per connection. It is moved earlier when the session's
-// deadline moves earlier; when the deadline moves later (the common case, every
-// request) it is left alone and re-armed when it fires early. So a keep-alive
-// request normally costs no timer-heap work at all.
+// Timer: one DeadlineTimer per connection (deadline_timer.hpp). It is moved
+// earlier when the session's deadline moves earlier; when the deadline moves later
+// (the common case, every request) it is left alone and re-armed when it fires
+// early. So a keep-alive request normally costs no timer-heap work at all. While
+// the connection lingers it holds the linger deadline instead.
 //
 // Idle connections hold no session: a Connection borrows an HttpSession from the
 // server's SessionPool when bytes arrive (or the socket reports EOF/error) and
@@ -61,6 +62,7 @@
 #include <string>
 #include <string_view>
 
+#include "deadline_timer.hpp"
 #include "session_pool.hpp"
 #include "event_loop.hpp"
 #include "serverlab/fd.hpp"
@@ -128,8 +130,7 @@ class Connection final : public EventHandler {
   bool can_write_ = true;  // a new socket has room in its send buffer
   PooledSession session_;  // null while idle
   http::HttpSession::Carry carry_;  // the session's state while none is lent
-  TimerId timer_;
-  http::HttpSession::Clock::time_point timer_at_{};
+  DeadlineTimer timer_{loop_, [this] { on_timer(); }};
   TimerId resume_;  // edge-triggered: continue after yielding to other connections
   std::size_t linger_left_ = 0;
   std::string peer_;  // for the access log (an IPv4 address fits in the string itself)

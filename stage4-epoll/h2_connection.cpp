@@ -13,7 +13,6 @@ namespace serverlab {
 
 namespace {
 
-using Clock = http2::Http2Session::Clock;
 using Want = http2::Http2Session::Want;
 
 constexpr int kMaxRounds = 32;  // steps per wake-up, for fairness (as Connection)
@@ -27,15 +26,13 @@ H2Connection::H2Connection(Connection& owner, std::string_view first_bytes, bool
       fd_(owner.fd()),
       tls_(tls),
       session_(owner.server_.service(), owner.peer_),
-      can_read_(can_read) {
+      can_read_(can_read),
+      timer_(loop_, [this] { on_timer(); }) {
   if (!first_bytes.empty()) session_.input().append(first_bytes);  // over TLS: none (null data)
   session_.set_user(owner.user_);  // the TLS client certificate's subject, if any
 }
 
-H2Connection::~H2Connection() {
-  loop_.cancel(timer_);
-  loop_.cancel(resume_);
-}
+H2Connection::~H2Connection() { loop_.cancel(resume_); }  // timer_ cancels itself
 
 void H2Connection::start() {
   session_.on_input();
@@ -163,7 +160,7 @@ H2Connection::Step H2Connection::sent(http::SendStep step) {
 
 void H2Connection::finish() {
   done_ = true;
-  loop_.cancel(timer_);
+  timer_.cancel();
   loop_.cancel(resume_);
   if (tls_) tls_->close(fd_);  // close_notify, if the socket takes it now
   // After a GOAWAY the client may still have frames in flight: lingering keeps
@@ -183,22 +180,12 @@ void H2Connection::set_interest(std::uint32_t events) {
 }
 
 void H2Connection::update_timer() {
-  if (done_) return;
-  const Clock::time_point deadline = session_.deadline();
-  if (loop_.timer_pending(timer_)) {
-    if (timer_at_ <= deadline) return;  // fires first; on_timer() looks at the real deadline
-    loop_.cancel(timer_);
-  }
-  const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
-  timer_ = loop_.run_after(static_cast<std::uint64_t>(std::max<std::int64_t>(left, 0)),
-                           [this] { on_timer(); });
-  timer_at_ = deadline;
+  if (!done_) timer_.arm(session_.deadline());
 }
 
 void H2Connection::on_timer() {
-  timer_ = {};
   if (gone()) return;
-  if (Clock::now() < session_.deadline()) return update_timer();  // moved later meanwhile
+  if (!timer_.passed(session_.deadline())) return;  // moved later meanwhile: re-armed
   session_.on_timeout();
   drive();
 }

@@ -39,6 +39,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "deadline_timer.hpp"
 #include "event_loop.hpp"
 #include "serverlab/http/tls_transport.hpp"
 #include "serverlab/http2/session.hpp"
@@ -90,8 +91,7 @@ class H2Connection {
   bool can_read_;
   bool can_write_ = true;
   bool done_ = false;  // finish() ran: the Connection lingers or has closed
-  TimerId timer_;
-  http2::Http2Session::Clock::time_point timer_at_{};
+  DeadlineTimer timer_;  // follows session_.deadline()
   TimerId resume_;  // edge-triggered: continue after yielding to other connections
 };
 

@@ -540,6 +540,8 @@ NOT_GRADED |= {"http_features:stage2", "http_features:stage3", "http_features:st
 # HTTP/2 (issue 17): a feature, not a week's code.
 NOT_GRADED |= {"stage4_http2_test", "stage4_http2_et_test", "stage5_http2_test"}
 NOT_GRADED |= {"stage4_http2_tls_test", "stage4_http2_tls_et_test", "stage5_http2_tls_test"}
+# Stage 4's DeadlineTimer (shared by Connection and H2Connection): reference code, no lab region.
+NOT_GRADED |= {"stage4_deadline_timer_test"}
 # The client tools of issue 16 (chat-server, UDP and file tools, TLS echo, HTTPS in http-get).
 NOT_GRADED |= {"stage4_chat_room_test", "stage4_chat_server_test", "stage1_udp_tools_test",
                "stage1_file_tools_test", "stage1_file_tools_slow_test", "stage1_echo_tls_test",

@@ -15,10 +15,12 @@ over a document root made in a temporary directory, then checks it with:
   - a client that never reads: others are still served;
   - graceful shutdown: the graceful signal (SIGTERM for stage 4, SIGQUIT for
     stage 5's master) during a 4 MiB download lets it finish, GOAWAY(0) is sent,
-    and the server exits 0.
+    and the server exits 0;
+  - the middleware chain: X-Request-Id echoed and in the access log with the
+    peer's address; the per-client rate limit answers 429 to h2 streams.
 
-With --tls only H2TlsTest runs: certificates from tools/make-test-certs.sh in the
-test's temporary directory, the server started with --tls-cert/--tls-key, and
+With --tls, H2TlsTest and ShutdownTest run: certificates from tools/make-test-certs.sh
+in the test's temporary directory, the server started with --tls-cert/--tls-key, and
 
   - curl --http2 --cacert (ALPN h2): GET, 404, a 1 MiB file by SHA-256; 4 MiB
     to a client that reads slowly through a small receive buffer;
@@ -26,13 +28,16 @@ test's temporary directory, the server started with --tls-cert/--tls-key, and
   - Python's ssl + h2 with ALPN ["h2"]: the client's last handshake flight and its
     first HTTP/2 frames in one send, so they reach the server together (the
     bytes that came with the handshake must not be lost);
-  - a client offering only http/1.1 (curl --http1.1, Python's ssl) gets HTTP/1.1.
+  - a client offering only http/1.1 (curl --http1.1, Python's ssl) gets HTTP/1.1;
+  - the hostile cases and graceful shutdown above, over TLS (a memory-BIO client,
+    TlsPipe, in place of the plain socket).
 
 Every wait has a deadline (a hang becomes a named failure); no timing is asserted.
 Only loopback traffic; only the processes this script starts are signalled.
 """
 import argparse
 import hashlib
+import json
 import os
 import signal
 import socket
@@ -144,6 +149,125 @@ def connect(port):
     return s
 
 
+def make_certs(base):
+    """tools/make-test-certs.sh into base/certs; returns (CA file, the server's TLS flags)."""
+    certs = os.path.join(base, "certs")
+    tool = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools",
+                        "make-test-certs.sh")
+    r = run([tool, certs], timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError(f"make-test-certs.sh failed: {r.stderr!r}")
+    return os.path.join(certs, "ca.pem"), ["--tls-cert", os.path.join(certs, "server.pem"),
+                                           "--tls-key", os.path.join(certs, "server.key")]
+
+
+class TlsPipe:
+    """A TLS client over memory BIOs, ALPN h2, with a socket's sendall/recv/close on plaintext.
+
+    The handshake's last flight (the client's Finished) is not sent on its own: it leaves
+    with the first sendall(), so the server reads it together with the first frames."""
+
+    def __init__(self, port, ca, alpn=("h2",)):
+        context = ssl.create_default_context(cafile=ca)
+        context.set_alpn_protocols(list(alpn))
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = context.wrap_bio(self.incoming, self.outgoing, server_hostname="127.0.0.1")
+        self.sock = connect(port)
+        while True:
+            try:
+                self.tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                if self.outgoing.pending:
+                    self.sock.sendall(self.outgoing.read())
+                data = self.sock.recv(65536)
+                if not data:
+                    raise ConnectionError("the server closed during the handshake")
+                self.incoming.write(data)
+
+    def alpn(self):
+        return self.tls.selected_alpn_protocol()
+
+    def sendall(self, data):
+        self.tls.write(data)
+        self.sock.sendall(self.outgoing.read())
+
+    def recv(self, size=65536):
+        """Plaintext of every record that arrived; b"" once the server has closed."""
+        while True:
+            plain = b""
+            while len(plain) < size:
+                try:
+                    chunk = self.tls.read(size - len(plain))
+                except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
+                    break
+                if not chunk:
+                    break
+                plain += chunk
+            if plain:
+                return plain
+            data = self.sock.recv(65536)
+            if not data:
+                return b""
+            self.incoming.write(data)
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def preface(window=None):
+    """The client preface and SETTINGS; with `window`, stream and connection windows that big."""
+    if window is None:
+        return PREFACE + frame(SETTINGS, 0, 0)
+    return (PREFACE + frame(SETTINGS, 0, 0, struct.pack(">HI", 0x4, window))
+            + frame(0x8, 0, 0, struct.pack(">I", window - 65535)))
+
+
+def download(path):
+    """Preface, windows so large that no WINDOW_UPDATE is needed, and GET `path` on stream 1."""
+    return preface(2 ** 31 - 1) + frame(HEADERS, END_STREAM | END_HEADERS, 1, get_block(path))
+
+
+def read_stream_1(conn, on_first_data=None, until_close=False):
+    """Reads frames until stream 1 ends (or, with until_close, until the server closes);
+    returns (body, ended, the GOAWAY's error code or None).
+
+    Read frame by frame, not with h2's state machine: h2 would refuse DATA after a GOAWAY,
+    which the RFC allows a server to send. `on_first_data` is called once, on the first DATA."""
+    body, ended, goaway, pending = b"", False, None, b""
+    deadline = time.monotonic() + DEADLINE
+    while time.monotonic() < deadline:
+        try:
+            data = conn.recv(65536)
+        except socket.timeout:
+            break
+        if not data:
+            break
+        pending += data
+        while len(pending) >= 9:
+            length = int.from_bytes(pending[:3], "big")
+            if len(pending) < 9 + length:
+                break
+            ftype, flags, stream = pending[3], pending[4], int.from_bytes(pending[5:9], "big")
+            payload, pending = pending[9:9 + length], pending[9 + length:]
+            if ftype == DATA and stream == 1:
+                if not body and on_first_data:
+                    on_first_data()
+                body += payload
+                ended = ended or bool(flags & END_STREAM)
+            elif ftype == GOAWAY:
+                goaway = int.from_bytes(payload[4:8], "big")
+        if ended and not until_close:
+            break
+    return body, ended, goaway
+
+
 def read_frames_until_close(sock, limit=64 * 1024 * 1024):
     """Reads server frames until EOF; returns the list of (type, flags, stream, payload)."""
     data = b""
@@ -173,7 +297,61 @@ def goaway_code(frames):
     return None
 
 
-class H2Test(unittest.TestCase):
+class HostileClientCases:
+    """Malformed frames and the two floods; the class mixing this in provides open() (a
+    connection, h2c or TLS, with sendall/recv/close) and assert_still_serving()."""
+
+    def test_malformed_frames_get_goaway(self):
+        cases = [
+            ("SETTINGS of 5 bytes", frame(SETTINGS, 0, 0, b"12345"), FRAME_SIZE_ERROR),
+            ("DATA on stream 0", frame(DATA, 0, 0, b"x"), PROTOCOL_ERROR),
+            ("HEADERS on an even stream",
+             frame(HEADERS, END_STREAM | END_HEADERS, 2, get_block()), PROTOCOL_ERROR),
+        ]
+        for what, payload, code in cases:
+            with self.subTest(what), self.open() as s:
+                s.sendall(preface() + payload)
+                self.assertEqual(goaway_code(read_frames_until_close(s)), code, what)
+        with self.open() as s:  # not even a preface after the magic
+            s.sendall(PREFACE + b"\xff" * 64)
+            self.assertIsNotNone(goaway_code(read_frames_until_close(s)))
+        self.assert_still_serving()
+
+    def test_rapid_reset_flood_is_cut_off(self):
+        config = h2.config.H2Configuration(client_side=True)
+        conn = h2.connection.H2Connection(config=config)
+        conn.initiate_connection()
+        with self.open() as s:
+            s.sendall(conn.data_to_send())
+            for i in range(500):  # HEADERS and at once RST_STREAM, 500 times
+                stream = conn.get_next_available_stream_id()
+                conn.send_headers(stream, [(":method", "GET"), (":scheme", "http"),
+                                           (":authority", "127.0.0.1"), (":path", "/big.bin")],
+                                  end_stream=True)
+                conn.reset_stream(stream)
+            try:
+                s.sendall(conn.data_to_send())
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the server may already have hung up: the GOAWAY is still readable
+            frames = read_frames_until_close(s)
+        self.assertEqual(goaway_code(frames), ENHANCE_YOUR_CALM)
+        self.assert_still_serving()
+
+    def test_continuation_flood_is_cut_off(self):
+        with self.open() as s:
+            out = preface() + frame(HEADERS, END_STREAM, 1, get_block())  # no END_HEADERS
+            out += b"".join(frame(CONTINUATION, 0, 1, b"") for _ in range(1000))
+            try:
+                s.sendall(out)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            frames = read_frames_until_close(s)
+        self.assertEqual(goaway_code(frames), ENHANCE_YOUR_CALM)
+        self.assertFalse(any(t == HEADERS for t, _, _, _ in frames), "the request was answered")
+        self.assert_still_serving()
+
+
+class H2Test(HostileClientCases, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory(prefix="serverlab-h2-")
@@ -186,6 +364,9 @@ class H2Test(unittest.TestCase):
         cls.tmp.cleanup()
         if status != 0:
             raise AssertionError(f"server exit status {status} (expected 0 after SIGTERM)")
+
+    def open(self):
+        return connect(self.server.port)
 
     def assert_still_serving(self):
         status, _, body, version = curl(self.server.url + "/hello.txt")
@@ -247,58 +428,6 @@ class H2Test(unittest.TestCase):
                  str(int(DEADLINE)), self.server.url + "/hello.txt"])
         self.assertEqual(r.stdout, self.files["hello.txt"] + b"1.1")
 
-    # ---- hostile and broken clients
-
-    def test_malformed_frames_get_goaway(self):
-        cases = [
-            ("SETTINGS of 5 bytes", frame(SETTINGS, 0, 0, b"12345"), FRAME_SIZE_ERROR),
-            ("DATA on stream 0", frame(DATA, 0, 0, b"x"), PROTOCOL_ERROR),
-            ("HEADERS on an even stream",
-             frame(HEADERS, END_STREAM | END_HEADERS, 2, get_block()), PROTOCOL_ERROR),
-        ]
-        for what, payload, code in cases:
-            with self.subTest(what), connect(self.server.port) as s:
-                s.sendall(PREFACE + frame(SETTINGS, 0, 0) + payload)
-                self.assertEqual(goaway_code(read_frames_until_close(s)), code, what)
-        with connect(self.server.port) as s:  # not even a preface after the magic
-            s.sendall(PREFACE + b"\xff" * 64)
-            self.assertIsNotNone(goaway_code(read_frames_until_close(s)))
-        self.assert_still_serving()
-
-    def test_rapid_reset_flood_is_cut_off(self):
-        config = h2.config.H2Configuration(client_side=True)
-        conn = h2.connection.H2Connection(config=config)
-        conn.initiate_connection()
-        with connect(self.server.port) as s:
-            s.sendall(conn.data_to_send())
-            for i in range(500):  # HEADERS and at once RST_STREAM, 500 times
-                stream = conn.get_next_available_stream_id()
-                conn.send_headers(stream, [(":method", "GET"), (":scheme", "http"),
-                                           (":authority", "127.0.0.1"), (":path", "/big.bin")],
-                                  end_stream=True)
-                conn.reset_stream(stream)
-            try:
-                s.sendall(conn.data_to_send())
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the server may already have hung up: the GOAWAY is still readable
-            frames = read_frames_until_close(s)
-        self.assertEqual(goaway_code(frames), ENHANCE_YOUR_CALM)
-        self.assert_still_serving()
-
-    def test_continuation_flood_is_cut_off(self):
-        with connect(self.server.port) as s:
-            out = PREFACE + frame(SETTINGS, 0, 0)
-            out += frame(HEADERS, END_STREAM, 1, get_block())  # no END_HEADERS
-            out += b"".join(frame(CONTINUATION, 0, 1, b"") for _ in range(1000))
-            try:
-                s.sendall(out)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-            frames = read_frames_until_close(s)
-        self.assertEqual(goaway_code(frames), ENHANCE_YOUR_CALM)
-        self.assertFalse(any(t == HEADERS for t, _, _, _ in frames), "the request was answered")
-        self.assert_still_serving()
-
     def test_client_that_never_reads_does_not_stall_others(self):
         config = h2.config.H2Configuration(client_side=True)
         conn = h2.connection.H2Connection(config=config)
@@ -324,43 +453,25 @@ class H2Test(unittest.TestCase):
 
 
 class ShutdownTest(unittest.TestCase):
-    """The graceful signal while a 4 MiB body is in flight: it completes, GOAWAY(0), exit 0."""
+    """The graceful signal while a 4 MiB body is in flight: it completes, GOAWAY(0), exit 0.
+    With --tls, over TLS (ALPN h2)."""
 
     def test_graceful_shutdown_finishes_streams_in_flight(self):
         with tempfile.TemporaryDirectory(prefix="serverlab-h2-") as tmp:
             root, files = make_root(tmp)
-            server = Server(SERVER.server, SERVER.args, root)
+            ca, tls_args = make_certs(tmp) if SERVER.tls else (None, [])
+            server = Server(SERVER.server, SERVER.args + tls_args, root, https=SERVER.tls)
+            signalled = []
+
+            def signal_once():
+                server.proc.send_signal(SERVER.graceful_signal)  # mid-body
+                signalled.append(True)
             try:
-                # The request, with windows so large that no WINDOW_UPDATE is needed;
-                # the answer is read frame by frame (h2's client state machine would
-                # refuse DATA after a GOAWAY, which the RFC allows a server to send).
-                window = 2 ** 31 - 1
-                s = connect(server.port)
-                s.sendall(PREFACE + frame(SETTINGS, 0, 0, struct.pack(">HI", 0x4, window))
-                          + frame(0x8, 0, 0, struct.pack(">I", window - 65535))
-                          + frame(HEADERS, END_STREAM | END_HEADERS, 1, get_block("/big.bin")))
-                body, ended, goaway, signalled, pending = b"", False, None, False, b""
-                deadline = time.monotonic() + DEADLINE
-                while time.monotonic() < deadline:
-                    data = s.recv(65536)
-                    if not data:
-                        break
-                    pending += data
-                    while len(pending) >= 9:
-                        length = int.from_bytes(pending[:3], "big")
-                        if len(pending) < 9 + length:
-                            break
-                        ftype, flags, payload = pending[3], pending[4], pending[9:9 + length]
-                        pending = pending[9 + length:]
-                        if ftype == DATA:
-                            body += payload
-                            ended = ended or bool(flags & END_STREAM)
-                        elif ftype == GOAWAY:
-                            goaway = int.from_bytes(payload[4:8], "big")
-                    if not signalled and body:
-                        server.proc.send_signal(SERVER.graceful_signal)  # mid-body
-                        signalled = True
-                s.close()
+                conn = TlsPipe(server.port, ca) if SERVER.tls else connect(server.port)
+                with conn:
+                    conn.sendall(download("/big.bin"))
+                    body, ended, goaway = read_stream_1(conn, on_first_data=signal_once,
+                                                         until_close=True)
                 self.assertTrue(signalled)
                 self.assertTrue(ended, f"stream did not end ({len(body)} bytes)")
                 self.assertEqual(hashlib.sha256(body).digest(),
@@ -370,7 +481,54 @@ class ShutdownTest(unittest.TestCase):
                 self.assertEqual(server.stop(), 0)
 
 
-class H2TlsTest(unittest.TestCase):
+class MiddlewareTest(unittest.TestCase):
+    """HTTP/2 streams go through the middleware chain with the connection's peer address:
+    X-Request-Id is taken (or made), echoed and logged next to the peer; the per-client rate
+    limit counts h2 requests (it skips requests with no peer address)."""
+
+    def test_request_id_and_peer_in_the_access_log(self):
+        with tempfile.TemporaryDirectory(prefix="serverlab-h2-") as tmp:
+            root, files = make_root(tmp)
+            log = os.path.join(tmp, "access.log")
+            server = Server(SERVER.server, SERVER.args + [
+                "--request-id", "on", "--access-log", log, "--access-log-format", "json"], root)
+            try:
+                status, headers, body, version = curl(server.url + "/hello.txt", "-H",
+                                                      "X-Request-Id: h2-test-42")
+                self.assertEqual((status, version, body), (200, "2", files["hello.txt"]))
+                self.assertEqual(headers.get("x-request-id"), "h2-test-42")
+                _, headers, _, _ = curl(server.url + "/nope.txt")  # none sent: one is made
+                made = headers.get("x-request-id", "")
+                self.assertRegex(made, r"^[0-9a-f]{16}-[0-9a-f]{8}$")
+            finally:
+                self.assertEqual(server.stop(), 0)
+            with open(log) as f:
+                records = [json.loads(line) for line in f if line.strip()]
+        by_id = {r.get("request_id"): r for r in records}
+        self.assertIn("h2-test-42", by_id, records)
+        self.assertEqual(by_id["h2-test-42"]["peer"], "127.0.0.1")
+        self.assertEqual(by_id["h2-test-42"]["request"], "GET /hello.txt HTTP/2.0")
+        self.assertEqual(by_id[made]["status"], 404)
+
+    def test_rate_limit_counts_h2_requests(self):
+        with tempfile.TemporaryDirectory(prefix="serverlab-h2-") as tmp:
+            root, _ = make_root(tmp)
+            server = Server(SERVER.server, SERVER.args + [
+                "--rate-limit", "1", "--rate-limit-burst", "3"], root)
+            try:  # 10 streams on one connection at once: the bucket holds 3
+                r = run(["nghttp", "-n", "-s", "-m", "10", "-t", str(int(DEADLINE)),
+                         server.url + "/page.html"])
+                lines = [line for line in r.stdout.decode().splitlines()
+                         if line.strip().endswith("/page.html")]
+                statuses = sorted(int(line.split()[-3]) for line in lines)  # code, size, path
+            finally:
+                self.assertEqual(server.stop(), 0)
+        self.assertEqual(len(statuses), 10, r.stdout.decode()[-2000:])
+        self.assertIn(200, statuses)
+        self.assertIn(429, statuses)
+
+
+class H2TlsTest(HostileClientCases, unittest.TestCase):
     """HTTP/2 over TLS, chosen by ALPN; HTTP/1.1 for a client that offers only that."""
 
     @classmethod
@@ -380,15 +538,7 @@ class H2TlsTest(unittest.TestCase):
         cls.files["mib.bin"] = os.urandom(1024 * 1024)
         with open(os.path.join(cls.root, "mib.bin"), "wb") as f:
             f.write(cls.files["mib.bin"])
-        certs = os.path.join(cls.tmp.name, "certs")
-        tool = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools",
-                            "make-test-certs.sh")
-        r = run([tool, certs], timeout=60)
-        if r.returncode != 0:
-            raise RuntimeError(f"make-test-certs.sh failed: {r.stderr!r}")
-        cls.ca = os.path.join(certs, "ca.pem")
-        tls_args = ["--tls-cert", os.path.join(certs, "server.pem"),
-                    "--tls-key", os.path.join(certs, "server.key")]
+        cls.ca, tls_args = make_certs(cls.tmp.name)
         cls.server = Server(SERVER.server, SERVER.args + tls_args, cls.root, https=True)
 
     @classmethod
@@ -406,6 +556,12 @@ class H2TlsTest(unittest.TestCase):
             raise AssertionError(f"curl {path} failed ({r.returncode}): {r.stderr!r}")
         body, _, version = r.stdout.rpartition(b"\n")
         return body, version.decode()
+
+    def open(self):
+        return TlsPipe(self.server.port, self.ca)
+
+    def assert_still_serving(self):
+        self.assertEqual(self.curl("/hello.txt", "--http2"), (self.files["hello.txt"], "2"))
 
     def tls_socket(self, alpn):
         """A TLS client socket offering `alpn`, handshake done."""
@@ -436,56 +592,30 @@ class H2TlsTest(unittest.TestCase):
         self.assertEqual(len(answered), 20, r.stdout.decode()[-2000:])
 
     def test_first_frames_with_the_last_handshake_flight(self):
-        # A memory-BIO client: its Finished and its first HTTP/2 frames (preface,
-        # SETTINGS, a GET) leave in one send, so the server reads them together.
-        context = ssl.create_default_context(cafile=self.ca)
-        context.set_alpn_protocols(["h2"])
-        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-        tls = context.wrap_bio(incoming, outgoing, server_hostname="127.0.0.1")
+        # TlsPipe sends the client's Finished and its first HTTP/2 frames (preface,
+        # SETTINGS, a GET) in one send, so the server reads them together.
         conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
         conn.initiate_connection()
         stream = conn.get_next_available_stream_id()
         conn.send_headers(stream, [(":method", "GET"), (":scheme", "https"),
                                    (":authority", "127.0.0.1"), (":path", "/hello.txt")],
                           end_stream=True)
-        with connect(self.server.port) as s:
-            while True:
-                try:
-                    tls.do_handshake()
-                    break
-                except ssl.SSLWantReadError:
-                    if outgoing.pending:
-                        s.sendall(outgoing.read())
-                    data = s.recv(65536)
-                    self.assertTrue(data, "the server closed during the handshake")
-                    incoming.write(data)
-            self.assertEqual(tls.selected_alpn_protocol(), "h2")
-            tls.write(conn.data_to_send())
-            s.sendall(outgoing.read())  # the client's Finished and the frames, one send
+        with self.open() as s:
+            self.assertEqual(s.alpn(), "h2")
+            s.sendall(conn.data_to_send())  # with the Finished still waiting
             body, ended = b"", False
             deadline = time.monotonic() + DEADLINE
             while not ended and time.monotonic() < deadline:
-                data = s.recv(65536)
+                data = s.recv()
                 if not data:
                     break
-                incoming.write(data)
-                plain = b""
-                while True:  # every record that arrived, not only the first
-                    try:
-                        chunk = tls.read(65536)
-                    except ssl.SSLWantReadError:
-                        break
-                    if not chunk:
-                        break
-                    plain += chunk
-                for event in conn.receive_data(plain):
+                for event in conn.receive_data(data):
                     if isinstance(event, h2.events.DataReceived):
                         body += event.data
                     elif isinstance(event, h2.events.StreamEnded):
                         ended = True
                 if conn.data_to_send():  # SETTINGS ack and the like
-                    tls.write(conn.data_to_send())
-                    s.sendall(outgoing.read())
+                    s.sendall(conn.data_to_send())
         self.assertTrue(ended, "no complete answer")
         self.assertEqual(body, self.files["hello.txt"])
 
@@ -499,33 +629,11 @@ class H2TlsTest(unittest.TestCase):
         raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         raw.settimeout(DEADLINE)
         raw.connect(("127.0.0.1", self.server.port))
-        window = 2 ** 31 - 1
         with context.wrap_socket(raw, server_hostname="127.0.0.1") as s:
             self.assertEqual(s.selected_alpn_protocol(), "h2")
-            s.sendall(PREFACE + frame(SETTINGS, 0, 0, struct.pack(">HI", 0x4, window))
-                      + frame(0x8, 0, 0, struct.pack(">I", window - 65535))
-                      + frame(HEADERS, END_STREAM | END_HEADERS, 1, get_block("/big.bin")))
+            s.sendall(download("/big.bin"))
             time.sleep(0.5)  # let the server fill the socket
-            body, ended, pending = b"", False, b""
-            deadline = time.monotonic() + DEADLINE
-            while not ended and time.monotonic() < deadline:
-                try:
-                    data = s.recv(65536)
-                except socket.timeout:
-                    break
-                if not data:
-                    break
-                pending += data
-                while len(pending) >= 9:
-                    length = int.from_bytes(pending[:3], "big")
-                    if len(pending) < 9 + length:
-                        break
-                    ftype, flags, stream = pending[3], pending[4], \
-                        int.from_bytes(pending[5:9], "big")
-                    payload, pending = pending[9:9 + length], pending[9 + length:]
-                    if ftype == DATA and stream == 1:
-                        body += payload
-                        ended = ended or bool(flags & END_STREAM)
+            body, ended, _ = read_stream_1(s)
         self.assertTrue(ended, f"stream did not end ({len(body)} bytes)")
         self.assertEqual(hashlib.sha256(body).digest(),
                          hashlib.sha256(self.files["big.bin"]).digest())
@@ -557,7 +665,8 @@ def main():
     parser.add_argument("args", nargs="*", help="extra server arguments (after --)")
     SERVER, rest = parser.parse_known_args()
     SERVER.graceful_signal = getattr(signal, "SIG" + SERVER.graceful_signal)
-    tests = ["H2TlsTest"] if SERVER.tls else ["H2Test", "ShutdownTest"]
+    tests = (["H2TlsTest", "ShutdownTest"] if SERVER.tls
+             else ["H2Test", "ShutdownTest", "MiddlewareTest"])
     unittest.main(argv=[sys.argv[0]] + rest, defaultTest=tests, verbosity=2)
 
 

@@ -12,6 +12,7 @@
 
 #include "serverlab/http/date.hpp"
 #include "serverlab/http/file_cache.hpp"
+#include "serverlab/http/request_id.hpp"
 #include "serverlab/log.hpp"
 
 namespace serverlab::http2 {
@@ -428,12 +429,22 @@ void Http2Session::respond(Stream& stream) {
   request.version_minor = 1;
 
   http::Response& r = stream.response;
+  request_id_.clear();
   try {
     if (stream.too_large) {
       service_.error(431, r);
       if (Metrics* m = service_.metrics()) m->error("limit");
+      if (service_.request_ids_on()) {  // the chain did not run: name the request here
+        http::make_request_id(request_id_);
+        r.add_header("X-Request-Id", request_id_);
+      }
     } else {
-      service_.handle(request, r);
+      // The same chain as HTTP/1.1: the connection's peer (rate limiting, the
+      // log) and, with --request-id on, X-Request-Id taken or made and echoed.
+      http::Exchange exchange;
+      exchange.peer = peer_;
+      if (service_.request_ids_on()) exchange.request_id = &request_id_;
+      service_.handle(exchange, request, r);
     }
     if (request.method == http::Method::Head) r.send_body = false;
     submit(stream);
@@ -450,8 +461,7 @@ void Http2Session::respond(Stream& stream) {
     std::string line;
     line.append(request.method_token).append(" ").append(request.target).append(" HTTP/2.0");
     log.write({peer_, line, r.status, body_bytes, request.header("referer").value_or(""),
-               request.header("user-agent").value_or(""), user_, /*request_id=*/"",
-               seconds});
+               request.header("user-agent").value_or(""), user_, request_id_, seconds});
   }
   if (Metrics* m = service_.metrics()) m->request_done(request.method, r.status, body_bytes, seconds);
 }

@@ -110,7 +110,8 @@ class Http2Session {
 
   static constexpr std::size_t kOutputHighWater = 64 * 1024;
 
-  // `peer` is the client's host for the access log. Queues the server's SETTINGS.
+  // `peer` is the client's address: every stream's Exchange carries it through the
+  // middleware chain (rate limiting) into the access log. Queues the server's SETTINGS.
   // Counts no connection in the metrics (the driver does that).
   Http2Session(const http::HttpService& service, std::string_view peer, Limits limits);
   Http2Session(const http::HttpService& service, std::string_view peer)
@@ -173,6 +174,7 @@ class Http2Session {
   // buffers keep their capacity, so a warm connection allocates little per request.
   std::vector<std::unique_ptr<Stream>> spare_streams_;
   http::Request request_;  // the request being answered (its header vector is reused)
+  std::string request_id_;  // its X-Request-Id (--request-id on; the chain fills it)
   std::vector<std::pair<std::size_t, std::string_view>> extra_;  // submit()'s scratch
 
   std::uint64_t requests_ = 0;
