@@ -14,6 +14,8 @@ using State = tls::TlsSession::State;
 
 // Room for one record of ciphertext (16 KiB plus header, padding and tag).
 constexpr std::size_t kWire = TlsTransport::kChunk + 512;
+// Room for one send step's ciphertext.
+constexpr std::size_t kWireStep = TlsTransport::kRecordsPerStep * kWire;
 
 // recv that retries EINTR. >0 bytes, 0 EOF, -1 with errno.
 ssize_t recv_some(int fd, char* buf, std::size_t n) {
@@ -111,25 +113,33 @@ IoResult TlsTransport::read_into(int fd, Buffer& in) {
 }
 
 SendStep TlsTransport::send_output(int fd, HttpSession& session) {
-  if (wants_write()) return flush(fd);  // one chunk in flight at a time
-  const HttpSession::Output out = session.output();
-  if (!out.bytes.empty()) {
-    const std::size_t n = std::min(out.bytes.size(), kChunk);
-    if (tls_.write(out.bytes.substr(0, n)).status != tls::TlsSession::Io::Status::Ok)
-      return SendStep::Failed;
-    session.wrote(n);
-  } else {
-    std::array<char, kChunk> chunk;
-    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(out.file_length, kChunk));
-    ssize_t n;
-    do {
-      n = ::pread(out.file_fd, chunk.data(), want, static_cast<off_t>(out.file_offset));
-    } while (n < 0 && errno == EINTR);
-    if (n <= 0) return SendStep::Failed;  // an error, or the file shrank under us
-    const auto size = static_cast<std::size_t>(n);
-    if (tls_.write({chunk.data(), size}).status != tls::TlsSession::Io::Status::Ok)
-      return SendStep::Failed;
-    session.sent_file(size);
+  if (wants_write()) return flush(fd);  // one step in flight at a time
+  for (std::size_t step = 0; step < kStep;) {
+    const HttpSession::Output out = session.output();
+    std::size_t n = 0;
+    if (!out.bytes.empty()) {
+      n = std::min({out.bytes.size(), kChunk, kStep - step});
+      if (tls_.write(out.bytes.substr(0, n)).status != tls::TlsSession::Io::Status::Ok)
+        return SendStep::Failed;
+      session.wrote(n);
+    } else if (out.file_length > 0) {
+      std::array<char, kChunk> chunk;
+      const std::size_t want =
+          std::min({static_cast<std::size_t>(std::min<std::uint64_t>(out.file_length, kChunk)),
+                    kStep - step});
+      ssize_t got;
+      do {
+        got = ::pread(out.file_fd, chunk.data(), want, static_cast<off_t>(out.file_offset));
+      } while (got < 0 && errno == EINTR);
+      if (got <= 0) return SendStep::Failed;  // an error, or the file shrank under us
+      n = static_cast<std::size_t>(got);
+      if (tls_.write({chunk.data(), n}).status != tls::TlsSession::Io::Status::Ok)
+        return SendStep::Failed;
+      session.sent_file(n);
+    } else {
+      break;  // the response is all encrypted
+    }
+    step += n;
   }
   // The session has been told; the ciphertext leaves now or on the next call.
   return flush(fd) == SendStep::Failed ? SendStep::Failed : SendStep::Progress;
@@ -137,12 +147,15 @@ SendStep TlsTransport::send_output(int fd, HttpSession& session) {
 
 SendStep TlsTransport::send_bytes(int fd, std::string_view bytes, std::size_t& taken) {
   taken = 0;
-  if (wants_write()) return flush(fd);  // one record in flight at a time, as send_output
+  if (wants_write()) return flush(fd);  // one step in flight at a time, as send_output
   if (bytes.empty()) return SendStep::Progress;
-  const std::size_t n = std::min(bytes.size(), kChunk);
-  if (tls_.write(bytes.substr(0, n)).status != tls::TlsSession::Io::Status::Ok)
-    return SendStep::Failed;
-  taken = n;
+  const std::size_t total = std::min(bytes.size(), kStep);
+  while (taken < total) {  // one record per write
+    const std::size_t n = std::min(total - taken, kChunk);
+    if (tls_.write(bytes.substr(taken, n)).status != tls::TlsSession::Io::Status::Ok)
+      return SendStep::Failed;
+    taken += n;
+  }
   return flush(fd) == SendStep::Failed ? SendStep::Failed : SendStep::Progress;
 }
 
@@ -158,7 +171,7 @@ SendStep TlsTransport::flush(int fd) {
     }
     if (tls_.pending_output() == 0) return SendStep::Progress;
     // Straight from OpenSSL to the socket; only a partial send is copied.
-    std::array<char, kWire> buf;
+    std::array<char, kWireStep> buf;
     const std::size_t got = tls_.take_output(buf.data(), buf.size());
     ssize_t n = send_some(fd, buf.data(), got);
     if (n < 0 && !would_block(errno)) return SendStep::Failed;

@@ -14,9 +14,13 @@
 //     the driver runs its own timer and calls timed_out() when it fires;
 //   - a file body is read with pread(2) in chunks of kChunk bytes (one TLS
 //     record) and encrypted; sendfile(2) cannot carry user-space TLS;
-//   - a new chunk is encrypted only after the previous one has left for the
+//   - one send step encrypts up to kRecordsPerStep records (64 KiB of
+//     plaintext) and hands their ciphertext to the socket in one send(2): a
+//     burst of small responses (HTTP/2 streams, pipelined requests) costs one
+//     system call per 64 KiB, not one per record;
+//   - a new step is encrypted only after the previous one has left for the
 //     socket, so the ciphertext held per connection is at most about one
-//     record, however large the file.
+//     step (64 KiB), however large the file.
 //
 // Interest set (for a poll or epoll driver):
 //   wants_write()  ciphertext waits for room in the socket     -> POLLOUT/EPOLLOUT
@@ -48,6 +52,9 @@ class TlsTransport {
  public:
   // Plaintext per encryption step: the largest TLS record (RFC 8446, 5.1).
   static constexpr std::size_t kChunk = 16 * 1024;
+  // Records per send step, and so the plaintext one step may encrypt.
+  static constexpr std::size_t kRecordsPerStep = 4;
+  static constexpr std::size_t kStep = kRecordsPerStep * kChunk;
 
   explicit TlsTransport(const tls::TlsContext& context) : tls_(context) {}
 
@@ -76,11 +83,12 @@ class TlsTransport {
   // the TCP connection ended); WouldBlock (nothing decryptable yet); Error.
   IoResult read_into(int fd, Buffer& in);
   // One bounded step of session.output(): sends pending ciphertext if there
-  // is any, else encrypts up to kChunk bytes of the head or the file and sends.
+  // is any, else encrypts up to kStep bytes of the head and the file, one
+  // record of at most kChunk at a time, and sends them.
   SendStep send_output(int fd, HttpSession& session);
   // The same step for a driver with its own output bytes (HTTP/2's frames):
   // sends pending ciphertext if there is any (taken = 0), else encrypts up to
-  // kChunk bytes of `bytes`, sets `taken` to how many, and sends. The caller
+  // kStep bytes of `bytes`, sets `taken` to how many, and sends. The caller
   // drops `taken` bytes from its output; they are the transport's from then on.
   SendStep send_bytes(int fd, std::string_view bytes, std::size_t& taken);
   // Sends pending ciphertext: Progress when all of it is on the socket.
