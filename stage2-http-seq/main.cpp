@@ -13,7 +13,12 @@
 // Reload (docs/CONFIG.md): SIGHUP re-reads --config; the next accepted client is
 // served by a new HttpService built from it (an invalid file is logged and the
 // running configuration stays). SIGUSR1 rebuilds the service from the running
-// configuration, which reopens the access log (after logrotate moved it).
+// configuration, which reopens the access log (after logrotate moved it). Both
+// run apply_reload (reload.hpp); every service shares one MiddlewareState, so a
+// reload keeps the rate-limit buckets and the notes.
+//
+// --max-conns-per-ip is asked at accept like in every stage, but one client at a
+// time means one connection per address at most: here it never refuses.
 //
 // Out of descriptors (EMFILE/ENFILE) the waiting client would keep the listener
 // readable and the loop would spin on accept4: it is accepted with a spare

@@ -18,6 +18,9 @@
 // (a Snapshot): each connection takes the current one when a worker starts on it,
 // so a request never sees half of one configuration and half of another. SIGUSR1
 // rebuilds the service from the running configuration (it reopens the access log).
+// Both run apply_reload (reload.hpp). Every service shares one MiddlewareState:
+// a reload keeps the rate-limit buckets, the notes and the connections counted
+// per address (--max-conns-per-ip, checked by the acceptor).
 //
 // Shutdown (SIGINT/SIGTERM, read from a signalfd that every worker also polls):
 // stop accepting, let each worker finish its response in flight, close waiting

@@ -13,6 +13,9 @@
 //            line says why and nothing changes.
 //   SIGUSR1  the same with the running configuration: the new service opens the
 //            access log again (after logrotate moved it).
+// Both run apply_reload (reload.hpp). Every generation's service shares one
+// MiddlewareState: the rate-limit buckets, the notes and the connections counted
+// per address (--max-conns-per-ip) outlive a reload.
 #include <fcntl.h>
 #include <signal.h>
 
