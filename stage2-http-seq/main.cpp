@@ -13,7 +13,12 @@
 // Reload (docs/CONFIG.md): SIGHUP re-reads --config; the next accepted client is
 // served by a new HttpService built from it (an invalid file is logged and the
 // running configuration stays). SIGUSR1 rebuilds the service from the running
-// configuration, which reopens the access log (after logrotate moved it).
+// configuration, which reopens the access log (after logrotate moved it). Both
+// run apply_reload (reload.hpp); every service shares one MiddlewareState, so a
+// reload keeps the rate-limit buckets and the notes.
+//
+// --max-conns-per-ip is asked at accept like in every stage, but one client at a
+// time means one connection per address at most: here it never refuses.
 //
 // Out of descriptors (EMFILE/ENFILE) the waiting client would keep the listener
 // readable and the loop would spin on accept4: it is accepted with a spare
@@ -30,6 +35,7 @@
 
 #include "serverlab/flags.hpp"
 #include "serverlab/http/config.hpp"
+#include "serverlab/http/middleware_state.hpp"
 #include "serverlab/http/serve.hpp"
 #include "serverlab/http/service.hpp"
 #include "serverlab/log.hpp"
@@ -64,33 +70,6 @@ int wait_for(int stop_fd, int control_fd, int listener_fd, int timeout_ms) {
   }
 }
 
-// SIGHUP: the new configuration and its service, or nothing (the reason is logged).
-// SIGUSR1: a new service from the running configuration (reopens the access log).
-std::unique_ptr<http::HttpService> on_control_signal(int signo,
-                                                     ConfigLoader<http::HttpConfig>& loader,
-                                                     http::HttpConfig& config, Metrics& metrics) {
-  http::HttpConfig next = config;
-  if (signo == SIGHUP) {
-    auto loaded = reload_settings(loader, config, [](const auto& before, const auto& after) {
-      return http::listener_change(before, after);
-    });
-    if (!loaded) return nullptr;
-    next = std::move(*loaded);
-  }
-  try {
-    auto service = std::make_unique<http::HttpService>(next, &metrics);
-    config = next;
-    configure_logging(config.server);
-    log::info("{}", signo == SIGHUP ? "SIGHUP: configuration reloaded; the next client gets it"
-                                    : "SIGUSR1: log files reopened");
-    return service;
-  } catch (const std::exception& e) {
-    log::error("{}: not applied, the running configuration keeps serving: {}",
-               signo == SIGHUP ? "SIGHUP" : "SIGUSR1", e.what());
-    return nullptr;
-  }
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -105,7 +84,10 @@ int main(int argc, char** argv) {
     Fd signals = block_signals({SIGINT, SIGTERM});
     Fd control = block_signals({SIGHUP, SIGUSR1});  // apart: they must not stop a connection
     Metrics metrics;
-    auto service = std::make_unique<http::HttpService>(config, &metrics);
+    // The middleware's memory (rate-limit buckets, notes): every service built on
+    // a reload shares it, so a reload forgets neither (middleware_state.hpp).
+    auto state = std::make_shared<http::MiddlewareState>(&metrics);
+    auto service = std::make_unique<http::HttpService>(config, &metrics, state);
     std::optional<tls::TlsContext> tls;  // --tls-cert: HTTPS (a bad file ends here, exit 1)
     if (config.tls.enabled()) {
       tls = tls::TlsContext::server(config.tls.options());
@@ -125,14 +107,22 @@ int main(int argc, char** argv) {
           wait_for(signals.get(), control.get(), pause_ms > 0 ? -1 : listener.get(), pause_ms);
       if (ready == signals.get()) break;
       if (ready == control.get()) {
-        const int signo = read_signal(control.get());
-        if (auto next = on_control_signal(signo, loader, config, metrics))
-          service = std::move(next);
+        apply_reload(
+            read_signal(control.get()), loader, config,
+            [](const auto& before, const auto& after) { return http::listener_change(before, after); },
+            [&](const http::HttpConfig& next) {
+              service = std::make_unique<http::HttpService>(next, &metrics, state);
+            },
+            [](const http::HttpConfig& c) -> const ServerOptions& { return c.server; },
+            "the next client gets it");
         continue;
       }
       pause_ms = -1;
       if (ready != listener.get()) continue;
-      Fd client(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      sockaddr_storage address{};
+      socklen_t length = sizeof address;
+      Fd client(
+          ::accept4(listener.get(), reinterpret_cast<sockaddr*>(&address), &length, SOCK_CLOEXEC));
       if (!client) {
         const int err = errno;
         switch (classify_accept_error(err)) {
@@ -149,6 +139,14 @@ int main(int argc, char** argv) {
             pause_ms = 100;
             break;
         }
+        continue;
+      }
+      // --max-conns-per-ip: one client at a time means one connection per address at
+      // most, so this never refuses here; it is asked so that every stage counts alike.
+      options.peer = SocketAddress{address, length}.host();
+      auto slot = state->connections().acquire(options.peer);
+      if (!slot) {
+        http::refuse_over_connection_limit(std::move(client), *service, tls.has_value());
         continue;
       }
       metrics.connection_opened();

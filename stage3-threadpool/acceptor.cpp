@@ -102,13 +102,13 @@ void Acceptor::run(WorkerPool<Ready>& pool, Fairness& fairness) {
   waiting_count_.store(0, std::memory_order_relaxed);
 }
 
-void Acceptor::give_back(http::ParkedConnection parked) {
+void Acceptor::give_back(http::ParkedConnection parked, http::ConnectionLimiter::Slot slot) {
   std::lock_guard lock(returned_mutex_);
   if (closed_) {
     if (Metrics* m = service()->metrics()) m->connection_closed();
-    return;  // parked.fd closes here
+    return;  // parked.fd closes here (and the slot is given back)
   }
-  returned_.push_back(std::move(parked));
+  returned_.push_back({std::move(parked), std::move(slot)});
   const std::uint64_t one = 1;
   (void)::write(returns_.get(), &one, sizeof one);  // a counter: never blocks short of 2^64
 }
@@ -133,10 +133,17 @@ void Acceptor::accept_clients() {
     Fd client(::accept4(listener_.get(), reinterpret_cast<sockaddr*>(&address), &length,
                         SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (client) {
-      if (Metrics* m = service()->metrics()) m->connection_opened();
+      const auto current = service();
       std::string peer = SocketAddress{address, length}.host();
-      auto opening = http::HttpSession::opening(*service());
-      waiting_.push_back({std::move(client), std::move(peer), {}, std::nullopt, opening.deadline});
+      auto slot = current->state().connections().acquire(peer);
+      if (!slot) {  // --max-conns-per-ip: this address has enough open
+        http::refuse_over_connection_limit(std::move(client), *current, tls_);
+        continue;
+      }
+      if (Metrics* m = current->metrics()) m->connection_opened();
+      auto opening = http::HttpSession::opening(*current);
+      waiting_.push_back({std::move(client), std::move(*slot), std::move(peer), {}, std::nullopt,
+                          opening.deadline});
       continue;
     }
     const int err = errno;
@@ -162,14 +169,16 @@ void Acceptor::accept_clients() {
 void Acceptor::take_returned() {
   std::uint64_t count;
   (void)::read(returns_.get(), &count, sizeof count);
-  std::vector<http::ParkedConnection> back;
+  std::vector<Returned> back;
   {
     std::lock_guard lock(returned_mutex_);
     back.swap(returned_);
   }
-  for (http::ParkedConnection& p : back) {
+  for (Returned& r : back) {
+    http::ParkedConnection& p = r.parked;
     auto deadline = p.carry.deadline;  // the keep-alive timeout, running since it went idle
-    waiting_.push_back({std::move(p.fd), std::move(p.peer), {}, p.carry, deadline});
+    waiting_.push_back(
+        {std::move(p.fd), std::move(r.slot), std::move(p.peer), {}, p.carry, deadline});
   }
 }
 
@@ -192,7 +201,7 @@ void Acceptor::on_readable(std::size_t i, WorkerPool<Ready>& pool) {
 
 void Acceptor::hand_off(std::size_t i, WorkerPool<Ready>& pool) {
   Waiting& w = waiting_[i];
-  Ready ready{std::move(w.fd), std::move(w.peer), std::move(w.head), w.carry};
+  Ready ready{std::move(w.fd), std::move(w.slot), std::move(w.peer), std::move(w.head), w.carry};
   remove(i);
   if (!reject_when_full_) {
     pool.submit(std::move(ready));  // blocks while the queue is full (--overload block)

@@ -19,6 +19,11 @@
 // The price: one more hand-off (a wake-up of this thread and a queue push) per new
 // connection and per keep-alive request that arrives after its connection parked.
 //
+// --max-conns-per-ip: a new connection takes its address's place (a Slot) at
+// accept; over the limit it gets 429 + close at once (middleware_state.hpp). The
+// Slot travels with the connection (waiting set, queue, worker, parked, back)
+// and frees the place wherever the connection closes.
+//
 // Limits: poll(2) scans the whole set on every wake-up, O(waiting connections);
 // fine for hundreds, and the reason stage 4 moves to epoll. Out of descriptors,
 // new clients are accepted and closed at once (SpareFd). A head longer than
@@ -38,6 +43,7 @@
 
 #include "fairness.hpp"
 #include "serverlab/fd.hpp"
+#include "serverlab/http/middleware_state.hpp"
 #include "serverlab/http/serve.hpp"
 #include "serverlab/http/service.hpp"
 #include "serverlab/http/session.hpp"
@@ -50,6 +56,7 @@ namespace serverlab {
 // A connection with a complete request head, ready for a worker.
 struct Ready {
   Fd fd;
+  http::ConnectionLimiter::Slot slot;  // its place under --max-conns-per-ip, to its end
   std::string peer;
   std::string head;                               // bytes read so far: parse these first
   std::optional<http::HttpSession::Carry> carry;  // set: a parked connection coming back
@@ -70,7 +77,8 @@ class Acceptor {
   void run(WorkerPool<Ready>& pool, Fairness& fairness);
   // A worker hands back a connection parked between requests. After run() has
   // returned the connection is closed instead. Any thread.
-  void give_back(http::ParkedConnection parked);
+  // `slot` is the connection's place under --max-conns-per-ip (Ready::slot).
+  void give_back(http::ParkedConnection parked, http::ConnectionLimiter::Slot slot);
   // HTTPS: the head arrives encrypted, so a new connection goes to a worker as
   // soon as its first bytes (the ClientHello) arrive; the worker does the
   // handshake. Call before run().
@@ -82,6 +90,7 @@ class Acceptor {
   using Clock = std::chrono::steady_clock;
   struct Waiting {
     Fd fd;
+    http::ConnectionLimiter::Slot slot;
     std::string peer;
     std::string head;
     std::optional<http::HttpSession::Carry> carry;
@@ -111,7 +120,11 @@ class Acceptor {
   std::atomic<std::size_t> waiting_count_{0};
 
   std::mutex returned_mutex_;
-  std::vector<http::ParkedConnection> returned_;  // guarded by returned_mutex_
+  struct Returned {
+    http::ParkedConnection parked;
+    http::ConnectionLimiter::Slot slot;
+  };
+  std::vector<Returned> returned_;  // guarded by returned_mutex_
   bool closed_ = false;                           // guarded by returned_mutex_: run() is over
 };
 

@@ -18,6 +18,9 @@
 // (a Snapshot): each connection takes the current one when a worker starts on it,
 // so a request never sees half of one configuration and half of another. SIGUSR1
 // rebuilds the service from the running configuration (it reopens the access log).
+// Both run apply_reload (reload.hpp). Every service shares one MiddlewareState:
+// a reload keeps the rate-limit buckets, the notes and the connections counted
+// per address (--max-conns-per-ip, checked by the acceptor).
 //
 // Shutdown (SIGINT/SIGTERM, read from a signalfd that every worker also polls):
 // stop accepting, let each worker finish its response in flight, close waiting
@@ -40,6 +43,7 @@
 #include "fairness.hpp"
 #include "serverlab/flags.hpp"
 #include "serverlab/http/config.hpp"
+#include "serverlab/http/middleware_state.hpp"
 #include "serverlab/http/serve.hpp"
 #include "serverlab/http/service.hpp"
 #include "serverlab/log.hpp"
@@ -90,27 +94,16 @@ std::optional<std::string> needs_restart(const Settings& before, const Settings&
 // The reloader thread: SIGHUP and SIGUSR1 from `control`, until `stop` is readable
 // (it is never read here: the workers and the acceptor must still see it).
 void run_reloader(int control, int stop, ConfigLoader<Settings>& loader, Settings& running,
-                  Snapshot<http::HttpService>& services, Metrics& metrics) {
+                  Snapshot<http::HttpService>& services, Metrics& metrics,
+                  const std::shared_ptr<http::MiddlewareState>& state) {
   while (wait_readable(control, stop, -1) == control) {
-    const int signo = read_signal(control);
-    if (signo != SIGHUP && signo != SIGUSR1) continue;
-    Settings next = running;
-    if (signo == SIGHUP) {
-      auto loaded = reload_settings(loader, running, needs_restart);
-      if (!loaded) continue;
-      next = std::move(*loaded);
-    }
-    try {
-      services.set(std::make_shared<const http::HttpService>(next.http, &metrics));
-    } catch (const std::exception& e) {
-      log::error("{}: not applied, the running configuration keeps serving: {}",
-                 signo == SIGHUP ? "SIGHUP" : "SIGUSR1", e.what());
-      continue;
-    }
-    running = std::move(next);
-    configure_logging(running.http.server);
-    log::info("{}", signo == SIGHUP ? "SIGHUP: configuration reloaded; new connections get it"
-                                    : "SIGUSR1: log files reopened");
+    apply_reload(
+        read_signal(control), loader, running, needs_restart,
+        [&](const Settings& next) {
+          services.set(std::make_shared<const http::HttpService>(next.http, &metrics, state));
+        },
+        [](const Settings& s) -> const ServerOptions& { return s.http.server; },
+        "new connections get it");
   }
 }
 
@@ -137,8 +130,11 @@ int main(int argc, char** argv) {
       tls = tls::TlsContext::server(config.tls.options());
       tls::add_metrics(metrics, *tls);
     }
+    // The middleware's memory (buckets, notes, connections per address): shared by
+    // every service a reload builds, so a reload forgets none of it.
+    auto state = std::make_shared<http::MiddlewareState>(&metrics);
     Snapshot<http::HttpService> services(
-        std::make_shared<const http::HttpService>(config, &metrics));
+        std::make_shared<const http::HttpService>(config, &metrics, state));
     Acceptor acceptor(listen_tcp(config.server.bind, config.server.port), signals.get(), services,
                       settings.overload == "reject");
     acceptor.set_tls(tls.has_value());
@@ -163,7 +159,7 @@ int main(int argc, char** argv) {
       auto parked = http::serve_connection(std::move(conn.fd), *service, options);
       fairness.end(id);
       if (parked)
-        acceptor.give_back(std::move(*parked));
+        acceptor.give_back(std::move(*parked), std::move(conn.slot));
       else
         metrics.connection_closed();
     };
@@ -181,7 +177,8 @@ int main(int argc, char** argv) {
                       [&] { return static_cast<double>(pool.threads()); });
 
     std::thread reloader(run_reloader, control.get(), signals.get(), std::ref(loader),
-                         std::ref(settings), std::ref(services), std::ref(metrics));
+                         std::ref(settings), std::ref(services), std::ref(metrics),
+                         std::cref(state));
     acceptor.run(pool, fairness);  // until SIGINT/SIGTERM
     reloader.join();               // it sees the same stop signal and returns
 

@@ -10,29 +10,22 @@
 #include <utility>
 
 #include "connection.hpp"
+#include "serverlab/http/middleware_state.hpp"
 #include "serverlab/log.hpp"
 #include "serverlab/socket.hpp"
 #include "serverlab/sys_error.hpp"
 
 namespace serverlab {
 
-namespace {
-
-Fd open_spare() { return Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC)); }
-
-}  // namespace
-
 EpollHttpServer::EpollHttpServer(EventLoop& loop, const http::HttpService& service,
                                  EpollServerOptions options)
-    : loop_(loop), service_(service), options_(options), sessions_(service, options.sessions),
-      spare_(open_spare()) {
-  if (!spare_) throw SysError("open /dev/null");
-}
+    : loop_(loop), service_(service), options_(options), sessions_(service, options.sessions) {}
 
 EpollHttpServer::~EpollHttpServer() {
   if (accepting_) loop_.remove(listen_.get());
   loop_.cancel(shutdown_timer_);
   connections_.clear();  // each removes itself from the loop
+  slots_.clear();
   graveyard_.clear();
 }
 
@@ -55,10 +48,19 @@ bool EpollHttpServer::adopt(Fd fd, std::string_view peer) {
 
 bool EpollHttpServer::add_connection(Fd fd, std::string_view peer) {
   if (shutting_down_) return false;
+  // --max-conns-per-ip: the limiter lives in the service's MiddlewareState, which
+  // every generation of this process shares (stage 5: one per worker process).
+  auto slot = service_.state().connections().acquire(peer);
+  if (!slot) {
+    http::refuse_over_connection_limit(std::move(fd), service_, options_.tls != nullptr);
+    return false;
+  }
   // Per-connection trouble (ENOMEM, epoll refusing the fd) never stops the server.
   try {
     set_nodelay(fd.get());  // responses go out in one send; don't hold back the tail
+    slots_.reserve(connections_.size() + 1);  // so the push_back below cannot throw
     connections_.push_back(std::make_unique<Connection>(*this, std::move(fd), peer));
+    slots_.push_back(std::move(*slot));
   } catch (const std::exception& e) {
     log::warn("dropping a connection: {}", e.what());
     if (Metrics* m = service_.metrics()) m->error("accept");
@@ -72,6 +74,7 @@ bool EpollHttpServer::add_connection(Fd fd, std::string_view peer) {
     log::warn("dropping a connection: {}", e.what());
     if (Metrics* m = service_.metrics()) m->error("accept");
     connections_.pop_back();  // never registered: nothing to undo in the loop
+    slots_.pop_back();
     return false;
   }
   if (options_.max_connections != 0 && connections_.size() >= options_.max_connections)
@@ -98,34 +101,17 @@ void EpollHttpServer::on_event(std::uint32_t /*events*/) {
       case AcceptFailure::Retry:  // e.g. the client gave up while queued: try the next one
         continue;
       case AcceptFailure::OutOfFds:
-        shed_one();
+        // A pending client would keep the listening socket readable forever (a
+        // busy loop): SpareFd accepts and closes it. No room even for that (the
+        // descriptor went elsewhere): wait for a connection to close.
+        if (Metrics* m = service_.metrics()) m->error("accept");
+        if (!spare_.shed_one(listen_.get())) pause_accepting();
         continue;
       case AcceptFailure::Resources:  // ENOBUFS, ENOMEM: transient; the listening fd stays readable
         log::warn("accept4: {}", std::strerror(errno));
         if (Metrics* m = service_.metrics()) m->error("accept");
         return;
     }
-  }
-}
-
-// Out of descriptors: a pending connection would keep the listening socket
-// readable forever (a busy loop). Give up the spare fd, accept the client, close
-// it at once (it sees a clean close, not a hang), and take the spare back.
-void EpollHttpServer::shed_one() {
-  if (Metrics* m = service_.metrics()) m->error("accept");
-  if (loop_.now_ms() - last_emfile_log_ms_ >= 1000 || last_emfile_log_ms_ == 0) {
-    log::warn("out of file descriptors ({} connections): refusing new clients",
-              connections_.size());
-    last_emfile_log_ms_ = loop_.now_ms();
-  }
-  spare_.reset();
-  const int fd = ::accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC);
-  if (fd >= 0) ::close(fd);
-  spare_ = open_spare();
-  if (!spare_ || fd < 0) {
-    // Still no room (another thread of the system took it): back off until a
-    // connection closes rather than spin.
-    pause_accepting();
   }
 }
 
@@ -145,7 +131,6 @@ void EpollHttpServer::pause_accepting() {
 
 void EpollHttpServer::resume_accepting() {
   if (accepting_ || !listen_ || shutting_down_) return;
-  if (!spare_) spare_ = open_spare();
   if (options_.exclusive_accept) {
     loop_.add(listen_.get(), listen_events(), *this);
   } else {
@@ -160,8 +145,10 @@ void EpollHttpServer::release(Connection& connection) {
   if (i + 1 != connections_.size()) {
     connections_[i] = std::move(connections_.back());
     connections_[i]->index = i;
+    slots_[i] = std::move(slots_.back());  // gives connection i's place back
   }
   connections_.pop_back();
+  slots_.pop_back();  // (when i was the last one, its place is given back here)
   graveyard_.push_back(std::move(owned));
 
   if (shutting_down_) {

@@ -7,7 +7,9 @@
 //
 //   listening fd readable --> accept4 until EAGAIN --> adopt(fd) --> Connection
 //        | EMFILE/ENFILE: close the spare fd, accept, close, reopen the spare
-//        |   (the pending client gets a clean close instead of a busy loop)
+//        |   (SpareFd: the pending client gets a clean close instead of a busy loop)
+//        | --max-conns-per-ip reached for the peer's address: 429 + close at
+//        |   once (over HTTPS: close), never a Connection (middleware_state.hpp)
 //        | --max-connections reached: stop watching the listening fd; watch it
 //        |   again when a connection closes
 //
@@ -33,7 +35,9 @@
 #include "session_pool.hpp"
 #include "event_loop.hpp"
 #include "serverlab/fd.hpp"
+#include "serverlab/http/rate_limit.hpp"
 #include "serverlab/http/service.hpp"
+#include "serverlab/socket.hpp"
 #include "serverlab/tls/context.hpp"
 
 namespace serverlab {
@@ -95,7 +99,6 @@ class EpollHttpServer final : public EventHandler {
   std::uint32_t listen_events() const;
   void pause_accepting();
   void resume_accepting();
-  void shed_one();  // EMFILE: accept and drop one pending connection
   void close_all();
 
   EventLoop& loop_;
@@ -103,12 +106,13 @@ class EpollHttpServer final : public EventHandler {
   EpollServerOptions options_;
   SessionPool sessions_;  // before connections_: destroyed after them
   Fd listen_;
-  Fd spare_;  // an fd held in reserve for the EMFILE trick
+  SpareFd spare_;  // an fd held in reserve for the EMFILE trick
   bool accepting_ = false;
   bool shutting_down_ = false;
   TimerId shutdown_timer_;
-  std::uint64_t last_emfile_log_ms_ = 0;
   std::vector<std::unique_ptr<Connection>> connections_;
+  // slots_[i]: connections_[i]'s place under --max-conns-per-ip (same index).
+  std::vector<http::ConnectionLimiter::Slot> slots_;
   std::vector<std::unique_ptr<Connection>> graveyard_;
 };
 

@@ -13,6 +13,9 @@
 //            line says why and nothing changes.
 //   SIGUSR1  the same with the running configuration: the new service opens the
 //            access log again (after logrotate moved it).
+// Both run apply_reload (reload.hpp). Every generation's service shares one
+// MiddlewareState: the rate-limit buckets, the notes and the connections counted
+// per address (--max-conns-per-ip) outlive a reload.
 #include <fcntl.h>
 #include <signal.h>
 
@@ -27,6 +30,7 @@
 #include "http_server.hpp"
 #include "serverlab/flags.hpp"
 #include "serverlab/http/config.hpp"
+#include "serverlab/http/middleware_state.hpp"
 #include "serverlab/http/service.hpp"
 #include "serverlab/log.hpp"
 #include "serverlab/metrics.hpp"
@@ -74,7 +78,11 @@ class Generations {
   // `tls`: the TLS context every generation serves with (null: plain HTTP). TLS
   // settings never change on reload (http::listener_change refuses them).
   Generations(EventLoop& loop, Fd listener, Metrics& metrics, const tls::TlsContext* tls)
-      : loop_(loop), listener_(std::move(listener)), metrics_(metrics), tls_(tls) {}
+      : loop_(loop),
+        listener_(std::move(listener)),
+        metrics_(metrics),
+        tls_(tls),
+        state_(std::make_shared<http::MiddlewareState>(&metrics)) {}
 
   // Starts a generation that accepts; the current one, if any, stops accepting
   // and drains. Throws (SysError, ...) when the service cannot be built; then
@@ -82,7 +90,7 @@ class Generations {
   void start(const Settings& settings) {
     if (stopping_) throw std::runtime_error("the server is shutting down");
     Generation next;
-    next.service = std::make_shared<const http::HttpService>(settings.http, &metrics_);
+    next.service = std::make_shared<const http::HttpService>(settings.http, &metrics_, state_);
     EpollServerOptions options;
     options.tls = tls_;
     options.max_connections = static_cast<std::size_t>(settings.max_connections);
@@ -130,6 +138,10 @@ class Generations {
   Fd listener_;  // the original: each generation accepts from a duplicate
   Metrics& metrics_;
   const tls::TlsContext* tls_;
+  // The middleware's memory (buckets, notes, connections per address), shared by
+  // every generation: a reload forgets none of it. Declared before the
+  // generations, so it outlives them.
+  std::shared_ptr<http::MiddlewareState> state_;
   Generation current_;
   std::vector<Generation> draining_;
   bool stopping_ = false;  // shutdown() was called: no new generation
@@ -138,23 +150,11 @@ class Generations {
 // SIGHUP (re-read the file) or SIGUSR1 (reopen logs: the same settings, anew).
 void on_control_signal(int signo, ConfigLoader<Settings>& loader, Settings& running,
                        Generations& generations) {
-  Settings next = running;
-  if (signo == SIGHUP) {
-    auto loaded = reload_settings(loader, running, needs_restart);
-    if (!loaded) return;
-    next = std::move(*loaded);
-  }
-  try {
-    generations.start(next);
-  } catch (const std::exception& e) {
-    log::error("{}: not applied, the running configuration keeps serving: {}",
-               signo == SIGHUP ? "SIGHUP" : "SIGUSR1", e.what());
-    return;
-  }
-  running = std::move(next);
-  configure_logging(running.http.server);
-  log::info("{}", signo == SIGHUP ? "SIGHUP: configuration reloaded; new connections get it"
-                                  : "SIGUSR1: log files reopened");
+  apply_reload(
+      signo, loader, running, needs_restart,
+      [&generations](const Settings& next) { generations.start(next); },
+      [](const Settings& s) -> const ServerOptions& { return s.http.server; },
+      "new connections get it");
 }
 
 }  // namespace

@@ -7,15 +7,22 @@
 //     behaviour stays;
 //   - a file that changes --bind (a new listener) + SIGHUP: refused as a whole, the
 //     file's other change is not applied either;
-//   - SIGUSR1 after the access log was moved away: a new access log file is written.
+//   - SIGUSR1 after the access log was moved away: a new access log file is written;
+//   - the middleware's memory survives a reload that changes an unrelated setting: a
+//     note made before is still there, and a drained rate-limit bucket is still
+//     drained (stages 2-4; stage 5's reload is a new generation of processes, which
+//     starts with none of it: SERVERLAB_CONFIG_TEST_STATE=fresh skips these there).
 //
 // The load: two client threads, each a loop of new connections (GET of a file,
 // Connection: close), bounded to 4000 requests or 30 s each; every answer must be a
 // 200 with the file's body. Every request on a new connection: a keep-alive
 // connection that is idle when its server's generation retires may be closed, which
 // HTTP allows and clients retry; that is not what this test is about.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
@@ -28,6 +35,7 @@
 
 #include "http_client.hpp"
 #include "server_process.hpp"
+#include "serverlab/sys_error.hpp"
 #include "temp_dir.hpp"
 
 namespace serverlab::testing {
@@ -236,6 +244,90 @@ TEST_F(ReloadTest, Sigusr1ReopensTheAccessLog) {
     if (!written) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_TRUE(written) << "no new " << log << "\n" << server->stderr_text();
+  EXPECT_EQ(server->stop(), 0);
+}
+
+}  // namespace
+}  // namespace serverlab::testing
+
+namespace serverlab::testing {
+namespace {
+
+// Stage 5 reloads by forking new workers: their notes and buckets start empty.
+bool state_is_per_generation() {
+  const char* s = std::getenv("SERVERLAB_CONFIG_TEST_STATE");
+  return s != nullptr && std::string(s) == "fresh";
+}
+
+// One request on a new connection from `source` (an address in 127.0.0.0/8); the
+// status (0: no answer) and the body.
+std::pair<int, std::string> request_from(const ServerProcess& server, const std::string& source,
+                                         const std::string& raw) {
+  Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) throw SysError("socket");
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  ::inet_pton(AF_INET, source.c_str(), &local.sin_addr);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&local), sizeof local) != 0)
+    throw SysError("bind " + source);
+  sockaddr_in remote{};
+  remote.sin_family = AF_INET;
+  remote.sin_port = htons(server.port());
+  ::inet_pton(AF_INET, "127.0.0.1", &remote.sin_addr);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&remote), sizeof remote) != 0)
+    throw SysError("connect from " + source);
+  HttpClient c(std::move(fd));
+  if (!c.send(raw)) return {0, "send failed"};
+  auto r = c.read_response();
+  if (!r) return {0, c.error()};
+  return {r->status, r->body};
+}
+
+TEST_F(ReloadTest, ANoteMadeBeforeAReloadIsStillThereAfterIt) {
+  if (state_is_per_generation()) GTEST_SKIP() << "a reload here is a new set of processes";
+  write_config("autoindex = true\napi = true\n");
+  auto server = start();
+  const std::string body = R"({"title":"kept across SIGHUP"})";
+  auto [made, made_body] = request_from(
+      *server, "127.0.0.1",
+      "POST /api/notes HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: "
+      "application/json\r\nContent-Length: " +
+          std::to_string(body.size()) + "\r\n\r\n" + body);
+  ASSERT_EQ(made, 201) << made_body << server->stderr_text();
+
+  write_config("autoindex = false\napi = true\n");  // an unrelated setting changes
+  server->signal(SIGHUP);
+  ASSERT_TRUE(wait_for_status(*server, "/sub/", 403)) << server->stderr_text();
+  auto [status, note] = get(*server, "/api/notes/1");
+  EXPECT_EQ(status, 200) << note;
+  EXPECT_NE(note.find("kept across SIGHUP"), std::string::npos) << note;
+  EXPECT_EQ(server->stop(), 0);
+}
+
+TEST_F(ReloadTest, ADrainedRateLimitBucketStaysDrainedAcrossAReload) {
+  if (state_is_per_generation()) GTEST_SKIP() << "a reload here is a new set of processes";
+  constexpr int kBurst = 5;  // with rate 1/s: a fresh bucket would admit kBurst at once
+  const std::string limits = "\n[rate_limit]\nrate-limit = 1\nrate-limit-burst = " +
+                             std::to_string(kBurst) + "\n";
+  write_config("autoindex = true\n", limits);
+  auto server = start();
+  const std::string hello = "GET /hello.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+  int admitted = 0;
+  for (int i = 0; i < kBurst + 1; ++i)
+    admitted += request_from(*server, "127.0.0.2", hello).first == 200 ? 1 : 0;
+  ASSERT_LT(admitted, kBurst + 1) << "the bucket never refused: no limit at all?";
+
+  write_config("autoindex = false\n", limits);  // an unrelated setting changes
+  const auto reloaded_at = Clock::now();
+  server->signal(SIGHUP);
+  ASSERT_TRUE(wait_for_log(*server, "SIGHUP: configuration reloaded")) << server->stderr_text();
+  // Each second since the bucket was drained gives back one token; a bucket the
+  // reload replaced would admit all kBurst requests below at once.
+  admitted = 0;
+  for (int i = 0; i < kBurst; ++i)
+    admitted += request_from(*server, "127.0.0.2", hello).first == 200 ? 1 : 0;
+  const double waited = std::chrono::duration<double>(Clock::now() - reloaded_at).count();
+  EXPECT_LT(admitted, kBurst) << "the reload refilled the bucket (" << waited << " s)";
   EXPECT_EQ(server->stop(), 0);
 }
 

@@ -19,12 +19,21 @@
 //   ...SIGHUP:
 //   if (auto next = reload_settings(loader, config, needs_restart)) { config = *next; ... }
 //
+//   apply_reload            the whole sequence a control signal runs in stages 2-4:
+//                           SIGHUP loads and checks the settings (reload_settings),
+//                           SIGUSR1 takes the running ones again; then the caller's
+//                           `apply` builds and swaps in what serves with them (a new
+//                           HttpService); then logging is reconfigured and one line
+//                           says what happened.
+//
 // Who may call: ConfigLoader and reload_settings from the one thread that handles
 // signals (they log; they never exit after start-up); Snapshot::get from any thread.
 #pragma once
 
 #include <fmt/format.h>
 
+#include <csignal>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -114,6 +123,43 @@ std::optional<Settings> reload_settings(const ConfigLoader<Settings>& loader,
     return std::nullopt;
   }
   return next;
+}
+
+// One SIGHUP or SIGUSR1, start to end:
+//   SIGHUP   the settings as a restart would read them (reload_settings: an invalid
+//            file or a change that `needs_restart` names is logged and refused);
+//   SIGUSR1  the running settings again (the new service reopens the log files);
+// then `apply(next)` builds what serves with them and swaps it in; if it throws,
+// nothing has changed and the reason is logged. Otherwise `running` becomes the new
+// settings, logging is configured from `server_of(running)` and a line says who
+// gets them (`audience`: "new connections get it"). Returns true when applied.
+// Other signals are ignored (false). The signal-handling thread only.
+template <typename Settings, typename NeedsRestart, typename Apply, typename ServerOf>
+bool apply_reload(int signo, const ConfigLoader<Settings>& loader, Settings& running,
+                  NeedsRestart needs_restart, Apply apply, ServerOf server_of,
+                  std::string_view audience) {
+  if (signo != SIGHUP && signo != SIGUSR1) return false;
+  const char* name = signo == SIGHUP ? "SIGHUP" : "SIGUSR1";
+  Settings next = running;
+  if (signo == SIGHUP) {
+    std::optional<Settings> loaded = reload_settings(loader, running, needs_restart);
+    if (!loaded) return false;
+    next = std::move(*loaded);
+  }
+  try {
+    apply(static_cast<const Settings&>(next));
+  } catch (const std::exception& e) {
+    log::error("{}: not applied, the running configuration keeps serving: {}", name, e.what());
+    return false;
+  }
+  running = std::move(next);
+  configure_logging(server_of(running));
+  if (signo == SIGHUP) {
+    log::info("SIGHUP: configuration reloaded; {}", audience);
+  } else {
+    log::info("SIGUSR1: log files reopened");
+  }
+  return true;
 }
 
 // The current value of something that is replaced as a whole (an HttpService).

@@ -29,6 +29,10 @@ void add_middleware_flags(Flags& flags, MiddlewareConfig& config) {
   flags.add("rate-limit-table", config.rate_limit_table,
             "client addresses the rate limiter remembers (the quietest is forgotten when full)",
             128, 1 << 24);
+  flags.add("max-conns-per-ip", config.max_conns_per_ip,
+            "open connections one client address may hold; over it a new connection gets 429 "
+            "with Retry-After and is closed (0: off)",
+            0, 1000000);
   flags.begin_section("auth");
   flags.add("auth-users", config.auth_users,
             "FILE of NAME:pbkdf2-sha256:ITER:SALT:HASH lines (serverlab-passwd): HTTP Basic "

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <functional>
 #include <string>
+#include <utility>
 
 #include "serverlab/http/static_files.hpp"
 
@@ -138,9 +139,58 @@ std::size_t RateLimiter::clients_tracked() const {
   return n;
 }
 
-RateLimitMiddleware::RateLimitMiddleware(const RateLimiter::Options& options,
+ConnectionLimiter::Slot& ConnectionLimiter::Slot::operator=(Slot&& other) noexcept {
+  if (this != &other) {
+    release();
+    owner_ = std::exchange(other.owner_, nullptr);
+    address_ = std::move(other.address_);
+  }
+  return *this;
+}
+
+void ConnectionLimiter::Slot::release() {
+  if (owner_ != nullptr) std::exchange(owner_, nullptr)->release(address_);
+}
+
+std::optional<ConnectionLimiter::Slot> ConnectionLimiter::acquire(std::string_view address) {
+  const int limit = limit_.load(std::memory_order_relaxed);
+  if (limit <= 0 || address.empty()) return Slot{};
+  Slot slot;
+  slot.address_.assign(address);
+  {
+    std::lock_guard lock(mutex_);
+    int& open = open_[slot.address_];
+    if (open >= limit) {
+      refused_.fetch_add(1, std::memory_order_relaxed);
+      return std::nullopt;
+    }
+    ++open;
+  }
+  slot.owner_ = this;
+  return slot;
+}
+
+void ConnectionLimiter::release(const std::string& address) {
+  std::lock_guard lock(mutex_);
+  auto it = open_.find(address);
+  if (it == open_.end()) return;  // cannot happen: every counted Slot has its entry
+  if (--it->second <= 0) open_.erase(it);
+}
+
+std::size_t ConnectionLimiter::addresses() const {
+  std::lock_guard lock(mutex_);
+  return open_.size();
+}
+
+int ConnectionLimiter::open(std::string_view address) const {
+  std::lock_guard lock(mutex_);
+  auto it = open_.find(std::string(address));
+  return it == open_.end() ? 0 : it->second;
+}
+
+RateLimitMiddleware::RateLimitMiddleware(std::shared_ptr<RateLimiter> limiter,
                                          const StaticFiles& files)
-    : limiter_(std::make_unique<RateLimiter>(options)), files_(files) {}
+    : limiter_(std::move(limiter)), files_(files) {}
 
 bool RateLimitMiddleware::before(Exchange& exchange, const Request&, Response& response) const {
   RateLimiter::Decision d = limiter_->admit(exchange.peer);
@@ -151,21 +201,6 @@ bool RateLimitMiddleware::before(Exchange& exchange, const Request&, Response& r
   (void)ec;  // an int always fits in 16 bytes
   response.add_header("Retry-After", std::string_view(seconds, static_cast<std::size_t>(end - seconds)));
   return false;
-}
-
-void RateLimitMiddleware::export_metrics(Metrics& metrics) const {
-  RateLimiter* l = limiter_.get();
-  metrics.add_gauge("serverlab_rate_limit_refused_client",
-                    "Requests refused (429) by a client address's bucket, since start.",
-                    [l] { return static_cast<double>(l->refused_client()); });
-  metrics.add_gauge("serverlab_rate_limit_refused_global",
-                    "Requests refused (429) by the global bucket, since start.",
-                    [l] { return static_cast<double>(l->refused_global()); });
-  metrics.add_gauge("serverlab_rate_limit_evictions",
-                    "Client addresses dropped from the full rate-limit table, since start.",
-                    [l] { return static_cast<double>(l->evictions()); });
-  metrics.add_gauge("serverlab_rate_limit_clients", "Client addresses in the rate-limit table now.",
-                    [l] { return static_cast<double>(l->clients_tracked()); });
 }
 
 }  // namespace serverlab::http

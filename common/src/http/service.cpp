@@ -6,15 +6,18 @@
 #include "serverlab/http/api_notes.hpp"
 #include "serverlab/http/auth.hpp"
 #include "serverlab/http/form.hpp"
+#include "serverlab/http/middleware_state.hpp"
 #include "serverlab/http/rate_limit.hpp"
 #include "serverlab/http/request_id.hpp"
 #include "serverlab/http/uri.hpp"
 
 namespace serverlab::http {
 
-HttpService::HttpService(HttpConfig config, Metrics* metrics)
+HttpService::HttpService(HttpConfig config, Metrics* metrics,
+                         std::shared_ptr<MiddlewareState> state)
     : config_(std::move(config)),
       metrics_(metrics),
+      state_(state ? std::move(state) : std::make_shared<MiddlewareState>(metrics)),
       cache_(config_.root, FileCache::Options{config_.file_cache_entries,
                                               config_.file_cache_validity, 16 * 1024}),
       files_(config_, cache_),
@@ -28,9 +31,7 @@ HttpService::HttpService(HttpConfig config, Metrics* metrics)
   if (mw.rate_limit_on()) {
     RateLimiter::Options options{mw.rate_limit, mw.rate_limit_burst, mw.rate_limit_global,
                                  mw.rate_limit_global_burst, mw.rate_limit_table};
-    auto limiter = std::make_unique<RateLimitMiddleware>(options, files_);
-    if (metrics_ != nullptr) limiter->export_metrics(*metrics_);
-    chain_.push_back(std::move(limiter));
+    chain_.push_back(std::make_unique<RateLimitMiddleware>(state_->rate_limiter(options), files_));
   }
   if (mw.auth_on()) {
     AuthMiddleware::Options options;
@@ -41,7 +42,7 @@ HttpService::HttpService(HttpConfig config, Metrics* metrics)
     chain_.push_back(std::make_unique<AuthMiddleware>(std::move(options), files_));
   }
   if (mw.api_on()) {
-    notes_ = std::make_unique<NotesApi>();
+    notes_ = state_->notes();
     notes_->install(*this);
   }
   if (config_.admin_on()) {
@@ -56,6 +57,7 @@ HttpService::HttpService(HttpConfig config, Metrics* metrics)
       });
     }
   }
+  state_->set_connection_limit(mw.max_conns_per_ip);  // last: nothing below can throw
 }
 
 HttpService::~HttpService() = default;

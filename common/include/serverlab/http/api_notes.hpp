@@ -22,7 +22,8 @@
 // serialization). Stage 5's workers each have their own store, so a note made
 // through one worker is not seen through another: a client that wants to see
 // its notes again keeps its connection (a connection stays with its worker).
-// Restarting the server forgets every note. JSON goes through nlohmann_json.
+// Restarting the server forgets every note; a reload keeps them in stages 2-4
+// (the store lives in the MiddlewareState). JSON goes through nlohmann_json.
 //
 // Who may call: main() registers the routes (install) before serving starts;
 // the handlers then run on any number of threads.

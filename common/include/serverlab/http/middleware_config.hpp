@@ -6,6 +6,7 @@
 //   [rate_limit]  --rate-limit R  --rate-limit-burst B      (per client address)
 //                 --rate-limit-global R  --rate-limit-global-burst B
 //                 --rate-limit-table N                       (addresses remembered)
+//                 --max-conns-per-ip N      (open connections per client address)
 //   [auth]        --auth-users FILE  --auth-admins A,B  --auth-writers A,B   (auth.hpp)
 //
 // Every setting is off by default: a server started without these flags behaves
@@ -33,6 +34,7 @@ struct MiddlewareConfig {
   int rate_limit_global = 0;         // --rate-limit-global: requests per second, all clients
   int rate_limit_global_burst = 0;   // --rate-limit-global-burst (0: max(1, rate))
   int rate_limit_table = 4096;       // --rate-limit-table: client addresses remembered
+  int max_conns_per_ip = 0;          // --max-conns-per-ip: open connections per address (0: off)
 
   std::string auth_users;    // --auth-users FILE: Basic auth for /-/ and API writes (empty: off)
   std::string auth_admins;   // --auth-admins: users allowed on /-/ (empty: every user)

@@ -40,7 +40,10 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "serverlab/http/middleware.hpp"
@@ -79,6 +82,7 @@ class RateLimiter {
     int global_rate = 0;       // 0: no global bucket
     int global_burst = 0;      // 0: max(1, rate)
     int table = 4096;          // per-address slots (rounded up to a whole number of shards)
+    bool operator==(const Options&) const = default;
   };
   struct Decision {
     bool admitted = true;
@@ -99,6 +103,7 @@ class RateLimiter {
   // Slots in use now (takes every shard's lock: for metrics and tests, not the hot path).
   std::size_t clients_tracked() const;
   std::size_t capacity() const { return shards_.size() * sets_per_shard_ * kWays; }
+  const Options& options() const { return options_; }
 
   static constexpr std::size_t kWays = 8;        // slots looked at per address
   static constexpr std::size_t kMaxKey = 46;     // longest IPv6 text form (INET6_ADDRSTRLEN - 1)
@@ -129,25 +134,91 @@ class RateLimiter {
   std::atomic<std::uint64_t> evictions_{0};
 };
 
+// ConnectionLimiter: at most `limit` open connections per client address
+// (--max-conns-per-ip), checked when a connection is accepted, so one address
+// cannot take every connection slot of a server.
+//
+//   accept -> acquire(peer) -> a Slot: the connection holds it to its end;
+//                              destroying the Slot gives the place back
+//                           -> nullopt: over the limit, refuse the connection
+//
+// Memory: one map entry per address WITH open connections; the entry goes away
+// with its address's last connection. So a flood of distinct addresses costs
+// no more entries than the server has connections (which --max-connections and
+// the descriptor limit bound already).
+//
+// The limit may change at any time (a reload): it applies to the next acquire.
+// With the limit 0 (off) nothing is counted: a limit turned on by a reload
+// counts only the connections accepted after it.
+//
+// Who may call: any thread (one mutex, held for one map lookup). A Slot may be
+// moved between threads and destroyed on any of them; the limiter must outlive
+// every Slot it gave out.
+class ConnectionLimiter {
+ public:
+  // A counted connection: gives its place back when destroyed (move-only).
+  // A default-made Slot counts nothing (the limit was off).
+  class Slot {
+   public:
+    Slot() = default;
+    Slot(Slot&& other) noexcept { *this = std::move(other); }
+    Slot& operator=(Slot&& other) noexcept;
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+    ~Slot() { release(); }
+    bool counted() const { return owner_ != nullptr; }
+
+   private:
+    friend class ConnectionLimiter;
+    void release();
+    ConnectionLimiter* owner_ = nullptr;
+    std::string address_;
+  };
+
+  explicit ConnectionLimiter(int limit = 0) : limit_(limit) {}
+  ConnectionLimiter(const ConnectionLimiter&) = delete;
+  ConnectionLimiter& operator=(const ConnectionLimiter&) = delete;
+
+  // 0: off. Any thread.
+  void set_limit(int limit) { limit_.store(limit, std::memory_order_relaxed); }
+  int limit() const { return limit_.load(std::memory_order_relaxed); }
+
+  // A place for one more connection from `address`, or nullopt when it has
+  // `limit` open already (counted in refused()). An empty address (unknown
+  // peer) is never refused and never counted.
+  std::optional<Slot> acquire(std::string_view address);
+
+  std::uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
+  // Addresses with at least one counted connection now.
+  std::size_t addresses() const;
+  // Counted connections from `address` now (tests).
+  int open(std::string_view address) const;
+
+ private:
+  void release(const std::string& address);
+
+  std::atomic<int> limit_;
+  std::atomic<std::uint64_t> refused_{0};
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, int> open_;  // guarded by mutex_; no zero entries
+};
+
 class StaticFiles;
 
 // The chain's rate-limit step: asks the limiter with the client's address and
-// answers 429 Too Many Requests with Retry-After when it refuses. The refusals
-// and the table's state are exported through `metrics` (when not null) as
+// answers 429 Too Many Requests with Retry-After when it refuses. The limiter is
+// shared (MiddlewareState keeps it across a reload, and exports its counters:
 //   serverlab_rate_limit_refused_client  serverlab_rate_limit_refused_global
-//   serverlab_rate_limit_evictions       serverlab_rate_limit_clients
-// (read at scrape time; the first three only ever grow).
+//   serverlab_rate_limit_evictions       serverlab_rate_limit_clients).
 class RateLimitMiddleware final : public Middleware {
  public:
-  RateLimitMiddleware(const RateLimiter::Options& options, const StaticFiles& files);
+  RateLimitMiddleware(std::shared_ptr<RateLimiter> limiter, const StaticFiles& files);
   std::string_view name() const override { return "rate-limit"; }
   bool before(Exchange& exchange, const Request& request, Response& response) const override;
-  // Registers the gauges above. Call before serving starts.
-  void export_metrics(Metrics& metrics) const;
   RateLimiter& limiter() const { return *limiter_; }
 
  private:
-  std::unique_ptr<RateLimiter> limiter_;
+  std::shared_ptr<RateLimiter> limiter_;
   const StaticFiles& files_;
 };
 

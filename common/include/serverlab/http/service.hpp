@@ -39,13 +39,19 @@
 namespace serverlab::http {
 
 class NotesApi;
+class MiddlewareState;
 
 class HttpService {
  public:
   using RouteHandler = std::function<void(const Request&, Response&)>;
 
-  // `metrics` may be null (no counting, and /-/metrics answers 404).
-  explicit HttpService(HttpConfig config, Metrics* metrics = nullptr);
+  // `metrics` may be null (no counting, and /-/metrics answers 404). `state`: the
+  // middleware's memory (buckets, notes, connection counts) to use, shared with
+  // the services this one replaces or is replaced by on a reload
+  // (middleware_state.hpp); null: a state of its own. Sets the state's
+  // connection limit to this config's --max-conns-per-ip.
+  explicit HttpService(HttpConfig config, Metrics* metrics = nullptr,
+                       std::shared_ptr<MiddlewareState> state = nullptr);
   ~HttpService();
   HttpService(const HttpService&) = delete;
   HttpService& operator=(const HttpService&) = delete;
@@ -78,6 +84,8 @@ class HttpService {
 
   const HttpConfig& config() const { return config_; }
   Metrics* metrics() const { return metrics_; }
+  // The middleware's memory; its connections() is what the stages' accept paths ask.
+  MiddlewareState& state() const { return *state_; }
   const AccessLog& access_log() const { return access_log_; }
   FileCache& file_cache() const { return cache_; }
   const StaticFiles& static_files() const { return files_; }
@@ -98,13 +106,14 @@ class HttpService {
 
   HttpConfig config_;
   Metrics* metrics_;
+  std::shared_ptr<MiddlewareState> state_;
   mutable FileCache cache_;
   StaticFiles files_;
   AccessLog access_log_;
   mutable log::RateLimiter error_log_limiter_;
   std::vector<std::unique_ptr<Middleware>> chain_;
   Router router_;
-  std::unique_ptr<NotesApi> notes_;  // --api on
+  std::shared_ptr<NotesApi> notes_;  // --api on (the state's store)
 };
 
 }  // namespace serverlab::http
