@@ -3,7 +3,8 @@
 //   main: flags -> EventLoop + SignalWatcher -> KvServer -> listen -> run()
 //   SIGINT/SIGTERM: stop accepting, send what is queued, close clients, exit 0.
 //
-// One thread serves every client (Redis's model): see README.md.
+// One thread serves every client (Redis's model), or with --model threads stage 3's
+// worker pool over a sharded store (threads_server.hpp): see README.md.
 #include <signal.h>
 
 #include <cstdio>
@@ -12,6 +13,7 @@
 
 #include "event_loop.hpp"
 #include "kv_server.hpp"
+#include "threads_server.hpp"
 #include "rdb.hpp"
 #include "serverlab/flags.hpp"
 #include "serverlab/log.hpp"
@@ -28,6 +30,8 @@ int main(int argc, char** argv) {
   std::uint64_t output_limit = options.output_limit;
   std::uint64_t max_bulk = options.limits.max_bulk;
   int hz = options.hz;
+  std::string model = "epoll";
+  int threads = 64, shards = 16;
 
   Flags flags("kv-server", "Redis-compatible key-value server (RESP2): one thread, one epoll loop");
   add_server_flags(flags, server_options, 6379);
@@ -46,7 +50,14 @@ int main(int argc, char** argv) {
   flags.add("dbfilename", options.dbfilename,
             "RDB dump file in --dir: loaded at start, written by SAVE, BGSAVE and at exit "
             "(empty: no persistence)");
+  flags.add_choice("model", model, {"epoll", "threads"},
+                   "epoll: one thread on stage 4's loop (Redis's model); threads: stage 3's pool "
+                   "over a sharded store with reader-writer locks (README.md, Two models)");
+  flags.add("threads", threads, "--model threads: worker threads, the clients served at once", 1, 1024);
+  flags.add("shards", shards, "--model threads: store shards, one reader-writer lock each", 1, 4096);
   flags.add_check([&]() -> std::optional<std::string> {
+    if (model == "threads" && options.maxmemory_policy != "noeviction")
+      return "--model threads: only --maxmemory-policy noeviction";
     if (max_bulk < 1024 * 1024) return "--proto-max-bulk-len: must be at least 1M";
     return std::nullopt;
   });
@@ -68,6 +79,10 @@ int main(int argc, char** argv) {
     });
     kv::KvServer server(loop, options);
     server_ptr = &server;
+    std::optional<kv::ThreadsServer> threaded;  // --model threads (reshards the store)
+    if (model == "threads")
+      threaded.emplace(server, kv::ThreadsOptions{static_cast<std::size_t>(threads),
+                                                  static_cast<std::size_t>(shards)});
     if (server.persistence_on()) {
       std::string error;
       server.update_now();
@@ -79,12 +94,17 @@ int main(int argc, char** argv) {
     Fd listener = listen_tcp(server_options.bind, server_options.port,
                              ListenOptions{.backlog = 511, .reuse_port = false, .nonblocking = true});
     announce_listening(listener.get());
-    server.listen(std::move(listener));
-    log::info("kv-server ready (maxclients {}, hz {})", options.max_clients, options.hz);
-
-    loop.set_before_sleep([&server] { server.before_sleep(); });
-    loop.run();
-    server.before_sleep();
+    if (threaded) {
+      log::info("kv-server ready (--model threads: {} workers, {} shards)", threads, shards);
+      const Fd stop_signals = block_signals({SIGINT, SIGTERM});
+      threaded->run(std::move(listener), stop_signals.get());
+    } else {
+      server.listen(std::move(listener));
+      log::info("kv-server ready (maxclients {}, hz {})", options.max_clients, options.hz);
+      loop.set_before_sleep([&server] { server.before_sleep(); });
+      loop.run();
+      server.before_sleep();
+    }
     if (server.persistence_on()) {
       std::string error;
       if (!server.save_on_exit(error)) throw std::runtime_error("saving at exit: " + error);
