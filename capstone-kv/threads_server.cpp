@@ -111,6 +111,7 @@ void ThreadsServer::run(Fd listener, int signal_fd) {
       options_.threads, capacity,
       [this](Connection c, std::size_t) {
         if (!stopping_.load(std::memory_order_acquire)) serve(c.fd.get(), c.peer);
+        connected_.fetch_sub(1, std::memory_order_relaxed);
       },
       "kv-worker-");
   const int tick_ms = 1000 / std::max(server_.options().hz, 1);
@@ -133,7 +134,10 @@ void ThreadsServer::run(Fd listener, int signal_fd) {
     count(server_.stats().connections);
     Connection c{Fd(fd), SocketAddress{address, length}.to_string()};
     set_nodelay(c.fd.get());
-    if (!pool.try_submit(c)) {
+    const bool room = connected_.load(std::memory_order_relaxed) < server_.options().max_clients;
+    if (room) connected_.fetch_add(1, std::memory_order_relaxed);
+    if (!room || !pool.try_submit(c)) {
+      if (room) connected_.fetch_sub(1, std::memory_order_relaxed);
       static constexpr std::string_view kFull = "-ERR max number of clients reached\r\n";
       (void)!::send(c.fd.get(), kFull.data(), kFull.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       count(server_.stats().rejected);

@@ -22,7 +22,7 @@
 //
 // Limits (README.md "Two models"): a worker serves one client for the client's
 // whole life, so --threads bounds the clients served at once; the next ones wait
-// in the pool's queue (up to --maxclients) until a worker is free. Commands that
+// in the pool's queue until a worker is free. --maxclients counts both. Commands that
 // need the loop (kLoopOnly: blocking pops, pub/sub, MULTI/EXEC/WATCH, BGSAVE) and
 // CONFIG SET/RESETSTAT, CLIENT LIST are refused with an -ERR naming the model.
 //
@@ -72,6 +72,7 @@ class ThreadsServer {
   std::vector<std::shared_mutex> locks_;  // one per shard
   std::atomic<std::uint64_t> next_id_{1};
   std::atomic<bool> stopping_{false};
+  std::atomic<std::size_t> connected_{0};  // clients accepted and not yet closed
   std::size_t next_expire_shard_ = 0;  // acceptor thread only
   std::mutex open_mutex_;
   std::unordered_set<int> open_;  // client fds being served, guarded by open_mutex_
