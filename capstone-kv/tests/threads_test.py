@@ -67,7 +67,7 @@ class Concurrency(unittest.TestCase):
                 want = [f"v{index}.{r}.1".encode(), f"v{index}.{r}.0".encode()]
                 if got != want:
                     failures.append(f"client {index} round {r}: MGET {got!r} != {want!r}")
-                    return
+                    break
             c.close()
         except Exception as e:  # reported by the main thread
             failures.append(f"client {index}: {e!r}")
@@ -157,6 +157,7 @@ class Limits(unittest.TestCase):
             extra = kvtest.Conn(server.port)
             self.assertEqual(extra.read(), "ERR max number of clients reached")
             self.assertTrue(extra.closed_by_peer())
+            extra.close()
             conns[0].close()  # a worker is free: the waiting client is served
             self.assertEqual(waiting.call("PING"), b"PONG")
             for c in (conns[1], waiting):
@@ -168,6 +169,7 @@ class Limits(unittest.TestCase):
             idle = kvtest.Conn(server.port)
             self.assertEqual(idle.call("PING"), b"PONG")
             self.assertTrue(idle.closed_by_peer(wait=5))
+            idle.close()
             self.assertEqual(server.stop(), 0)
 
     def test_sigterm_with_clients_connected_exits_cleanly(self):
@@ -178,6 +180,7 @@ class Limits(unittest.TestCase):
             self.assertEqual(server.stop(), 0)  # workers blocked in recv are woken
             for c in conns:
                 self.assertTrue(c.closed_by_peer())
+                c.close()
 
 
 if __name__ == "__main__":
