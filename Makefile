@@ -82,17 +82,19 @@ tidy: configure
 # connection) and stage 3 (the pool), each through its stage's build fixture, which builds only
 # what those tests need (the labs' copies are left to the debug run, which saves building every
 # lab), and the core objects their threads share (log, metrics, file cache, the middleware:
-# rate limiter, notes store, auth cache). Stages 2, 4 and 5
-# are single-threaded per process: ASan+UBSan (make test PRESET=asan) covers them.
+# rate limiter, notes store, auth cache, connection limiter), the proxy, and kv-server (its
+# --model threads). Stages 2, 4 and 5 are single-threaded per process: ASan+UBSan (make test
+# PRESET=asan, make coverage) covers them.
 TSAN_COMMON_TESTS := common_log_test common_metrics_test common_http_file_cache_test \
-                     common_http_middleware_test
+                     common_http_middleware_test common_conn_limit_test
 tsan: deps
 	@cmake --preset tsan >/dev/null
 	@ctest --preset tsan -L '^stage1$$' -LE '^labs$$'
 	@ctest --preset tsan -L '^stage3$$' -LE '^labs$$'
 	@cmake --build --preset tsan -j $(JOBS) --target $(TSAN_COMMON_TESTS)
-	@ctest --preset tsan -R '^common_(log|metrics|http_file_cache|http_middleware)_test$$' -FS '.*'
+	@ctest --preset tsan -R '^common_(log|metrics|http_file_cache|http_middleware|conn_limit)_test$$' -FS '.*'
 	@ctest --preset tsan -L '^proxy$$' -LE '^slow$$'
+	@ctest --preset tsan -R '^kv_(unit|threads|clients_threads|differential_threads)_test$$'
 
 # The bench measures the release build; bench-quick checks whatever PRESET built (CI: debug),
 # since it asserts well-formed results and no errors, never speed.

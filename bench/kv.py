@@ -43,12 +43,15 @@ CLIENTS = 50
 SERVER_CPU, CLIENT_CPU = 0, 1
 
 
+KV_MODELS = {"kv-server": [], "kv-threads": ["--model", "threads"]}  # kind -> extra flags
+
+
 def start(kind: str, build: str, tmp: str) -> bench.Running:
-    if kind == "kv-server":
+    if kind in KV_MODELS:
         binary = os.path.join(os.path.abspath(build), "capstone-kv", "kv-server")
-        server = bench.Server("kv-server", "kv", "kv", binary)
-        run = bench.Running(server, [binary, "--port", "0", "--log-level", "warn"], tmp,
-                            SERVER_CPU, None)
+        server = bench.Server(kind, "kv", "kv", binary)
+        run = bench.Running(server, [binary, "--port", "0", "--log-level", "warn",
+                                     *KV_MODELS[kind]], tmp, SERVER_CPU, None)
         if not run.read_listening_line(time.monotonic() + 10):
             run.stop()
             raise RuntimeError(f"kv-server did not start: {run.stderr_tail()}")
@@ -157,7 +160,8 @@ def main(argv=None) -> int:
     data = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "clients": CLIENTS,
             "runs": args.runs, "loadavg": os.getloadavg(), "throughput": []}
     try:
-        servers = {kind: start(kind, args.build, tmp) for kind in ("kv-server", "redis-server")}
+        servers = {kind: start(kind, args.build, tmp)
+                   for kind in ("kv-server", "kv-threads", "redis-server")}
         try:
             for command in filter(None, args.commands.split(",")):
                 for pipeline in PIPELINES:
@@ -166,7 +170,9 @@ def main(argv=None) -> int:
                     for kind, run in servers.items():
                         row[kind] = measure(run, command, pipeline, requests, args.runs)
                     ratio = row["kv-server"]["ops_per_cpu_s"] / row["redis-server"]["ops_per_cpu_s"]
-                    print(f"{command:6} -P {pipeline:2}: ratio {ratio:.2f}", flush=True)
+                    threads = row["kv-threads"]["ops_per_cpu_s"] / row["redis-server"]["ops_per_cpu_s"]
+                    print(f"{command:6} -P {pipeline:2}: ratio {ratio:.2f} (threads model {threads:.2f})",
+                          flush=True)
                     data["throughput"].append(row)
         finally:
             for run in servers.values():

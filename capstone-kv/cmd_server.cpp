@@ -160,7 +160,7 @@ void write_command_info(std::string& out, const CommandSpec& spec) {
 
 std::string info_text(Context& ctx, std::string_view section) {
   KvServer& s = ctx.server;
-  const Stats& st = s.stats();
+  Stats& st = s.stats();  // read with counted(): workers of the threads model add to it
   const bool all = section.empty() || equals_nocase(section, "all") ||
                    equals_nocase(section, "everything") || equals_nocase(section, "default");
   auto want = [&](std::string_view name) { return all || equals_nocase(section, name); };
@@ -214,21 +214,21 @@ std::string info_text(Context& ctx, std::string_view section) {
   if (want("stats")) {
     const ExpireStats& ex = s.db().expire_stats();
     text += "# Stats\r\n";
-    line("total_connections_received", std::to_string(st.connections));
-    line("total_commands_processed", std::to_string(st.commands));
-    line("total_net_input_bytes", std::to_string(st.bytes_in));
-    line("total_net_output_bytes", std::to_string(st.bytes_out));
-    line("rejected_connections", std::to_string(st.rejected));
+    line("total_connections_received", std::to_string(counted(st.connections)));
+    line("total_commands_processed", std::to_string(counted(st.commands)));
+    line("total_net_input_bytes", std::to_string(counted(st.bytes_in)));
+    line("total_net_output_bytes", std::to_string(counted(st.bytes_out)));
+    line("rejected_connections", std::to_string(counted(st.rejected)));
     line("expired_keys", std::to_string(ex.expired));
     line("evicted_keys", std::to_string(s.db().evicted()));
     line("expired_keys_sampled", std::to_string(ex.sampled));
     line("active_expire_cycles", std::to_string(ex.cycles));
-    line("keyspace_hits", std::to_string(st.keyspace_hits));
-    line("keyspace_misses", std::to_string(st.keyspace_misses));
+    line("keyspace_hits", std::to_string(counted(st.keyspace_hits)));
+    line("keyspace_misses", std::to_string(counted(st.keyspace_misses)));
     line("pubsub_channels", std::to_string(s.channels("").size()));
     line("pubsub_patterns", std::to_string(s.pattern_count()));
-    line("client_output_limit_disconnections", std::to_string(st.output_limit_disconnects));
-    line("client_idle_timeouts", std::to_string(st.timeouts));
+    line("client_output_limit_disconnections", std::to_string(counted(st.output_limit_disconnects)));
+    line("client_idle_timeouts", std::to_string(counted(st.timeouts)));
     text += "\r\n";
   }
   if (want("keyspace")) {

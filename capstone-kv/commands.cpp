@@ -34,24 +34,24 @@ const CommandSpec kCommands[] = {
     {"hello", -1, kNoAuth | kNoMulti, cmd_hello},
     {"client", -2, 0, cmd_client},
     {"command", -1, 0, cmd_command},
-    {"info", -1, 0, cmd_info},
+    {"info", -1, kKeyspace, cmd_info},
     {"config", -2, 0, cmd_config},
-    {"dbsize", 1, 0, cmd_dbsize},
-    {"flushdb", -1, W, cmd_flushdb},
-    {"flushall", -1, W, cmd_flushdb},
+    {"dbsize", 1, kKeyspace, cmd_dbsize},
+    {"flushdb", -1, W | kKeyspace, cmd_flushdb},
+    {"flushall", -1, W | kKeyspace, cmd_flushdb},
     {"time", 1, 0, cmd_time},
     {"reset", 1, kNoAuth | kPubSub | kNoQueue, cmd_reset},
-    {"save", -1, 0, cmd_save},
-    {"bgsave", -1, 0, cmd_save},
-    {"lastsave", 1, 0, cmd_lastsave},
+    {"save", -1, kKeyspace | kLockExclusive, cmd_save},
+    {"bgsave", -1, kLoopOnly, cmd_save},
+    {"lastsave", 1, kKeyspace, cmd_lastsave},
     // keys (cmd_keys.cpp)
     {"del", -2, W, cmd_del, 1, -1, 1},
     {"unlink", -2, W, cmd_del, 1, -1, 1},
     {"exists", -2, 0, cmd_exists, 1, -1, 1},
     {"type", 2, 0, cmd_type, 1, 1, 1},
-    {"keys", 2, 0, cmd_keys},
-    {"scan", -2, 0, cmd_scan},
-    {"randomkey", 1, 0, cmd_randomkey},
+    {"keys", 2, kKeyspace, cmd_keys},
+    {"scan", -2, kKeyspace, cmd_scan},
+    {"randomkey", 1, kKeyspace | kLockExclusive, cmd_randomkey},
     {"rename", 3, W, cmd_rename, 1, 2, 1},
     {"renamenx", 3, W, cmd_renamenx, 1, 2, 1},
     {"expire", -3, W, cmd_expire, 1, 1, 1},
@@ -102,10 +102,10 @@ const CommandSpec kCommands[] = {
     {"lpos", -3, 0, cmd_lpos, 1, 1, 1},
     {"lmove", 5, WM, cmd_lmove, 1, 2, 1},
     {"rpoplpush", 3, WM, cmd_lmove, 1, 2, 1},
-    {"blpop", -3, W, cmd_bpop, 1, -2, 1},
-    {"brpop", -3, W, cmd_bpop, 1, -2, 1},
-    {"blmove", 6, WM, cmd_blmove, 1, 2, 1},
-    {"brpoplpush", 4, WM, cmd_blmove, 1, 2, 1},
+    {"blpop", -3, W | kLoopOnly, cmd_bpop, 1, -2, 1},
+    {"brpop", -3, W | kLoopOnly, cmd_bpop, 1, -2, 1},
+    {"blmove", 6, WM | kLoopOnly, cmd_blmove, 1, 2, 1},
+    {"brpoplpush", 4, WM | kLoopOnly, cmd_blmove, 1, 2, 1},
     // hashes (cmd_hashes.cpp)
     {"hset", -4, WM, cmd_hset, 1, 1, 1},
     {"hmset", -4, WM, cmd_hset, 1, 1, 1},
@@ -139,21 +139,21 @@ const CommandSpec kCommands[] = {
     {"sinterstore", -3, WM, cmd_setop, 1, -1, 1},
     {"sunionstore", -3, WM, cmd_setop, 1, -1, 1},
     {"sdiffstore", -3, WM, cmd_setop, 1, -1, 1},
-    {"sintercard", -3, 0, cmd_sintercard},
+    {"sintercard", -3, kKeyspace, cmd_sintercard},
     {"sscan", -3, 0, cmd_sscan, 1, 1, 1},
     // pub/sub (cmd_pubsub.cpp)
-    {"subscribe", -2, kPubSub | kNoMulti, cmd_subscribe},
-    {"unsubscribe", -1, kPubSub | kNoMulti, cmd_unsubscribe},
-    {"psubscribe", -2, kPubSub | kNoMulti, cmd_psubscribe},
-    {"punsubscribe", -1, kPubSub | kNoMulti, cmd_punsubscribe},
-    {"publish", 3, 0, cmd_publish},
-    {"pubsub", -2, 0, cmd_pubsub},
+    {"subscribe", -2, kPubSub | kNoMulti | kLoopOnly, cmd_subscribe},
+    {"unsubscribe", -1, kPubSub | kNoMulti | kLoopOnly, cmd_unsubscribe},
+    {"psubscribe", -2, kPubSub | kNoMulti | kLoopOnly, cmd_psubscribe},
+    {"punsubscribe", -1, kPubSub | kNoMulti | kLoopOnly, cmd_punsubscribe},
+    {"publish", 3, kLoopOnly, cmd_publish},
+    {"pubsub", -2, kLoopOnly, cmd_pubsub},
     // transactions (cmd_multi.cpp)
-    {"multi", 1, kNoQueue, cmd_multi},
-    {"exec", 1, kNoQueue, cmd_exec},
-    {"discard", 1, kNoQueue, cmd_discard},
-    {"watch", -2, kNoQueue, cmd_watch, 1, -1, 1},
-    {"unwatch", 1, 0, cmd_unwatch},
+    {"multi", 1, kNoQueue | kLoopOnly, cmd_multi},
+    {"exec", 1, kNoQueue | kLoopOnly, cmd_exec},
+    {"discard", 1, kNoQueue | kLoopOnly, cmd_discard},
+    {"watch", -2, kNoQueue | kLoopOnly, cmd_watch, 1, -1, 1},
+    {"unwatch", 1, kLoopOnly, cmd_unwatch},
 };
 
 const std::unordered_map<std::string, const CommandSpec*>& table() {
@@ -192,43 +192,65 @@ const CommandSpec* find_command(std::string_view name) {
 
 std::span<const CommandSpec> all_commands() { return kCommands; }
 
-void execute(KvServer& server, Client& client, std::span<const std::string_view> args) {
+const CommandSpec* check_command(KvServer& server, Client& client,
+                                 std::span<const std::string_view> args) {
   std::string& out = client.out();
-  ++server.stats().commands;
+  count(server.stats().commands);
   const CommandSpec* spec = find_command(args[0]);
   if (spec == nullptr) {
     if (client.multi.active) client.multi.failed = true;
-    return reply_unknown(out, args);
+    reply_unknown(out, args);
+    return nullptr;
   }
   const auto argc = static_cast<int>(args.size());
   if ((spec->arity > 0 && argc != spec->arity) || (spec->arity < 0 && argc < -spec->arity)) {
     if (client.multi.active) client.multi.failed = true;
-    return reply_wrong_arity(out, spec->name);
+    reply_wrong_arity(out, spec->name);
+    return nullptr;
   }
   if (!client.authenticated && !(spec->flags & kNoAuth)) {
     if (client.multi.active) client.multi.failed = true;
-    return resp::write_error(out, "NOAUTH Authentication required.");
+    resp::write_error(out, "NOAUTH Authentication required.");
+    return nullptr;
   }
   if (in_subscribed_mode(client) && !(spec->flags & kPubSub)) {
-    return resp::write_error(out, "ERR Can't execute '" + std::string(spec->name) +
-                                      "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT "
-                                      "/ RESET are allowed in this context");
+    resp::write_error(out, "ERR Can't execute '" + std::string(spec->name) +
+                               "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT "
+                               "/ RESET are allowed in this context");
+    return nullptr;
   }
   if ((spec->flags & kDenyOom) && !server.make_room()) {
     if (client.multi.active) client.multi.failed = true;
-    return resp::write_error(out, "OOM command not allowed when used memory > 'maxmemory'.");
+    resp::write_error(out, "OOM command not allowed when used memory > 'maxmemory'.");
+    return nullptr;
   }
   if (client.multi.active && !(spec->flags & kNoQueue)) {
     if (spec->flags & kNoMulti) {
       client.multi.failed = true;
-      return resp::write_error(out, "ERR Command not allowed inside a transaction");
+      resp::write_error(out, "ERR Command not allowed inside a transaction");
+      return nullptr;
     }
     client.multi.queued.emplace_back(args.begin(), args.end());
-    return resp::write_simple(out, "QUEUED");
+    resp::write_simple(out, "QUEUED");
+    return nullptr;
   }
   client.last_command = spec->name;
-  Context ctx{server, client, server.db(), args, out, server.now()};
+  return spec;
+}
+
+void execute(KvServer& server, Client& client, std::span<const std::string_view> args) {
+  const CommandSpec* spec = check_command(server, client, args);
+  if (spec == nullptr) return;
+  Context ctx{server, client, server.db(), args, client.out(), server.now()};
   spec->handler(ctx);
+}
+
+void key_positions(const CommandSpec& spec, std::size_t argc, std::vector<std::size_t>& out) {
+  out.clear();
+  if (spec.first_key <= 0 || spec.step <= 0) return;
+  const long last = spec.last_key < 0 ? static_cast<long>(argc) + spec.last_key : spec.last_key;
+  for (long i = spec.first_key; i <= last && i < static_cast<long>(argc); i += spec.step)
+    out.push_back(static_cast<std::size_t>(i));
 }
 
 // ---- helpers
@@ -274,10 +296,10 @@ T* lookup(Context& ctx, std::string_view key, bool& wrong) {
   Value* v = ctx.db.find(key, ctx.now);
   Stats& stats = ctx.server.stats();
   if (v == nullptr) {
-    ++stats.keyspace_misses;
+    count(stats.keyspace_misses);
     return nullptr;
   }
-  ++stats.keyspace_hits;
+  count(stats.keyspace_hits);
   T* typed = (v->*Get)();
   if (typed == nullptr) {
     wrong = true;

@@ -16,13 +16,23 @@
 // ctx.args (args[0] is the command name), works on ctx.db, and appends exactly
 // one reply to ctx.out (pub/sub commands may append several, as Redis does).
 //
-// Who may call: Client (execute), EXEC (run_queued), on the loop thread.
+// The threads model (threads_server.hpp) runs the same handlers from many
+// threads: check_command() does the checks above, then it locks the shards of
+// the command's keys (key_positions(): the first/last/step COMMAND reports) or,
+// for a kKeyspace command, every shard; kWrite and kLockExclusive commands lock
+// exclusively, the rest shared. Commands that need the event loop (kLoopOnly)
+// are refused there.
+//
+// Who may call: Client (execute), EXEC (run_queued), on the loop thread; the
+// threads model's workers (check_command, then the handler under its locks).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "store.hpp"
 
@@ -49,6 +59,10 @@ enum CommandFlag : unsigned {
   kNoQueue = 1u << 3,   // runs at once inside MULTI (EXEC, DISCARD, MULTI, WATCH, QUIT)
   kNoMulti = 1u << 4,   // refused inside MULTI ("Command not allowed inside a transaction")
   kDenyOom = 1u << 5,   // may grow memory: refused (-OOM) over maxmemory when nothing can go
+  // For --model threads only (threads_server.hpp):
+  kKeyspace = 1u << 6,       // reads or writes the whole keyspace: locks every shard
+  kLockExclusive = 1u << 7,  // exclusive locks though not a write (uses a shard's generator)
+  kLoopOnly = 1u << 8,       // needs the event loop (blocking, pub/sub, MULTI): refused
 };
 
 struct CommandSpec {
@@ -65,6 +79,22 @@ std::span<const CommandSpec> all_commands();
 
 // Runs one command for `client` (the checks above, then the handler).
 void execute(KvServer& server, Client& client, std::span<const std::string_view> args);
+// The checks alone: the command's row, or nullptr when a reply was written
+// instead (unknown, arity, NOAUTH, subscribed, OOM, queued inside MULTI).
+const CommandSpec* check_command(KvServer& server, Client& client,
+                                 std::span<const std::string_view> args);
+// The argument positions that name keys (first_key, last_key, step; a negative
+// last_key counts from the end). Empty for a command without keys.
+void key_positions(const CommandSpec& spec, std::size_t argc, std::vector<std::size_t>& out);
+
+// Server counters are shared by the threads model's workers: add and read them
+// with these (relaxed atomics; on x86 the read is a plain load).
+inline void count(std::uint64_t& counter, std::uint64_t n = 1) {
+  std::atomic_ref<std::uint64_t>(counter).fetch_add(n, std::memory_order_relaxed);
+}
+inline std::uint64_t counted(std::uint64_t& counter) {
+  return std::atomic_ref<std::uint64_t>(counter).load(std::memory_order_relaxed);
+}
 
 // ---- small helpers the handlers share (commands.cpp)
 bool equals_nocase(std::string_view a, std::string_view b);

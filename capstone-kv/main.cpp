@@ -5,7 +5,8 @@
 //   (metrics_http.hpp) on the same loop, announced on the second stdout line.
 //   SIGINT/SIGTERM: stop accepting, send what is queued, close clients, exit 0.
 //
-// One thread serves every client (Redis's model): see README.md.
+// One thread serves every client (Redis's model), or with --model threads stage 3's
+// worker pool over a sharded store (threads_server.hpp): see README.md.
 #include <signal.h>
 
 #include <cstdio>
@@ -17,6 +18,7 @@
 #include "event_loop.hpp"
 #include "kv_server.hpp"
 #include "metrics_http.hpp"
+#include "threads_server.hpp"
 #include "rdb.hpp"
 #include "serverlab/flags.hpp"
 #include "serverlab/log.hpp"
@@ -36,6 +38,8 @@ int main(int argc, char** argv) {
   int hz = options.hz;
   int metrics_port = -1;
   tls::ServerFlags tls_flags;
+  std::string model = "epoll";
+  int threads = 64, shards = 16;
 
   Flags flags("kv-server", "Redis-compatible key-value server (RESP2): one thread, one epoll loop");
   add_server_flags(flags, server_options, 6379);
@@ -59,7 +63,16 @@ int main(int argc, char** argv) {
             "(-1: off; 0: any free port)", -1, 65535);
   tls::add_server_flags(flags, tls_flags);  // --tls-cert & co., in [tls]
   flags.begin_section("kv");
+  flags.add_choice("model", model, {"epoll", "threads"},
+                   "epoll: one thread on stage 4's loop (Redis's model); threads: stage 3's pool "
+                   "over a sharded store with reader-writer locks (README.md, Two models)");
+  flags.add("threads", threads, "--model threads: worker threads, the clients served at once", 1, 1024);
+  flags.add("shards", shards, "--model threads: store shards, one reader-writer lock each", 1, 4096);
   flags.add_check([&]() -> std::optional<std::string> {
+    if (model == "threads" && options.maxmemory_policy != "noeviction")
+      return "--model threads: only --maxmemory-policy noeviction";
+    if (model == "threads" && (tls_flags.enabled() || metrics_port >= 0))
+      return "--model threads: no TLS or --metrics-port (both run on the event loop)";
     if (max_bulk < 1024 * 1024) return "--proto-max-bulk-len: must be at least 1M";
     return std::nullopt;
   });
@@ -88,6 +101,10 @@ int main(int argc, char** argv) {
     });
     kv::KvServer server(loop, options);
     server_ptr = &server;
+    std::optional<kv::ThreadsServer> threaded;  // --model threads (reshards the store)
+    if (model == "threads")
+      threaded.emplace(server, kv::ThreadsOptions{static_cast<std::size_t>(threads),
+                                                  static_cast<std::size_t>(shards)});
     if (server.persistence_on()) {
       std::string error;
       server.update_now();
@@ -99,25 +116,30 @@ int main(int argc, char** argv) {
     Fd listener = listen_tcp(server_options.bind, server_options.port,
                              ListenOptions{.backlog = 511, .reuse_port = false, .nonblocking = true});
     announce_listening(listener.get());
-    server.listen(std::move(listener));
-    std::unique_ptr<kv::MetricsEndpoint> metrics;
-    if (metrics_port >= 0) {
-      metrics = std::make_unique<kv::MetricsEndpoint>(
-          loop, [&server] { return kv::render_prometheus(server); });
-      Fd http = listen_tcp(server_options.bind, static_cast<std::uint16_t>(metrics_port),
-                           ListenOptions{.backlog = 64, .reuse_port = false, .nonblocking = true});
-      std::printf("metrics listening on %s\n", local_address(http.get()).to_string().c_str());
-      std::fflush(stdout);  // the second stdout line: tests read the port from it
-      metrics->listen(std::move(http));
-    }
-    log::info("kv-server ready (maxclients {}, hz {})", options.max_clients, options.hz);
-
-    loop.set_before_sleep([&server, &metrics] {
+    if (threaded) {
+      log::info("kv-server ready (--model threads: {} workers, {} shards)", threads, shards);
+      const Fd stop_signals = block_signals({SIGINT, SIGTERM});
+      threaded->run(std::move(listener), stop_signals.get());
+    } else {
+      server.listen(std::move(listener));
+      std::unique_ptr<kv::MetricsEndpoint> metrics;
+      if (metrics_port >= 0) {
+        metrics = std::make_unique<kv::MetricsEndpoint>(
+            loop, [&server] { return kv::render_prometheus(server); });
+        Fd http = listen_tcp(server_options.bind, static_cast<std::uint16_t>(metrics_port),
+                             ListenOptions{.backlog = 64, .reuse_port = false, .nonblocking = true});
+        std::printf("metrics listening on %s\n", local_address(http.get()).to_string().c_str());
+        std::fflush(stdout);  // the second stdout line: tests read the port from it
+        metrics->listen(std::move(http));
+      }
+      log::info("kv-server ready (maxclients {}, hz {})", options.max_clients, options.hz);
+      loop.set_before_sleep([&server, &metrics] {
+        server.before_sleep();
+        if (metrics) metrics->before_sleep();
+      });
+      loop.run();
       server.before_sleep();
-      if (metrics) metrics->before_sleep();
-    });
-    loop.run();
-    server.before_sleep();
+    }
     if (server.persistence_on()) {
       std::string error;
       if (!server.save_on_exit(error)) throw std::runtime_error("saving at exit: " + error);

@@ -61,31 +61,41 @@ Key::~Key() {
   delete[] data;
 }
 
-Database::Database() : random_(std::random_device{}()) {}
+Shard::Shard() : random_(std::random_device{}()) {}
 
-bool Database::expired(std::string_view key, Ms now) const {
+namespace {
+thread_local int shared_access_depth = 0;  // SharedAccess guards alive on this thread
+}  // namespace
+
+SharedAccess::SharedAccess() { ++shared_access_depth; }
+SharedAccess::~SharedAccess() { --shared_access_depth; }
+bool SharedAccess::active() { return shared_access_depth > 0; }
+
+bool Shard::expired(std::string_view key, Ms now) const {
   auto it = expires_.find(key);
   return it != expires_.end() && it->second <= now;
 }
 
-void Database::erase_entry(KeyMap::iterator it) {
+void Shard::erase_entry(KeyMap::iterator it) {
   touch(it->first);
   expires_.erase(it->first.view());  // before the key's bytes go
   keys_.erase(it);
 }
 
-Value* Database::find(std::string_view key, Ms now) {
+Value* Shard::find(std::string_view key, Ms now) {
   auto it = keys_.find(key);
   if (it == keys_.end()) return nullptr;
   if (expired(key, now)) {
-    erase_entry(it);
+    if (!SharedAccess::active()) erase_entry(it);  // a reader only hides it
     return nullptr;
   }
-  it->second.lru = lru_clock_;
+  // Readers under a shared lock may stamp the same value at once: an atomic store
+  // (a plain move on x86) keeps that defined.
+  std::atomic_ref<std::uint32_t>(it->second.lru).store(lru_clock_, std::memory_order_relaxed);
   return &it->second;
 }
 
-Value& Database::set(std::string_view key, Value value, Ms now, bool keep_ttl) {
+Value& Shard::set(std::string_view key, Value value, Ms now, bool keep_ttl) {
   touch(key);
   auto it = keys_.find(key);
   if (it != keys_.end()) {
@@ -99,7 +109,7 @@ Value& Database::set(std::string_view key, Value value, Ms now, bool keep_ttl) {
   return stored;
 }
 
-bool Database::erase(std::string_view key, Ms now) {
+bool Shard::erase(std::string_view key, Ms now) {
   auto it = keys_.find(key);
   if (it == keys_.end()) return false;
   const bool was_live = !expired(key, now);
@@ -107,7 +117,7 @@ bool Database::erase(std::string_view key, Ms now) {
   return was_live;
 }
 
-void Database::rename(std::string_view from, std::string_view to, Ms now) {
+void Shard::rename(std::string_view from, std::string_view to, Ms now) {
   auto it = keys_.find(from);
   const Ms when = expire_at(from);
   Value value = std::move(it->second);
@@ -116,39 +126,46 @@ void Database::rename(std::string_view from, std::string_view to, Ms now) {
   if (when != kNoExpire) set_expire(to, when);
 }
 
-void Database::clear() {
+Value Shard::take(std::string_view key) {
+  auto it = keys_.find(key);
+  Value value = std::move(it->second);
+  erase_entry(it);
+  return value;
+}
+
+void Shard::clear() {
   touch_all_watched_existing();
   expires_.clear();
   keys_.clear();
 }
 
-Database::Ms Database::expire_at(std::string_view key) const {
+Shard::Ms Shard::expire_at(std::string_view key) const {
   auto it = expires_.find(key);
   return it == expires_.end() ? kNoExpire : it->second;
 }
 
-void Database::set_expire(std::string_view key, Ms when) {
+void Shard::set_expire(std::string_view key, Ms when) {
   auto it = keys_.find(key);
   if (it == keys_.end()) return;
   expires_[it->first.view()] = when;
 }
 
-bool Database::persist(std::string_view key) { return expires_.erase(key) > 0; }
+bool Shard::persist(std::string_view key) { return expires_.erase(key) > 0; }
 
-void Database::keys_in_bucket(std::size_t bucket, std::vector<std::string>& out) const {
+void Shard::keys_in_bucket(std::size_t bucket, std::vector<std::string>& out) const {
   for (auto it = keys_.begin(bucket); it != keys_.end(bucket); ++it) out.emplace_back(it->first.view());
 }
 
-void Database::for_each_key(const std::function<void(std::string_view)>& f) const {
+void Shard::for_each_key(const std::function<void(std::string_view)>& f) const {
   for (const auto& [key, value] : keys_) f(key.view());
 }
 
-void Database::for_each_entry(
+void Shard::for_each_entry(
     const std::function<void(std::string_view, const Value&, Ms)>& f) const {
   for (const auto& [key, value] : keys_) f(key.view(), value, expire_at(key.view()));
 }
 
-std::optional<std::string_view> Database::random_key() {
+std::optional<std::string_view> Shard::random_key() {
   if (keys_.empty()) return std::nullopt;
   // A random non-empty bucket, then a random key in it (Redis's dictGetRandomKey).
   std::uniform_int_distribution<std::size_t> pick_bucket(0, keys_.bucket_count() - 1);
@@ -163,7 +180,7 @@ std::optional<std::string_view> Database::random_key() {
 }
 
 // [lab22:expire-sample:begin]
-std::size_t Database::expire_sample(Ms now, std::size_t count, std::size_t& looked_at) {
+std::size_t Shard::expire_sample(Ms now, std::size_t count, std::size_t& looked_at) {
   looked_at = 0;
   if (expires_.empty()) return 0;
   // Walk buckets from a random one, like Redis's scan of its expires dict: every
@@ -187,13 +204,13 @@ std::size_t Database::expire_sample(Ms now, std::size_t count, std::size_t& look
   return doomed.size();
 }
 // [lab22:expire-sample:stub] // Write expire_sample here: labs/week22-capstone-kv/README.md.
-// [lab22:expire-sample:stub] std::size_t Database::expire_sample(Ms, std::size_t, std::size_t& looked_at) {
+// [lab22:expire-sample:stub] std::size_t Shard::expire_sample(Ms, std::size_t, std::size_t& looked_at) {
 // [lab22:expire-sample:stub]   looked_at = 0;
 // [lab22:expire-sample:stub]   return 0;
 // [lab22:expire-sample:stub] }
 // [lab22:expire-sample:end]
 
-std::size_t Database::active_expire_cycle(Ms now, std::uint64_t budget_us,
+std::size_t Shard::active_expire_cycle(Ms now, std::uint64_t budget_us,
                                           const std::function<std::uint64_t()>& clock_us) {
   ++stats_.cycles;
   const std::uint64_t start = clock_us();
@@ -211,7 +228,7 @@ std::size_t Database::active_expire_cycle(Ms now, std::uint64_t budget_us,
   return deleted;
 }
 
-bool Database::evict_one_lru(Ms now, int samples) {
+bool Shard::evict_one_lru(Ms now, int samples) {
   std::string victim;
   std::uint32_t oldest_age = 0;
   for (int i = 0; i < samples; ++i) {
@@ -228,32 +245,152 @@ bool Database::evict_one_lru(Ms now, int samples) {
   return true;
 }
 
-void Database::watch(std::string_view key, Watcher& watcher) {
+void Shard::watch(std::string_view key, Watcher& watcher) {
   auto it = watchers_.find(key);
   if (it == watchers_.end()) it = watchers_.emplace(std::string(key), std::vector<Watcher*>{}).first;
   if (std::find(it->second.begin(), it->second.end(), &watcher) == it->second.end())
     it->second.push_back(&watcher);
 }
 
-void Database::unwatch(std::string_view key, Watcher& watcher) {
+void Shard::unwatch(std::string_view key, Watcher& watcher) {
   auto it = watchers_.find(key);
   if (it == watchers_.end()) return;
   std::erase(it->second, &watcher);
   if (it->second.empty()) watchers_.erase(it);
 }
 
-void Database::touch(std::string_view key) {
+void Shard::touch(std::string_view key) {
   if (watchers_.empty()) return;
   auto it = watchers_.find(key);
   if (it == watchers_.end()) return;
   for (Watcher* w : it->second) w->dirty = true;
 }
 
-void Database::touch_all_watched_existing() {
+void Shard::touch_all_watched_existing() {
   for (auto& [key, list] : watchers_) {
     if (keys_.count(key) == 0) continue;
     for (Watcher* w : list) w->dirty = true;
   }
+}
+
+// ---- Database: the shards
+
+Database::Database(std::size_t shards) { reshard(shards); }
+
+void Database::reshard(std::size_t shards) {
+  shards_.clear();
+  for (std::size_t i = 0; i < std::max<std::size_t>(shards, 1); ++i)
+    shards_.push_back(std::make_unique<Shard>());
+}
+
+std::size_t Database::shard_of(std::string_view key) const {
+  if (shards_.size() == 1) return 0;
+  // The shard takes the hash's high bits; the shard's table its low bits (mod a
+  // prime): keys of one shard still spread over all of its buckets.
+  const std::uint64_t h = std::hash<std::string_view>{}(key) * 0x9E3779B97F4A7C15ull;
+  return static_cast<std::size_t>((h >> 32) % shards_.size());
+}
+
+void Database::rename(std::string_view from, std::string_view to, Ms now) {
+  Shard& a = of(from);
+  Shard& b = of(to);
+  if (&a == &b) return a.rename(from, to, now);
+  const Ms when = a.expire_at(from);
+  Value value = a.take(from);
+  b.set(to, std::move(value), now);
+  if (when != kNoExpire) b.set_expire(to, when);
+}
+
+void Database::clear() {
+  for (auto& s : shards_) s->clear();
+}
+
+std::size_t Database::size() const {
+  std::size_t n = 0;
+  for (const auto& s : shards_) n += s->size();
+  return n;
+}
+
+std::size_t Database::expires_count() const {
+  std::size_t n = 0;
+  for (const auto& s : shards_) n += s->expires_count();
+  return n;
+}
+
+std::size_t Database::bucket_count() const {
+  std::size_t n = 0;
+  for (const auto& s : shards_) n += s->bucket_count();
+  return n;
+}
+
+void Database::keys_in_bucket(std::size_t bucket, std::vector<std::string>& out) const {
+  for (const auto& s : shards_) {
+    if (bucket < s->bucket_count()) return s->keys_in_bucket(bucket, out);
+    bucket -= s->bucket_count();
+  }
+}
+
+void Database::for_each_key(const std::function<void(std::string_view)>& f) const {
+  for (const auto& s : shards_) s->for_each_key(f);
+}
+
+void Database::for_each_entry(
+    const std::function<void(std::string_view, const Value&, Ms)>& f) const {
+  for (const auto& s : shards_) s->for_each_entry(f);
+}
+
+std::size_t Database::random_nonempty_shard() {
+  if (shards_.size() == 1) return 0;
+  std::vector<std::size_t> nonempty;
+  for (std::size_t i = 0; i < shards_.size(); ++i) {
+    if (shards_[i]->size() > 0) nonempty.push_back(i);
+  }
+  if (nonempty.empty()) return 0;
+  return nonempty[std::uniform_int_distribution<std::size_t>(0, nonempty.size() - 1)(random())];
+}
+
+std::optional<std::string_view> Database::random_key() {
+  return shards_[random_nonempty_shard()]->random_key();
+}
+
+std::size_t Database::active_expire_cycle(Ms now, std::uint64_t budget_us,
+                                          const std::function<std::uint64_t()>& clock_us) {
+  std::size_t deleted = 0;
+  for (auto& s : shards_) deleted += s->active_expire_cycle(now, budget_us / shards_.size(), clock_us);
+  return deleted;
+}
+
+ExpireStats Database::expire_stats() const {
+  ExpireStats sum;
+  for (const auto& s : shards_) {
+    sum.expired += s->expire_stats().expired;
+    sum.sampled += s->expire_stats().sampled;
+    sum.cycles = std::max(sum.cycles, s->expire_stats().cycles);  // the shards run together
+  }
+  return sum;
+}
+
+void Database::touch_all_watched_existing() {
+  for (auto& s : shards_) s->touch_all_watched_existing();
+}
+
+void Database::set_lru_clock(std::uint32_t now_ms) {
+  for (auto& s : shards_) s->set_lru_clock(now_ms);
+}
+
+bool Database::evict_one_lru(Ms now, int samples) {
+  return shards_[random_nonempty_shard()]->evict_one_lru(now, samples);
+}
+
+std::uint64_t Database::evicted() const {
+  std::uint64_t n = 0;
+  for (const auto& s : shards_) n += s->evicted();
+  return n;
+}
+
+std::mt19937_64& Database::random() {
+  thread_local std::mt19937_64 generator(std::random_device{}());
+  return generator;
 }
 
 }  // namespace serverlab::kv

@@ -1,6 +1,6 @@
 // store.hpp: Database, the keyspace of kv-server: keys -> values, with expiry.
 //
-//   Database db;
+//   Database db;                                        // one shard (--model epoll)
 //   db.set("k", Value(std::string("v")), now);          // overwrites, drops any TTL
 //   if (Value* v = db.find("k", now)) ...               // nullptr: missing or expired
 //   db.set_expire("k", now + 5000);                     // absolute ms since the epoch
@@ -10,14 +10,22 @@
 // string is stored inline; the containers sit behind a pointer, so a string
 // key costs no more than it must.
 //
-//   keys_     std::unordered_map<Key, Value>             every key
+// A Database is split into shards (class Shard); a key lives in the shard its
+// hash picks (shard_of). The epoll model uses one shard: Database is then a thin
+// forwarder. The threads model (threads_server.hpp) uses several and keeps one
+// reader-writer lock per shard OUTSIDE this file: a command locks the shards of
+// its keys, so two commands on keys of different shards run at the same time.
+// Each Shard holds
+//
+//   keys_     std::unordered_map<Key, Value>             every key of the shard
 //   expires_  std::unordered_map<std::string_view, ms>   keys with a TTL; the view
 //                                                        points at keys_'s own key
 //                                                        (unordered_map nodes never
 //                                                        move, so it stays valid)
 //
 // Expiry, as Redis does it:
-//   - lazily: find() deletes a key whose time has passed before anyone sees it;
+//   - lazily: find() deletes a key whose time has passed before anyone sees it
+//     (under a SharedAccess guard it only hides it: see below);
 //   - actively: active_expire_cycle() samples random keys that have a TTL and
 //     deletes the expired ones, repeating while more than 10% of a sample was
 //     expired and the time budget lasts (Redis's expire.c, effort 1). Memory held by keys nobody reads
@@ -29,8 +37,11 @@
 // (touch(), which the commands call as Redis's signalModifiedKey), deleted,
 // overwritten or expired. MULTI/EXEC reads the flag.
 //
-// Who may call: the server's loop thread only (not thread-safe: kv-server runs
-// every command on one thread, as Redis does).
+// Who may call: one thread at a time per shard. The epoll model runs every command
+// on its one thread. The threads model holds the shard's lock: exclusive for
+// anything that writes, shared for reads made under a SharedAccess guard (then
+// find() changes nothing but the LRU stamp, an atomic store). random() is a
+// per-thread generator. WATCH marks are for the epoll model only.
 #pragma once
 
 #include <cstddef>
@@ -46,6 +57,7 @@
 #include <unordered_map>
 #include <unordered_set>
 #include <variant>
+#include <atomic>
 #include <vector>
 
 namespace serverlab::kv {
@@ -152,12 +164,14 @@ struct ExpireStats {
   std::uint64_t cycles = 0;
 };
 
-class Database {
+// One shard of a Database: a hash table of keys, their TTLs, WATCH marks. Every
+// Database method that names a key forwards to the key's shard.
+class Shard {
  public:
   using Ms = std::int64_t;  // milliseconds since the Unix epoch
   static constexpr Ms kNoExpire = -1;
 
-  Database();
+  Shard();
 
   // The value at `key`, or nullptr when it does not exist or has expired (then
   // it is deleted now: lazy expiry).
@@ -169,6 +183,8 @@ class Database {
   bool erase(std::string_view key, Ms now);
   // Moves the value and TTL of `from` to `to` (overwriting it). `from` must exist.
   void rename(std::string_view from, std::string_view to, Ms now);
+  // Removes `key` (which must exist) and hands back its value (RENAME across shards).
+  Value take(std::string_view key);
   void clear();
 
   // TTL: absolute expiry time in ms, or kNoExpire. The key must exist.
@@ -206,8 +222,6 @@ class Database {
   // FLUSHDB: every watched key that exists now is touched.
   void touch_all_watched_existing();
 
-  std::mt19937_64& random() { return random_; }
-
   // allkeys-lru: the clock find() and set() stamp on values (ms, the caller's clock),
   // and one eviction: of `samples` random keys, the least recently used is deleted
   // (Redis's approximated LRU). False when the database is empty.
@@ -230,6 +244,81 @@ class Database {
   ExpireStats stats_;
   std::uint32_t lru_clock_ = 0;
   std::uint64_t evicted_ = 0;
+};
+
+// While one of these lives on a thread, Shard::find() does not delete an expired
+// key, it only reports it missing: the caller holds a shared (reader) lock, so it
+// must not write. The threads model puts one around every read-only command; a
+// later write or the active expiry cycle deletes the key.
+class SharedAccess {
+ public:
+  SharedAccess();
+  ~SharedAccess();
+  SharedAccess(const SharedAccess&) = delete;
+  SharedAccess& operator=(const SharedAccess&) = delete;
+  static bool active();
+};
+
+class Database {
+ public:
+  using Ms = Shard::Ms;
+  static constexpr Ms kNoExpire = Shard::kNoExpire;
+
+  explicit Database(std::size_t shards = 1);
+
+  // ---- sharding
+  // Re-splits an EMPTY database into `shards` (>= 1) shards (main, before serving).
+  void reshard(std::size_t shards);
+  std::size_t shard_count() const { return shards_.size(); }
+  std::size_t shard_of(std::string_view key) const;
+  Shard& shard(std::size_t i) { return *shards_[i]; }
+
+  // ---- one key: forwarded to its shard (Shard has the details)
+  Value* find(std::string_view key, Ms now) { return of(key).find(key, now); }
+  bool exists(std::string_view key, Ms now) { return find(key, now) != nullptr; }
+  Value& set(std::string_view key, Value value, Ms now, bool keep_ttl = false) {
+    return of(key).set(key, std::move(value), now, keep_ttl);
+  }
+  bool erase(std::string_view key, Ms now) { return of(key).erase(key, now); }
+  // Moves the value and TTL of `from` to `to` (overwriting it). `from` must exist.
+  void rename(std::string_view from, std::string_view to, Ms now);
+  Ms expire_at(std::string_view key) const { return of(key).expire_at(key); }
+  void set_expire(std::string_view key, Ms when) { of(key).set_expire(key, when); }
+  bool persist(std::string_view key) { return of(key).persist(key); }
+  void watch(std::string_view key, Watcher& w) { of(key).watch(key, w); }
+  void unwatch(std::string_view key, Watcher& w) { of(key).unwatch(key, w); }
+  void touch(std::string_view key) { of(key).touch(key); }
+
+  // ---- the whole keyspace: every shard in turn
+  void clear();
+  std::size_t size() const;
+  std::size_t expires_count() const;
+  // SCAN's buckets: shard 0's buckets first, then shard 1's, ...
+  std::size_t bucket_count() const;
+  void keys_in_bucket(std::size_t bucket, std::vector<std::string>& out) const;
+  void for_each_key(const std::function<void(std::string_view)>& f) const;
+  void for_each_entry(const std::function<void(std::string_view, const Value&, Ms)>& f) const;
+  // A random key from a random non-empty shard, or nullopt if all are empty.
+  std::optional<std::string_view> random_key();
+  // Every shard's active expiry cycle, each with the whole budget's share.
+  std::size_t active_expire_cycle(Ms now, std::uint64_t budget_us,
+                                  const std::function<std::uint64_t()>& clock_us);
+  ExpireStats expire_stats() const;  // summed over the shards
+  void touch_all_watched_existing();
+  void set_lru_clock(std::uint32_t now_ms);
+  // allkeys-lru: one eviction, from a random non-empty shard.
+  bool evict_one_lru(Ms now, int samples = 5);
+  std::uint64_t evicted() const;
+
+  // The calling thread's random generator (SPOP, SRANDMEMBER, HRANDFIELD).
+  static std::mt19937_64& random();
+
+ private:
+  Shard& of(std::string_view key) { return *shards_[shard_of(key)]; }
+  const Shard& of(std::string_view key) const { return *shards_[shard_of(key)]; }
+  std::size_t random_nonempty_shard();
+
+  std::vector<std::unique_ptr<Shard>> shards_;
 };
 
 }  // namespace serverlab::kv

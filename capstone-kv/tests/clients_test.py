@@ -3,7 +3,10 @@
 
     KV_SERVER_BIN=/path/to/kv-server clients_test.py [unittest args]
 
-Each class starts its own kv-server on port 0 with the flags it tests. Waits are
+Each class starts its own kv-server on port 0 with the flags it tests. With
+KV_MODEL=threads every server runs `--model threads`, and the tests marked
+@kvtest.loop_only (blocking pops, pub/sub, transactions, BGSAVE, allkeys-lru,
+CLIENT LIST) are skipped: threads_test.py covers that model's own limits. Waits are
 bounded by deadlines (a hang fails by name); nothing here measures speed.
 """
 import os
@@ -99,6 +102,7 @@ class RedisPy(ServerCase):
         seen = set(r.scan_iter(match="key:*", count=20))
         self.assertEqual(seen, {f"key:{i}".encode() for i in range(500)})
 
+    @kvtest.loop_only
     def test_transaction_and_watch(self):
         r, other = self.client(), self.client()
         r.set("w", 1)
@@ -115,6 +119,7 @@ class RedisPy(ServerCase):
             p.incr("w")
             self.assertEqual(p.execute(), [3])
 
+    @kvtest.loop_only
     def test_watch_sees_a_key_expire(self):
         r = self.client()
         r.set("e", 1, px=150)
@@ -126,6 +131,7 @@ class RedisPy(ServerCase):
             with self.assertRaises(redis.WatchError):
                 p.execute()
 
+    @kvtest.loop_only
     def test_execabort_after_a_queued_error(self):
         c = self.raw()
         self.assertEqual(c.call("MULTI"), b"OK")
@@ -135,6 +141,7 @@ class RedisPy(ServerCase):
                          "EXECABORT Transaction discarded because of previous errors.")
         self.assertIsNone(c.call("GET", "q"))
 
+    @kvtest.loop_only
     def test_pubsub_channels_and_patterns(self):
         r = self.client()
         ps = r.pubsub()
@@ -151,6 +158,7 @@ class RedisPy(ServerCase):
         self.assertEqual(r.pubsub_numsub("news"), [(b"news", 1)])
         self.assertEqual(r.pubsub_numpat(), 1)
 
+    @kvtest.loop_only
     def test_subscribed_mode_refuses_other_commands(self):
         c = self.raw()
         self.assertEqual(c.call("SUBSCRIBE", "ch"), [b"subscribe", b"ch", 1])
@@ -161,6 +169,7 @@ class RedisPy(ServerCase):
         self.assertEqual(c.call("UNSUBSCRIBE"), [b"unsubscribe", b"ch", 0])
         self.assertEqual(c.call("GET", "x"), None)
 
+    @kvtest.loop_only
     def test_blpop_wakes_on_a_push(self):
         waiter, pusher = self.raw(), self.client()
         waiter.send("BLPOP", "q1", "q2", "0")
@@ -169,6 +178,7 @@ class RedisPy(ServerCase):
         self.assertEqual(waiter.read(), [b"q2", b"job"])
         self.assertEqual(pusher.exists("q2"), 0)  # the popped list was emptied and deleted
 
+    @kvtest.loop_only
     def test_blpop_serves_the_first_waiter_first(self):
         first, second, pusher = self.raw(), self.raw(), self.client()
         first.send("BRPOP", "fifo", "0")
@@ -179,6 +189,7 @@ class RedisPy(ServerCase):
         self.assertEqual(first.read(), [b"fifo", b"b"])
         self.assertEqual(second.read(), [b"fifo", b"a"])
 
+    @kvtest.loop_only
     def test_blocking_times_out(self):
         c = self.raw()
         start = time.monotonic()
@@ -187,6 +198,7 @@ class RedisPy(ServerCase):
         self.assertGreaterEqual(elapsed, 0.15)
         self.assertEqual(c.call("PING"), b"PONG")  # the connection goes on
 
+    @kvtest.loop_only
     def test_blmove_moves_on_a_push(self):
         waiter, pusher = self.raw(), self.client()
         waiter.send("BLMOVE", "from", "to", "LEFT", "RIGHT", "5")
@@ -264,6 +276,7 @@ class Protocol(ServerCase):
 class Limits(ServerCase):
     FLAGS = ("--maxclients", "3", "--timeout", "1", "--output-limit", "256K")
 
+    @kvtest.loop_only
     def test_maxclients(self):
         a, b, c = self.raw(), self.raw(), self.raw()
         for conn in (a, b, c):
@@ -275,6 +288,7 @@ class Limits(ServerCase):
         self.assertTrue(d.closed_by_peer())
         self.assertEqual(a.call("INFO", "stats").decode().count("rejected_connections:0"), 0)
 
+    @kvtest.loop_only
     def test_idle_client_is_closed_and_subscriber_spared(self):
         idle, sub = self.raw(), self.raw()
         self.assertEqual(idle.call("PING"), b"PONG")
@@ -284,6 +298,7 @@ class Limits(ServerCase):
         self.assertEqual(publisher.call("PUBLISH", "c", "still here"), 1)
         self.assertEqual(sub.read(), [b"message", b"c", b"still here"])
 
+    @kvtest.loop_only
     def test_slow_subscriber_is_disconnected(self):
         sub = socket.create_connection(("127.0.0.1", self.port))
         self.addCleanup(sub.close)
@@ -317,6 +332,7 @@ class Auth(ServerCase):
         self.assertEqual(r.get("x"), b"y")
 
 
+@kvtest.loop_only
 class ManySubscribers(ServerCase):
     def test_a_thousand_subscribers_each_get_the_message(self):
         subs = []
@@ -392,6 +408,7 @@ class Persistence(unittest.TestCase):
         self.assertEqual(c.call("GET", "after"), b"save")
         c.close()
 
+    @kvtest.loop_only
     def test_bgsave_under_writes_and_redis_reads_the_dump(self):
         server = self.start()
         c, writer = kvtest.Conn(server.port), kvtest.Conn(server.port)
@@ -413,6 +430,7 @@ class Persistence(unittest.TestCase):
             self.assertTrue(0 <= counter <= 20000)  # the snapshot is one instant of the writes
             rc.close()
 
+    @kvtest.loop_only
     def test_a_killed_bgsave_leaves_the_previous_dump(self):
         server = self.start()
         c = kvtest.Conn(server.port)
@@ -488,6 +506,7 @@ class MaxMemory(unittest.TestCase):
         self.assertEqual(c.call("DEL", "k0", "k1", "k2"), 3)
         self.assertIn(b"evicted_keys:0", c.call("INFO", "stats"))
 
+    @kvtest.loop_only
     def test_allkeys_lru_evicts_cold_keys_and_keeps_a_hot_one(self):
         c = self.start("--maxmemory", "8M", "--maxmemory-policy", "allkeys-lru")
         value = "v" * 1000

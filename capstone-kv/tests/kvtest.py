@@ -1,7 +1,12 @@
 """kvtest.py: what the kv-server black-box tests share.
 
   start_kv(binary, *flags)   kv-server on 127.0.0.1 port 0; reads its port from
-                             the first stdout line (`listening on 127.0.0.1:PORT`)
+                             the first stdout line (`listening on 127.0.0.1:PORT`);
+                             with KV_MODEL=threads in the environment, it runs
+                             `--model threads` (the same tests, the other model)
+  MODEL, needs_loop(words)   the model under test; whether --model threads refuses
+                             a command (README.md "Two models" lists them)
+  loop_only                  a unittest decorator: skipped under --model threads
   start_redis()              Debian's redis-server on a free port: bind 127.0.0.1:0,
                              close, start redis-server there (retried on a collision)
   Conn(port)                 a raw RESP2 connection: send words, read parsed replies
@@ -18,6 +23,29 @@ import subprocess
 import time
 
 DEADLINE = 10.0
+
+MODEL = os.environ.get("KV_MODEL", "epoll")
+
+# Commands --model threads answers with "-ERR '<name>' is not supported with
+# --model threads" (they need the event loop: blocking, pub/sub, transactions),
+# and the subcommands it refuses. Keep in step with README.md "Two models".
+LOOP_ONLY = {"blpop", "brpop", "blmove", "brpoplpush", "subscribe", "unsubscribe",
+             "psubscribe", "punsubscribe", "publish", "pubsub", "multi", "exec", "discard",
+             "watch", "unwatch", "bgsave"}
+
+
+def needs_loop(words):
+    """True if --model threads refuses this command (words: the command and its arguments)."""
+    name = str(words[0]).lower()
+    sub = str(words[1]).lower() if len(words) > 1 else ""
+    return (name in LOOP_ONLY or (name == "config" and sub != "get")
+            or (name == "client" and sub in ("list", "info")))
+
+
+def loop_only(test):
+    """Marks a test of what only the epoll model does: skipped under --model threads."""
+    import unittest
+    return unittest.skipIf(MODEL == "threads", "needs the event loop (--model epoll)")(test)
 
 
 class Error(str):
@@ -60,6 +88,8 @@ class Server:
 
 
 def start_kv(binary, *flags):
+    if MODEL != "epoll":
+        flags = ("--model", MODEL, *flags)
     proc = subprocess.Popen([binary, "--port", "0", *flags], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()

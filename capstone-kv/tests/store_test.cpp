@@ -1,14 +1,17 @@
 // Unit tests of Database (store.hpp): values, lazy expiry, the active expiry
-// cycle on a fake clock, and WATCH marks.
+// cycle on a fake clock, and WATCH marks; a Database of several shards (--model threads).
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
+#include <vector>
 
 #include "store.hpp"
 
 namespace {
 
 using serverlab::kv::Database;
+using serverlab::kv::SharedAccess;
 using serverlab::kv::Type;
 using serverlab::kv::Value;
 using serverlab::kv::Watcher;
@@ -152,6 +155,87 @@ TEST(Store, RandomKeyComesFromTheKeyspace) {
   db.set(long_key, Value(std::string("v")), kNow);
   EXPECT_EQ(*db.random_key(), long_key);
   EXPECT_NE(db.find(long_key, kNow), nullptr);
+}
+
+// ---- several shards (--model threads)
+
+TEST(ShardedStore, KeysSpreadOverShardsAndTheKeyspaceSeesThemAll) {
+  Database db(8);
+  ASSERT_EQ(db.shard_count(), 8u);
+  std::set<std::size_t> used;
+  for (int i = 0; i < 400; ++i) {
+    const std::string key = "key:" + std::to_string(i);
+    db.set(key, Value(std::string("v")), kNow);
+    used.insert(db.shard_of(key));
+    EXPECT_EQ(db.shard_of(key), db.shard_of(key));  // a key always hashes to one shard
+  }
+  EXPECT_EQ(used.size(), 8u);
+  EXPECT_EQ(db.size(), 400u);
+  std::size_t seen = 0;
+  db.for_each_key([&](std::string_view) { ++seen; });
+  EXPECT_EQ(seen, 400u);
+  // SCAN's buckets: every key is in exactly one of them, across all shards.
+  std::set<std::string> scanned;
+  std::vector<std::string> bucket;
+  for (std::size_t b = 0; b < db.bucket_count(); ++b) {
+    bucket.clear();
+    db.keys_in_bucket(b, bucket);
+    for (auto& k : bucket) EXPECT_TRUE(scanned.insert(k).second) << k;
+  }
+  EXPECT_EQ(scanned.size(), 400u);
+  ASSERT_TRUE(db.random_key().has_value());
+  db.clear();
+  EXPECT_EQ(db.size(), 0u);
+  EXPECT_FALSE(db.random_key().has_value());
+}
+
+TEST(ShardedStore, RenameAcrossShardsMovesTheValueAndItsTtl) {
+  Database db(16);
+  std::string from = "from", to;
+  for (int i = 0; to.empty(); ++i) {  // a destination in another shard
+    const std::string candidate = "to:" + std::to_string(i);
+    if (db.shard_of(candidate) != db.shard_of(from)) to = candidate;
+  }
+  db.set(from, Value(std::string("v")), kNow);
+  db.set_expire(from, kNow + 5000);
+  db.set(to, Value(std::string("old")), kNow);
+  db.rename(from, to, kNow);
+  EXPECT_EQ(db.find(from, kNow), nullptr);
+  ASSERT_NE(db.find(to, kNow), nullptr);
+  EXPECT_EQ(*db.find(to, kNow)->string(), "v");
+  EXPECT_EQ(db.expire_at(to), kNow + 5000);
+  EXPECT_EQ(db.size(), 1u);
+  EXPECT_EQ(db.expires_count(), 1u);
+}
+
+TEST(ShardedStore, AReaderHidesAnExpiredKeyAndAWriterDeletesIt) {
+  Database db(4);
+  db.set("k", Value(std::string("v")), kNow);
+  db.set_expire("k", kNow + 10);
+  {
+    SharedAccess reading;  // as under a shard's shared lock
+    EXPECT_EQ(db.find("k", kNow + 20), nullptr);
+    EXPECT_EQ(db.size(), 1u);  // still there: a reader must not write
+  }
+  EXPECT_EQ(db.find("k", kNow + 20), nullptr);
+  EXPECT_EQ(db.size(), 0u);  // lazy expiry, by a caller allowed to write
+}
+
+TEST(ShardedStore, EachShardRunsItsOwnExpiryCycle) {
+  Database db(4);
+  for (int i = 0; i < 100; ++i) {
+    const std::string key = "e" + std::to_string(i);
+    db.set(key, Value(std::string("v")), kNow);
+    db.set_expire(key, kNow + 1);
+  }
+  std::uint64_t fake_us = 0;
+  auto clock = [&fake_us] { return fake_us; };
+  std::size_t deleted = 0;
+  for (std::size_t s = 0; s < db.shard_count(); ++s)
+    deleted += db.shard(s).active_expire_cycle(kNow + 2, 1'000'000, clock);
+  EXPECT_EQ(deleted, 100u);
+  EXPECT_EQ(db.size(), 0u);
+  EXPECT_EQ(db.expire_stats().expired, 100u);
 }
 
 }  // namespace

@@ -3,7 +3,7 @@
 //   [resp-inline]    resp::parse_command on inline commands (the same file)
 //   [glob-class]     [abc], [^a], [a-z] in glob_match (capstone-kv/glob.cpp)
 //   [glob-match]     *, ?, \x and backtracking in glob_match (capstone-kv/glob.cpp)
-//   [expire-sample]  Database::expire_sample, the active expiry's sampler (capstone-kv/store.cpp)
+//   [expire-sample]  Shard::expire_sample, the active expiry's sampler (capstone-kv/store.cpp)
 //
 // Each check states one promise of the interface; the stubs break every one of them:
 // the parser's stubs answer Error (arrays) or "unbalanced quotes" (inline), glob_match's

@@ -1,0 +1,198 @@
+#!/usr/bin/python3
+"""threads_test.py: what only `kv-server --model threads` has to show.
+
+    KV_SERVER_BIN=/path/to/kv-server threads_test.py [unittest args]
+
+The black-box suites (clients_test.py, differential_test.py) run against this
+model too (KV_MODEL=threads). Here: many clients at once on shared and disjoint
+keys, with exact final counts (lost updates would show); the commands the model
+refuses by design, answered with one clear error; maxclients, the idle timeout and
+a clean SIGTERM with clients connected. Every loop is bounded; nothing is timed.
+"""
+import os
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+import kvtest
+
+BIN = os.environ.get("KV_SERVER_BIN", "")
+
+CLIENTS = 8
+ROUNDS = 40      # pipelines per client
+PIPELINE = 50    # commands per pipeline
+SHARED = ["counter:a", "counter:b"]
+
+
+def pipeline(conn, commands):
+    """Sends every command in one write, then reads one reply per command."""
+    conn.send_raw(b"".join(kvtest.encode(words) for words in commands))
+    return [conn.read() for _ in commands]
+
+
+def start(*flags):
+    return kvtest.start_kv(BIN, "--model", "threads", *flags)
+
+
+class Concurrency(unittest.TestCase):
+    def setUp(self):
+        self.server = start("--threads", "16", "--shards", "8")
+        self.addCleanup(self.stop_cleanly)
+
+    def stop_cleanly(self):
+        status = self.server.stop()  # a TSan report at exit shows as a non-zero status
+        stderr = self.server.stderr_text()
+        self.assertEqual(status, 0, stderr[-3000:])
+
+    def client_work(self, index, failures):
+        """INCR the shared counters, push to a shared list, SET then GET own keys."""
+        try:
+            c = kvtest.Conn(self.server.port)
+            for r in range(ROUNDS):
+                words = []
+                for i in range(PIPELINE):
+                    key = SHARED[(index + i) % len(SHARED)]
+                    words.append(["INCR", key])
+                    words.append(["SET", f"own:{index}:{r}:{i}", f"v{index}.{r}.{i}"])
+                words.append(["RPUSH", "shared:list", f"{index}.{r}"])
+                words.append(["SADD", "shared:set", f"{index}.{r}"])
+                # A multi-key command over several shards, and a rename across shards.
+                words.append(["MSET", f"m:{index}:x", str(r), f"m:{index}:y", str(r)])
+                words.append(["RENAME", f"own:{index}:{r}:0", f"renamed:{index}:{r}"])
+                words.append(["MGET", f"own:{index}:{r}:1", f"renamed:{index}:{r}"])
+                replies = pipeline(c, words)
+                got = replies[-1]
+                want = [f"v{index}.{r}.1".encode(), f"v{index}.{r}.0".encode()]
+                if got != want:
+                    failures.append(f"client {index} round {r}: MGET {got!r} != {want!r}")
+                    break
+            c.close()
+        except Exception as e:  # reported by the main thread
+            failures.append(f"client {index}: {e!r}")
+
+    def test_shared_counters_and_disjoint_keys_are_exact(self):
+        failures = []
+        threads = [threading.Thread(target=self.client_work, args=(i, failures))
+                   for i in range(CLIENTS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+            self.assertFalse(t.is_alive(), "a client hung")
+        self.assertEqual(failures, [])
+        c = kvtest.Conn(self.server.port)
+        total = sum(int(c.call("GET", k)) for k in SHARED)
+        self.assertEqual(total, CLIENTS * ROUNDS * PIPELINE)  # no INCR lost
+        self.assertEqual(c.call("LLEN", "shared:list"), CLIENTS * ROUNDS)
+        self.assertEqual(c.call("SCARD", "shared:set"), CLIENTS * ROUNDS)
+        for index in range(CLIENTS):
+            for r in (0, ROUNDS - 1):
+                self.assertEqual(c.call("GET", f"own:{index}:{r}:7"), f"v{index}.{r}.7".encode())
+                self.assertIsNone(c.call("GET", f"own:{index}:{r}:0"))
+        # Every key written is there once: own (minus the renamed), renamed, m:*, counters, list, set.
+        keys = CLIENTS * ROUNDS * (PIPELINE - 1) + CLIENTS * ROUNDS + CLIENTS * 2 + len(SHARED) + 2
+        self.assertEqual(c.call("DBSIZE"), keys)
+        self.assertEqual(len(c.call("KEYS", "renamed:*")), CLIENTS * ROUNDS)
+        c.close()
+
+    def test_expired_keys_are_hidden_then_reclaimed(self):
+        c = kvtest.Conn(self.server.port)
+        for i in range(200):
+            c.call("SET", f"short:{i}", "x", "PX", "30")
+        c.call("SET", "long", "y")
+        time.sleep(0.1)
+        self.assertIsNone(c.call("GET", "short:5"))  # a reader hides it at once
+        # The active cycle (one shard per tick) deletes the rest nobody reads.
+        self.assertTrue(kvtest_wait(lambda: c.call("DBSIZE") == 1, 15))
+        c.close()
+
+
+def kvtest_wait(predicate, deadline):
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+class Refused(unittest.TestCase):
+    """Each command the model refuses answers one error, and the client goes on."""
+
+    def test_loop_commands_get_a_clear_error(self):
+        with start() as server:
+            c = kvtest.Conn(server.port)
+            commands = [["BLPOP", "l", "1"], ["BRPOP", "l", "1"], ["BLMOVE", "a", "b", "LEFT", "LEFT", "1"],
+                        ["BRPOPLPUSH", "a", "b", "1"], ["SUBSCRIBE", "c"], ["UNSUBSCRIBE"],
+                        ["PSUBSCRIBE", "c*"], ["PUNSUBSCRIBE"], ["PUBLISH", "c", "m"],
+                        ["PUBSUB", "CHANNELS"], ["MULTI"], ["EXEC"], ["DISCARD"], ["WATCH", "k"],
+                        ["UNWATCH"], ["BGSAVE"], ["CONFIG", "SET", "hz", "5"],
+                        ["CONFIG", "RESETSTAT"], ["CLIENT", "LIST"], ["CLIENT", "INFO"]]
+            for words in commands:
+                self.assertTrue(kvtest.needs_loop(words), words)
+                name = words[0].lower()
+                self.assertEqual(c.call(*words),
+                                 f"ERR '{name}' is not supported with --model threads", words)
+                self.assertEqual(c.call("PING"), b"PONG")
+            self.assertEqual(c.call("CONFIG", "GET", "maxclients"), [b"maxclients", b"10000"])
+            c.close()
+            self.assertEqual(server.stop(), 0)
+
+    def test_allkeys_lru_is_refused_at_start(self):
+        run = subprocess.run([BIN, "--port", "0", "--model", "threads", "--maxmemory-policy",
+                              "allkeys-lru"], capture_output=True, text=True, timeout=10)
+        self.assertEqual(run.returncode, 2)
+        self.assertIn("only --maxmemory-policy noeviction", run.stderr)
+
+    def test_event_loop_features_are_refused_at_start(self):
+        # --metrics-port and TLS run on the event loop, which this model never runs.
+        for extra in (["--metrics-port", "0"], ["--tls-cert", "/dev/null", "--tls-key", "/dev/null"]):
+            run = subprocess.run([BIN, "--port", "0", "--model", "threads"] + extra,
+                                 capture_output=True, text=True, timeout=10)
+            self.assertEqual(run.returncode, 2, extra)
+            self.assertIn("no TLS or --metrics-port", run.stderr)
+
+
+class Limits(unittest.TestCase):
+    def test_maxclients_counts_clients_served_and_waiting(self):
+        with start("--maxclients", "3", "--threads", "2") as server:
+            conns = [kvtest.Conn(server.port) for _ in range(2)]
+            for c in conns:
+                self.assertEqual(c.call("PING"), b"PONG")
+            waiting = kvtest.Conn(server.port)  # no worker free: it waits in the queue
+            extra = kvtest.Conn(server.port)
+            self.assertEqual(extra.read(), "ERR max number of clients reached")
+            self.assertTrue(extra.closed_by_peer())
+            extra.close()
+            conns[0].close()  # a worker is free: the waiting client is served
+            self.assertEqual(waiting.call("PING"), b"PONG")
+            for c in (conns[1], waiting):
+                c.close()
+            self.assertEqual(server.stop(), 0)
+
+    def test_idle_client_is_closed(self):
+        with start("--timeout", "1") as server:
+            idle = kvtest.Conn(server.port)
+            self.assertEqual(idle.call("PING"), b"PONG")
+            self.assertTrue(idle.closed_by_peer(wait=5))
+            idle.close()
+            self.assertEqual(server.stop(), 0)
+
+    def test_sigterm_with_clients_connected_exits_cleanly(self):
+        with start("--threads", "4") as server:
+            conns = [kvtest.Conn(server.port) for _ in range(4)]
+            for c in conns:
+                self.assertEqual(c.call("SET", "k", "v"), b"OK")
+            self.assertEqual(server.stop(), 0)  # workers blocked in recv are woken
+            for c in conns:
+                self.assertTrue(c.closed_by_peer())
+                c.close()
+
+
+if __name__ == "__main__":
+    if not BIN:
+        print("KV_SERVER_BIN is not set", file=sys.stderr)
+        sys.exit(2)
+    unittest.main()

@@ -1,0 +1,258 @@
+// threads_server.cpp: --model threads: acceptor, workers, shard locks (threads_server.hpp).
+#include "threads_server.hpp"
+
+#include <sys/socket.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "client.hpp"
+#include "commands.hpp"
+#include "kv_server.hpp"
+#include "serverlab/log.hpp"
+#include "serverlab/resp/parser.hpp"
+#include "serverlab/resp/writer.hpp"
+#include "serverlab/signals.hpp"
+#include "serverlab/socket.hpp"
+#include "store.hpp"
+#include "thread_pool.hpp"
+
+namespace serverlab::kv {
+
+namespace {
+
+constexpr std::size_t kReadSize = 64 * 1024;
+// Replies beyond this are sent before the next command of a pipeline runs, so a
+// pipeline of large replies does not pile up in memory.
+constexpr std::size_t kSendAt = 1 << 20;
+// A client whose input holds no whole command past this is closed (as the epoll model).
+constexpr std::size_t kMaxQueryBuffer = std::size_t{1} << 30;
+
+std::int64_t wall_ms() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+}
+
+std::uint64_t monotonic_us() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000 +
+         static_cast<std::uint64_t>(ts.tv_nsec) / 1000;
+}
+
+// Writes all of `bytes` (blocking socket). False when the peer is gone.
+bool send_all(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+// A worker's connection, as the acceptor hands it over.
+struct Connection {
+  Fd fd;
+  std::string peer;
+};
+
+// The locks one command holds, taken in ascending shard order, released at scope end.
+class CommandLocks {
+ public:
+  CommandLocks(std::vector<std::shared_mutex>& locks, const std::vector<std::size_t>& shards,
+               bool exclusive)
+      : locks_(locks), shards_(shards), exclusive_(exclusive) {
+    for (std::size_t s : shards_) exclusive_ ? locks_[s].lock() : locks_[s].lock_shared();
+    if (!exclusive_) reader_.emplace();
+  }
+  ~CommandLocks() {
+    reader_.reset();
+    for (auto it = shards_.rbegin(); it != shards_.rend(); ++it)
+      exclusive_ ? locks_[*it].unlock() : locks_[*it].unlock_shared();
+  }
+  CommandLocks(const CommandLocks&) = delete;
+  CommandLocks& operator=(const CommandLocks&) = delete;
+
+ private:
+  std::vector<std::shared_mutex>& locks_;
+  const std::vector<std::size_t>& shards_;
+  bool exclusive_;
+  std::optional<SharedAccess> reader_;  // readers hide expired keys, never delete them
+};
+
+// Commands the threads model answers with an error instead of running (see the header).
+bool refused(const CommandSpec& spec, std::span<const std::string_view> args) {
+  if (spec.flags & kLoopOnly) return true;
+  if (spec.name == "config" && !equals_nocase(args[1], "get")) return true;
+  if (spec.name == "client" && (equals_nocase(args[1], "list") || equals_nocase(args[1], "info")))
+    return true;
+  return false;
+}
+
+}  // namespace
+
+ThreadsServer::ThreadsServer(KvServer& server, ThreadsOptions options)
+    : server_(server), options_(options), locks_(std::max<std::size_t>(options.shards, 1)) {
+  server_.db().reshard(locks_.size());
+}
+
+void ThreadsServer::run(Fd listener, int signal_fd) {
+  set_nonblocking(listener.get());
+  const std::size_t capacity = std::max<std::size_t>(server_.options().max_clients, 1);
+  WorkerPool<Connection> pool(
+      options_.threads, capacity,
+      [this](Connection c, std::size_t) {
+        if (!stopping_.load(std::memory_order_acquire)) serve(c.fd.get(), c.peer);
+        connected_.fetch_sub(1, std::memory_order_relaxed);
+      },
+      "kv-worker-");
+  const int tick_ms = 1000 / std::max(server_.options().hz, 1);
+  while (true) {
+    const int ready = wait_readable(listener.get(), signal_fd, tick_ms);
+    if (ready == signal_fd && read_signal(signal_fd) != 0) break;
+    if (ready == -1) {
+      expire_some();
+      continue;
+    }
+    sockaddr_storage address{};
+    socklen_t length = sizeof address;
+    const int fd = ::accept4(listener.get(), reinterpret_cast<sockaddr*>(&address), &length,
+                             SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (classify_accept_error(errno) == AcceptFailure::Resources)
+        log::warn("accept4: {}", std::strerror(errno));
+      continue;
+    }
+    count(server_.stats().connections);
+    Connection c{Fd(fd), SocketAddress{address, length}.to_string()};
+    set_nodelay(c.fd.get());
+    const bool room = connected_.load(std::memory_order_relaxed) < server_.options().max_clients;
+    if (room) connected_.fetch_add(1, std::memory_order_relaxed);
+    if (!room || !pool.try_submit(c)) {
+      if (room) connected_.fetch_sub(1, std::memory_order_relaxed);
+      static constexpr std::string_view kFull = "-ERR max number of clients reached\r\n";
+      (void)!::send(c.fd.get(), kFull.data(), kFull.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      count(server_.stats().rejected);
+    }
+  }
+  // Stop: no new clients; every connected one is shut so its worker's recv returns.
+  listener.reset();
+  stopping_.store(true, std::memory_order_release);
+  shut_all_clients();
+  pool.stop();
+}
+
+void ThreadsServer::shut_all_clients() {
+  std::lock_guard lock(open_mutex_);
+  for (int fd : open_) ::shutdown(fd, SHUT_RDWR);
+}
+
+// The active expiry cycle of one shard per tick, under that shard's lock: the
+// other shards keep serving meanwhile. Over hz ticks a second, every shard gets
+// hz / shards cycles a second.
+void ThreadsServer::expire_some() {
+  const std::size_t s = next_expire_shard_;
+  next_expire_shard_ = (next_expire_shard_ + 1) % locks_.size();
+  const std::uint64_t budget_us = 250'000 / static_cast<std::uint64_t>(std::max(server_.options().hz, 1));
+  std::unique_lock lock(locks_[s]);
+  server_.db().shard(s).active_expire_cycle(wall_ms(), budget_us, monotonic_us);
+}
+
+void ThreadsServer::serve(int fd, const std::string& peer) {
+  {
+    std::lock_guard lock(open_mutex_);
+    if (stopping_.load(std::memory_order_acquire)) return;
+    open_.insert(fd);
+  }
+  if (server_.options().idle_timeout > 0) {
+    // --timeout: a recv that waits this long gives up (EAGAIN) and the client goes.
+    const auto us = static_cast<long>(server_.options().idle_timeout * 1e6);
+    timeval tv{us / 1'000'000, us % 1'000'000};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  // The connection's state; never registered with the (idle) loop, no fd of its own.
+  Client client(server_, Fd(), next_id_.fetch_add(1, std::memory_order_relaxed), peer);
+  std::string& out = client.out();
+  std::string in;
+  std::size_t need = 0;
+  resp::Command command;
+  std::vector<std::size_t> positions;
+  std::vector<std::size_t> shards;
+  bool open = true;
+  char chunk[kReadSize];
+  while (open) {
+    const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) count(server_.stats().timeouts);
+      break;
+    }
+    count(server_.stats().bytes_in, static_cast<std::uint64_t>(n));
+    in.append(chunk, static_cast<std::size_t>(n));
+    if (need > in.size()) continue;  // the bulk being read is not all here
+    std::size_t used = 0;
+    while (open && used < in.size()) {
+      const std::string_view rest = std::string_view(in).substr(used);
+      const resp::ParseResult r = resp::parse_command(rest, command, server_.options().limits);
+      if (r.kind == resp::ParseResult::Incomplete) {
+        need = r.need;  // counted from `used`, which becomes the front below
+        break;
+      }
+      if (r.kind == resp::ParseResult::Error) {
+        resp::write_error(out, std::string("ERR Protocol error: ") + std::string(r.error));
+        open = false;
+        break;
+      }
+      need = 0;
+      if (!command.args.empty()) {
+        if (equals_nocase(command.args[0], "quit")) open = false;
+        const CommandSpec* spec = check_command(server_, client, command.args);
+        if (spec != nullptr && refused(*spec, command.args)) {
+          resp::write_error(out, "ERR '" + std::string(spec->name) +
+                                     "' is not supported with --model threads");
+        } else if (spec != nullptr) {
+          // The shards to lock: all, or those of the command's keys, in ascending order.
+          shards.clear();
+          if (spec->flags & kKeyspace) {
+            for (std::size_t s = 0; s < locks_.size(); ++s) shards.push_back(s);
+          } else {
+            key_positions(*spec, command.args.size(), positions);
+            for (std::size_t p : positions) shards.push_back(server_.db().shard_of(command.args[p]));
+            std::sort(shards.begin(), shards.end());
+            shards.erase(std::unique(shards.begin(), shards.end()), shards.end());
+          }
+          const bool exclusive = (spec->flags & (kWrite | kLockExclusive)) != 0;
+          CommandLocks held(locks_, shards, exclusive);
+          Context ctx{server_, client, server_.db(), command.args, out, wall_ms()};
+          spec->handler(ctx);
+        }
+      }
+      used += r.consumed;
+      if (out.size() >= kSendAt) {
+        if (!send_all(fd, out)) open = false;
+        count(server_.stats().bytes_out, out.size());
+        out.clear();
+      }
+    }
+    in.erase(0, used);
+    if (in.size() > kMaxQueryBuffer) open = false;
+    if (!out.empty()) {
+      if (!send_all(fd, out)) open = false;
+      count(server_.stats().bytes_out, out.size());
+      out.clear();
+    }
+    if (out.capacity() > 64 * 1024) std::string().swap(out);
+  }
+  std::lock_guard lock(open_mutex_);
+  open_.erase(fd);  // before the Fd closes: shut_all_clients never sees a reused number
+}
+
+}  // namespace serverlab::kv

@@ -1,0 +1,81 @@
+// threads_server.hpp: ThreadsServer, kv-server's second concurrency model
+// (--model threads): stage 3's worker pool over a sharded, locked store.
+//
+//   main thread (acceptor)                      workers 0..N-1 (WorkerPool, stage 3)
+//   wait_readable(listener, signals, 1000/hz)   pop a connection, serve it until it
+//     listener  -> accept4 -> pool.try_submit      leaves: blocking recv, parse RESP
+//     timeout   -> active expiry, one shard at     (common's parser), run each command
+//                  a time under its lock            under the locks of its keys, send
+//     SIGINT/TERM -> stop: shut every client's      the replies of what one recv
+//                  socket, join the workers         brought (a pipeline: one send)
+//
+// Locks: the Database is split into --shards shards, one std::shared_mutex each
+// (seed 002's sync.RWMutex). A command takes the locks of the shards its keys
+// hash to (key_positions, commands.hpp), in ascending shard order so that two
+// multi-key commands can never wait for each other in a cycle; a keyspace-wide
+// command (KEYS, SCAN, DBSIZE, FLUSHDB, INFO, SAVE, ...) takes all of them.
+// Writes lock exclusively; reads share, under a SharedAccess guard (store.hpp).
+//
+// The command handlers are the epoll model's (cmd_*.cpp). Each connection has a
+// Client object that is never registered with any loop: it only carries the
+// connection's state (AUTH, name, id) and its reply buffer.
+//
+// Limits (README.md "Two models"): a worker serves one client for the client's
+// whole life, so --threads bounds the clients served at once; the next ones wait
+// in the pool's queue until a worker is free. --maxclients counts both. Commands that
+// need the loop (kLoopOnly: blocking pops, pub/sub, MULTI/EXEC/WATCH, BGSAVE) and
+// CONFIG SET/RESETSTAT, CLIENT LIST are refused with an -ERR naming the model.
+//
+// Who may call: main() only (constructor, run); run() returns after SIGINT/SIGTERM.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "serverlab/fd.hpp"
+
+namespace serverlab::kv {
+
+class KvServer;
+
+struct ThreadsOptions {
+  std::size_t threads = 64;  // workers: clients served at once
+  std::size_t shards = 16;   // store shards, one lock each
+};
+
+class ThreadsServer {
+ public:
+  // `server` holds the options, the counters and the Database (resharded here).
+  ThreadsServer(KvServer& server, ThreadsOptions options);
+  ThreadsServer(const ThreadsServer&) = delete;
+  ThreadsServer& operator=(const ThreadsServer&) = delete;
+
+  // Accepts and serves on `listener` until SIGINT or SIGTERM (blocked by the
+  // caller and reported by `signal_fd`); then closes every client and joins.
+  void run(Fd listener, int signal_fd);
+
+  // One connection, from accept to close (a worker runs this).
+  void serve(int fd, const std::string& peer);
+
+ private:
+  void expire_some();
+  void shut_all_clients();
+
+  KvServer& server_;
+  ThreadsOptions options_;
+  std::vector<std::shared_mutex> locks_;  // one per shard
+  std::atomic<std::uint64_t> next_id_{1};
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::size_t> connected_{0};  // clients accepted and not yet closed
+  std::size_t next_expire_shard_ = 0;  // acceptor thread only
+  std::mutex open_mutex_;
+  std::unordered_set<int> open_;  // client fds being served, guarded by open_mutex_
+};
+
+}  // namespace serverlab::kv
