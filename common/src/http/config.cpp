@@ -33,8 +33,8 @@ void add_http_flags(Flags& flags, HttpConfig& config, std::uint16_t default_port
   flags.add("access-log", config.access_log,
             "access log in Combined Log Format: a file PATH, '-' for stdout, or off");
   flags.add_size("access-log-buffer", config.access_log_buffer,
-                 "a file access log holds lines in memory up to SIZE bytes, then writes them "
-                 "at once (0: one write per line)");
+                 "a file access log keeps lines in memory and writes them at once when they "
+                 "fill BYTES, and at exit (0: one write per line)");
   flags.add_seconds("access-log-flush", config.access_log_flush,
                     "buffered access-log lines are written at the latest SEC after the first "
                     "(0: one write per line)");
