@@ -427,6 +427,43 @@ def summarize(values: list[float]) -> dict:
     return {"min": min(values), "median": statistics.median(values), "max": max(values)}
 
 
+# Run bookkeeping shared by the standalone scenario scripts (middleware.py, proxy.py):
+# one wrk run with the server's CPU time around it, then medians over the runs.
+
+def measured_run(run: Running, sc: Scenario, seconds: int, cpu: int | None) -> dict:
+    """One wrk run against `run`, as one result row: requests, rps, server_cpu_s (utime +
+    stime of the server's process tree during the run), per_cpu_s (requests per
+    server-CPU-second), errors (wrk's socket errors, counted), error_kinds, p99_us.
+    A run that failed is {"error": why}."""
+    cpu0 = cpu_seconds(run.tree())
+    r = run_wrk(run.port, sc, seconds, cpu)
+    cpu1 = cpu_seconds(run.tree())
+    if "error" in r:
+        return {"error": r["error"]}
+    secs = r["duration_us"] / 1e6
+    used = cpu1 - cpu0
+    return {"requests": r["requests"], "rps": r["requests"] / secs if secs else 0.0,
+            "server_cpu_s": used, "per_cpu_s": r["requests"] / used if used > 0 else 0.0,
+            "errors": sum(r["errors"].values()), "error_kinds": r["errors"],
+            "p99_us": r["latency_us"]["p99"]}
+
+
+def median_of(runs: list[dict], key: str) -> float:
+    """The median of `key` over the rows of runs that finished (0.0 when none did)."""
+    values = [r[key] for r in runs if "error" not in r]
+    return statistics.median(values) if values else 0.0
+
+
+def run_errors(runs: list[dict]) -> int:
+    """wrk's errors over the finished runs, plus one for each run that failed."""
+    return sum(r["errors"] if "error" not in r else 1 for r in runs)
+
+
+def ratio_of(value: float, base: float) -> float:
+    """value / base, or 0.0 when there is no base (every run of the peer failed)."""
+    return value / base if base else 0.0
+
+
 def measure_scenario(run: Running, sc: Scenario, args, cpu: int | None) -> dict:
     """Warm-up, then args.runs measured wrk runs; returns per-run figures and their summary."""
     run_wrk(run.port, sc, args.warmup, cpu)

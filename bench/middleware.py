@@ -4,7 +4,8 @@
 For stage 4 (http-epoll) and stage 3 (http-threadpool), starts the same binary twice over the
 same docroot, pinned to the same CPU:
   off  the bench's usual flags (bench.py HTTP_COMMON: no access log, no chain);
-  on   a JSON access log to a file, request IDs made for every request, and a per-address and a
+  on   a JSON access log to a file (buffered, the default: --access-log-buffer 32k,
+       --access-log-flush 1), request IDs made for every request, and a per-address and a
        global rate limit far above what wrk can reach (so every request passes both buckets);
 and runs scenario 4k-c100-ka (wrk, 100 keep-alive connections, the 4 KiB page) against each,
 alternating off/on run by run so a busy machine weighs on both alike. It also measures the
@@ -16,6 +17,7 @@ during the run; median of --runs runs), and the ratio on/off. Target (issue 13):
   bench/middleware.py                                  # build/release, 5 runs of 5 s
   bench/middleware.py --build build/debug --runs 1 --duration 2   # a smoke run
   bench/middleware.py --steps          # also each step alone: which one costs what
+                                       # (log-unbuffered: the log with one write(2) a line)
 
 Only loopback traffic; every wrk run is bounded; only the servers it started are stopped (by
 PID, through bench.py's Running). Python 3 standard library only, plus wrk and taskset.
@@ -28,7 +30,6 @@ import json
 import os
 import shutil
 import socket
-import statistics
 import sys
 import tempfile
 import time
@@ -47,7 +48,8 @@ def variant_flags(variant: str, tmp: str) -> list[str]:
     limit = ["--rate-limit", HIGH, "--rate-limit-burst", HIGH,
              "--rate-limit-global", HIGH, "--rate-limit-global-burst", HIGH]
     return {"off": [], "on": log + ids + limit, "api": ["--api", "on"],
-            "log": log, "ids": ids, "limit": limit}[variant]
+            "log": log, "log-unbuffered": log + ["--access-log-buffer", "0"], "ids": ids,
+            "limit": limit}[variant]
 
 
 def start(name: str, binary: str, extra: list[str], variant: str, build: str, docroot: str,
@@ -77,24 +79,6 @@ def post_note(port: int) -> bool:
     return data.startswith(b"HTTP/1.1 201")
 
 
-def one_run(run: bench.Running, sc: bench.Scenario, seconds: int, cpu: int | None) -> dict:
-    cpu0 = bench.cpu_seconds(run.tree())
-    r = bench.run_wrk(run.port, sc, seconds, cpu)
-    cpu1 = bench.cpu_seconds(run.tree())
-    if "error" in r:
-        return r
-    secs = r["duration_us"] / 1e6
-    used = cpu1 - cpu0
-    return {"requests": r["requests"], "rps": r["requests"] / secs if secs else 0.0,
-            "server_cpu_s": used, "per_cpu_s": r["requests"] / used if used > 0 else 0.0,
-            "errors": sum(r["errors"].values()), "p99_us": r["latency_us"]["p99"]}
-
-
-def median(runs: list[dict], key: str) -> float:
-    values = [r[key] for r in runs if "error" not in r]
-    return statistics.median(values) if values else 0.0
-
-
 def measure_stage(name: str, binary: str, extra: list[str], args, docroot: str,
                   tmp_root: str) -> dict:
     variants = ["off", "on", "api"] + args.steps
@@ -113,7 +97,7 @@ def measure_stage(name: str, binary: str, extra: list[str], args, docroot: str,
             bench.run_wrk(servers[variant].port, sc, args.warmup, args.client_cpu)
         for i in range(args.runs):
             for variant, sc in plan:
-                r = one_run(servers[variant], sc, args.duration, args.client_cpu)
+                r = bench.measured_run(servers[variant], sc, args.duration, args.client_cpu)
                 runs[variant].append(r)
                 shown = r.get("error") or f"{r['rps']:.0f} req/s, {r['per_cpu_s']:.0f} req/CPU-s"
                 bench.progress(f"  {name} {variant} run {i + 1}/{args.runs}: {shown}")
@@ -122,14 +106,12 @@ def measure_stage(name: str, binary: str, extra: list[str], args, docroot: str,
             run.stop()
     out = {"stage": name}
     for variant, rs in runs.items():
-        out[variant] = {"runs": rs, "rps": median(rs, "rps"), "per_cpu_s": median(rs, "per_cpu_s"),
-                        "errors": sum(r.get("errors", 0) for r in rs if "error" not in r)
-                        + sum(1 for r in rs if "error" in r)}
+        out[variant] = {"runs": rs, "rps": bench.median_of(rs, "rps"),
+                        "per_cpu_s": bench.median_of(rs, "per_cpu_s"),
+                        "errors": bench.run_errors(rs)}
     off = out["off"]["per_cpu_s"]
-    out["ratio_on_off"] = out["on"]["per_cpu_s"] / off if off else 0.0
-    out["ratio_api_off"] = out["api"]["per_cpu_s"] / off if off else 0.0
-    for step in args.steps:
-        out[f"ratio_{step}_off"] = out[step]["per_cpu_s"] / off if off else 0.0
+    for variant in ["on", "api"] + args.steps:
+        out[f"ratio_{variant}_off"] = bench.ratio_of(out[variant]["per_cpu_s"], off)
     return out
 
 
@@ -155,10 +137,11 @@ def parse_args(argv=None):
     p.add_argument("--client-cpu", type=int, default=1)
     p.add_argument("--json", help="write the results here too")
     p.add_argument("--steps", action="store_true",
-                   help="also one server per step alone (JSON log, request IDs, rate limit)")
+                   help="also one server per step alone (JSON log, the same unbuffered, "
+                   "request IDs, rate limit)")
     args = p.parse_args(argv)
     args.build = os.path.abspath(args.build)
-    args.steps = ["log", "ids", "limit"] if args.steps else []
+    args.steps = ["log", "log-unbuffered", "ids", "limit"] if args.steps else []
     if args.runs < 1 or args.duration < 1 or args.warmup < 0:
         p.error("--runs and --duration must be >= 1, --warmup >= 0")
     if not shutil.which("wrk"):

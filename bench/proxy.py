@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 
@@ -74,21 +73,6 @@ def start_peer(name: str, backends: list[int], tmp_root: str, cpu) -> bench.Runn
         run.stop(2)
         raise RuntimeError(f"{name} did not listen: " + run.stderr_tail())
     return run
-
-
-def one_run(run: bench.Running, sc: bench.Scenario, seconds: int, cpu) -> dict:
-    cpu0 = bench.cpu_seconds(run.tree())
-    r = bench.run_wrk(run.port, sc, seconds, cpu)
-    cpu1 = bench.cpu_seconds(run.tree())
-    if "error" in r:
-        return r
-    secs = r["duration_us"] / 1e6
-    used = cpu1 - cpu0
-    errors = sum(r["errors"].values())
-    return {"rps": r["requests"] / secs, "requests": r["requests"], "proxy_cpu_s": used,
-            "per_cpu_s": r["requests"] / used if used > 0 else 0.0,
-            "p99_ms": r["latency_us"]["p99"] / 1000, "errors": errors,
-            "error_kinds": r["errors"]}
 
 
 def upstream_errors(port: int) -> list[str]:
@@ -146,7 +130,7 @@ def main(argv=None) -> int:
         results = {name: [] for name in proxies}
         for i in range(args.runs):
             for name, run in proxies.items():
-                r = one_run(run, sc, args.duration, wrk_cpu)
+                r = bench.measured_run(run, sc, args.duration, wrk_cpu)
                 results[name].append(r)
                 shown = f"{r['rps']:.0f} req/s" if "error" not in r else r["error"]
                 bench.progress(f"round {i + 1}/{args.runs} {name}: {shown}")
@@ -168,20 +152,21 @@ def main(argv=None) -> int:
 
 
 def summarize(results: dict) -> dict:
+    """Per proxy: the medians of its runs (None when every run failed), and its ratio to the
+    better peer in requests per proxy-CPU-second."""
     out = {}
     for name, runs in results.items():
-        ok = [r for r in runs if "error" not in r]
-        if not ok:
+        if all("error" in r for r in runs):
             out[name] = None
             continue
-        out[name] = {k: statistics.median(r[k] for r in ok)
-                     for k in ("rps", "per_cpu_s", "p99_ms", "proxy_cpu_s")}
-        out[name]["errors"] = sum(r["errors"] for r in ok)
+        out[name] = {k: bench.median_of(runs, k)
+                     for k in ("rps", "per_cpu_s", "p99_us", "server_cpu_s")}
+        out[name]["errors"] = bench.run_errors(runs)
     peers = [out[n] for n in ("nginx", "haproxy") if out.get(n)]
     best = max(peers, key=lambda s: s["per_cpu_s"]) if peers else None
     for name, s in out.items():
         if s and best:
-            s["x_best_peer"] = s["per_cpu_s"] / best["per_cpu_s"]
+            s["x_best_peer"] = bench.ratio_of(s["per_cpu_s"], best["per_cpu_s"])
     return out
 
 
@@ -195,7 +180,7 @@ def print_table(report: dict, args) -> None:
             print(f"| {name} | failed | | | | |")
             continue
         print(f"| {name} | {s['rps']:,.0f} | {s['per_cpu_s']:,.0f} | "
-              f"{s.get('x_best_peer', 0):.2f} | {s['p99_ms']:.2f} ms | {s['errors']} |")
+              f"{s.get('x_best_peer', 0):.2f} | {s['p99_us'] / 1000:.2f} ms | {s['errors']} |")
 
 
 if __name__ == "__main__":

@@ -137,6 +137,43 @@ class Check(unittest.TestCase):
         self.assertEqual(failed, 1)
 
 
+class RunBookkeeping(unittest.TestCase):
+    """measured_run's rows and the medians the scenario scripts (middleware.py, proxy.py)
+    take of them."""
+
+    def test_a_run_row_counts_requests_per_server_cpu_second(self):
+        class FakeRun:
+            port = 1
+            cpu = iter([1.0, 3.0])
+            def tree(self):
+                return [os.getpid()]
+        wrk = {"requests": 1000, "duration_us": 2_000_000, "latency_us": {"p99": 250.0},
+               "errors": {"connect": 0, "read": 2, "write": 0, "status": 1, "timeout": 0}}
+        saved = bench.run_wrk, bench.cpu_seconds
+        try:
+            bench.run_wrk = lambda *a, **k: wrk
+            bench.cpu_seconds = lambda pids: next(FakeRun.cpu)
+            row = bench.measured_run(FakeRun(), bench.Scenario("4k", 100, True), 2, None)
+        finally:
+            bench.run_wrk, bench.cpu_seconds = saved
+        self.assertEqual(row["rps"], 500.0)
+        self.assertEqual(row["server_cpu_s"], 2.0)
+        self.assertEqual(row["per_cpu_s"], 500.0)
+        self.assertEqual(row["errors"], 3)
+        self.assertEqual(row["p99_us"], 250.0)
+
+    def test_medians_skip_failed_runs_and_errors_count_them(self):
+        runs = [{"rps": 10.0, "errors": 0}, {"error": "wrk failed"}, {"rps": 30.0, "errors": 2},
+                {"rps": 20.0, "errors": 0}]
+        self.assertEqual(bench.median_of(runs, "rps"), 20.0)
+        self.assertEqual(bench.run_errors(runs), 3)
+        self.assertEqual(bench.median_of([{"error": "x"}], "rps"), 0.0)
+
+    def test_a_ratio_without_a_base_is_zero(self):
+        self.assertEqual(bench.ratio_of(9.0, 10.0), 0.9)
+        self.assertEqual(bench.ratio_of(9.0, 0.0), 0.0)
+
+
 class Table(unittest.TestCase):
     def test_ratios_are_against_nginx_with_the_same_workers(self):
         http = [http_record("nginx-w1", rps=2000.0, cpu=0.05),

@@ -152,6 +152,7 @@ int main(int argc, char** argv) {
       metrics.connection_opened();
       options.shutdown_grace = config.server.shutdown_timeout;
       (void)http::serve_connection(std::move(client), *service, options);  // never parks here
+      service->access_log().flush();  // its buffered lines, before the server may idle
       metrics.connection_closed();
     }
     log::info("signal {} received, exiting", read_signal(signals.get()));

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "serverlab/buffer.hpp"
+#include "serverlab/http/access_log.hpp"
 #include "serverlab/http/date.hpp"
 #include "serverlab/http/response.hpp"
 #include "serverlab/log.hpp"
@@ -76,7 +77,8 @@ void Acceptor::run(WorkerPool<Ready>& pool, Fairness& fairness) {
     bool accepting = Clock::now() >= accept_resume_;
     fds.push_back({accepting ? listener_.get() : -1, POLLIN, 0});  // poll skips fd -1
     for (const Waiting& w : waiting_) fds.push_back({w.fd.get(), POLLIN, 0});
-    if (::poll(fds.data(), fds.size(), poll_timeout(pool)) < 0 && errno != EINTR)
+    const int timeout_ms = http::AccessLog::flush_due(poll_timeout(pool));  // buffered log lines
+    if (::poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR)
       throw SysError("poll");
     if (fds[0].revents != 0) break;  // a stop request wins over everything
 

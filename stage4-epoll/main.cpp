@@ -26,6 +26,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "access_log_timer.hpp"
 #include "event_loop.hpp"
 #include "http_server.hpp"
 #include "serverlab/flags.hpp"
@@ -217,6 +218,7 @@ int main(int argc, char** argv) {
               settings.edge_triggered ? "edge" : "level", tls ? "https" : "http");
 
     loop.set_before_sleep([&generations] { generations.before_sleep(); });
+    flush_access_logs_on_timer(loop);
     loop.run();
     generations.before_sleep();
     log::info("http-epoll stopped");

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "access_log_timer.hpp"
 #include "event_loop.hpp"
 #include "fd_passing.hpp"
 #include "http_server.hpp"
@@ -306,6 +307,7 @@ int worker_main(const WorkerOptions& options, const WorkerLaunch& launch, Scoreb
     server.before_sleep();
     observer.tick(server.connection_count());
   });
+  flush_access_logs_on_timer(loop);
   loop.run();
   server.before_sleep();
   return 0;

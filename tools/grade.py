@@ -538,6 +538,8 @@ NOT_GRADED |= {"tls_servers:stage2", "tls_servers:stage3", "tls_servers:stage4",
 NOT_GRADED |= {"http_features:stage2", "http_features:stage3", "http_features:stage4",
                "http_features:stage5"}
 NOT_GRADED |= {"http_conn_limit:stage3", "http_conn_limit:stage4", "http_conn_limit:stage5"}
+NOT_GRADED |= {"access_log:stage2", "access_log:stage3", "access_log:stage4",
+               "access_log:stage5"}
 # HTTP/2 (issue 17): a feature, not a week's code.
 NOT_GRADED |= {"stage4_http2_test", "stage4_http2_et_test", "stage5_http2_test"}
 NOT_GRADED |= {"stage4_http2_tls_test", "stage4_http2_tls_et_test", "stage5_http2_tls_test"}

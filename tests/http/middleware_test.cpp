@@ -140,7 +140,15 @@ TEST_F(Middleware, RequestIdsAreTakenOrMadeEchoedAndLoggedAsJson) {
   const std::string error_id = garbage->header("X-Request-Id").value_or("");
   EXPECT_FALSE(error_id.empty()) << garbage->wire();
 
+  // A file log is buffered (written within --access-log-flush, 1 s): wait, 10 s at most,
+  // for the three lines (stage 5's workers each write their own).
   auto lines = json_lines(log);
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+       (!find_id(lines, "client-id-42") || !find_id(lines, made_id) || !find_id(lines, error_id)) &&
+       std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    lines = json_lines(log);
+  }
   const nlohmann::json* first = find_id(lines, "client-id-42");
   ASSERT_NE(first, nullptr) << "no log line with the client's ID in " << log;
   EXPECT_EQ((*first)["status"], 200);

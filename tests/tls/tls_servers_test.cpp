@@ -84,6 +84,18 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
+// The access log's text once it holds `text`, or what it holds after 10 s: a file log
+// is buffered and written within --access-log-flush (1 s) of a request.
+std::string wait_for_text(const std::string& path, const std::string& text) {
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  std::string got = read_file(path);
+  while (got.find(text) == std::string::npos && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(20ms);
+    got = read_file(path);
+  }
+  return got;
+}
+
 class TlsServer : public ::testing::Test {
  protected:
   TlsServer() : root_("tls-servers-root") {
@@ -232,9 +244,9 @@ TEST_F(TlsServer, MutualTlsRequireRefusesMissingForeignAndExpiredCertificates) {
   ASSERT_EQ(ok.status, 0) << ok.err;
   EXPECT_EQ(ok.out, "alpha\n");
   // The subject, escaped to one field, in the access log's user position.
-  const std::string log = read_file(log_path());
-  EXPECT_NE(log.find(" - O=serverlab\\x20test,CN=serverlab\\x20test\\x20client ["),
-            std::string::npos)
+  const std::string user = " - O=serverlab\\x20test,CN=serverlab\\x20test\\x20client [";
+  const std::string log = wait_for_text(log_path(), user);
+  EXPECT_NE(log.find(user), std::string::npos)
       << log;
   ProgramResult m = curl("/-/metrics", good);
   EXPECT_NE(m.out.find("serverlab_tls_handshake_failures_peer_certificate_total "),
@@ -253,7 +265,8 @@ TEST_F(TlsServer, MutualTlsOptionalLetsAClientWithoutCertificateIn) {
   EXPECT_NE(curl("/a.txt", {"--cert", cert("stranger.pem"), "--key", cert("stranger.key")}).status,
             0)
       << "optional still refuses a bad certificate";
-  EXPECT_NE(read_file(log_path()).find("127.0.0.1 - - ["), std::string::npos);
+  EXPECT_NE(wait_for_text(log_path(), "127.0.0.1 - - [").find("127.0.0.1 - - ["),
+            std::string::npos);
   ::unlink(log_path().c_str());
 }
 

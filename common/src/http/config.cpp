@@ -21,6 +21,9 @@ ParseLimits HttpConfig::parse_limits() const {
 
 std::string default_document_root() { return SERVERLAB_DEFAULT_ROOT; }
 
+// A buffer is memory held per log (per stage 5 worker): a sane ceiling.
+constexpr std::uint64_t kMaxAccessLogBuffer = 64 * 1024 * 1024;
+
 void add_http_flags(Flags& flags, HttpConfig& config, std::uint16_t default_port) {
   add_server_flags(flags, config.server, default_port);
   flags.begin_section("http");
@@ -29,6 +32,12 @@ void add_http_flags(Flags& flags, HttpConfig& config, std::uint16_t default_port
   flags.begin_section("log");
   flags.add("access-log", config.access_log,
             "access log in Combined Log Format: a file PATH, '-' for stdout, or off");
+  flags.add_size("access-log-buffer", config.access_log_buffer,
+                 "a file access log keeps lines in memory and writes them at once when they "
+                 "fill BYTES, and at exit (0: one write per line)");
+  flags.add_seconds("access-log-flush", config.access_log_flush,
+                    "buffered access-log lines are written at the latest SEC after the first "
+                    "(0: one write per line)");
   flags.begin_section("limits");
   flags.add_seconds("header-timeout", config.header_timeout,
                     "a request head not complete within SEC gets 408 and the connection closes");
@@ -74,6 +83,11 @@ void add_http_flags(Flags& flags, HttpConfig& config, std::uint16_t default_port
     if (auto problem = directory_problem(config.error_pages))
       return fmt::format("--error-pages '{}': {}", config.error_pages, *problem);
     return std::nullopt;
+  });
+  flags.add_check([&config]() -> std::optional<std::string> {
+    if (config.access_log_buffer <= kMaxAccessLogBuffer) return std::nullopt;
+    return fmt::format("--access-log-buffer {}: at most {} (64M)", config.access_log_buffer,
+                       kMaxAccessLogBuffer);
   });
 }
 

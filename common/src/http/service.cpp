@@ -21,8 +21,10 @@ HttpService::HttpService(HttpConfig config, Metrics* metrics,
       cache_(config_.root, FileCache::Options{config_.file_cache_entries,
                                               config_.file_cache_validity, 16 * 1024}),
       files_(config_, cache_),
-      access_log_(config_.access_log, config_.middleware.access_log_json() ? AccessLog::Format::Json
-                                                                            : AccessLog::Format::Clf),
+      access_log_(config_.access_log,
+                  config_.middleware.access_log_json() ? AccessLog::Format::Json
+                                                       : AccessLog::Format::Clf,
+                  AccessLog::Buffering{config_.access_log_buffer, config_.access_log_flush}),
       error_log_limiter_(config_.error_log_rate, config_.error_log_rate) {
   // The chain, in its order. The access log and metrics steps run in the
   // session (middleware.hpp says why); the others are on only when configured.

@@ -31,6 +31,8 @@ struct HttpConfig {
 
   std::string root;                 // --root: the document root (default: the bundled www/)
   std::string access_log = "off";   // --access-log PATH|-|off ('-' = stdout)
+  std::uint64_t access_log_buffer = 32 * 1024;  // --access-log-buffer: bytes held (0: none)
+  double access_log_flush = 1.0;    // --access-log-flush: oldest buffered line's longest wait
   double header_timeout = 10.0;     // --header-timeout: a request head must arrive within this
   double keepalive_timeout = 5.0;   // --keepalive-timeout: an idle persistent connection closes
   double send_timeout = 60.0;       // (no flag) a peer that takes no bytes this long is dropped
