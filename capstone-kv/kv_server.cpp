@@ -19,6 +19,7 @@ extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
 #include <cstring>
 #include <exception>
 
+#include "clock.hpp"
 #include "commands.hpp"
 #include "rdb.hpp"
 #include "glob.hpp"
@@ -30,19 +31,6 @@ extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
 namespace serverlab::kv {
 
 namespace {
-
-std::int64_t wall_ms() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
-}
-
-std::uint64_t monotonic_us() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000 +
-         static_cast<std::uint64_t>(ts.tv_nsec) / 1000;
-}
 
 // Removes one pointer from a vector of pointers (order does not matter).
 template <typename T>

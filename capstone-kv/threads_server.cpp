@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "client.hpp"
+#include "clock.hpp"
 #include "commands.hpp"
 #include "kv_server.hpp"
 #include "serverlab/log.hpp"
@@ -33,19 +34,6 @@ constexpr std::size_t kReadSize = 64 * 1024;
 constexpr std::size_t kSendAt = 1 << 20;
 // A client whose input holds no whole command past this is closed (as the epoll model).
 constexpr std::size_t kMaxQueryBuffer = std::size_t{1} << 30;
-
-std::int64_t wall_ms() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
-}
-
-std::uint64_t monotonic_us() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000 +
-         static_cast<std::uint64_t>(ts.tv_nsec) / 1000;
-}
 
 // Writes all of `bytes` (blocking socket). False when the peer is gone.
 bool send_all(int fd, std::string_view bytes) {

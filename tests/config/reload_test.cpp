@@ -263,20 +263,7 @@ bool state_is_per_generation() {
 // status (0: no answer) and the body.
 std::pair<int, std::string> request_from(const ServerProcess& server, const std::string& source,
                                          const std::string& raw) {
-  Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) throw SysError("socket");
-  sockaddr_in local{};
-  local.sin_family = AF_INET;
-  ::inet_pton(AF_INET, source.c_str(), &local.sin_addr);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&local), sizeof local) != 0)
-    throw SysError("bind " + source);
-  sockaddr_in remote{};
-  remote.sin_family = AF_INET;
-  remote.sin_port = htons(server.port());
-  ::inet_pton(AF_INET, "127.0.0.1", &remote.sin_addr);
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&remote), sizeof remote) != 0)
-    throw SysError("connect from " + source);
-  HttpClient c(std::move(fd));
+  HttpClient c = HttpClient::connect_from(server, source);
   if (!c.send(raw)) return {0, "send failed"};
   auto r = c.read_response();
   if (!r) return {0, c.error()};

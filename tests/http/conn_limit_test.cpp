@@ -19,25 +19,6 @@
 namespace serverlab::conformance {
 namespace {
 
-// A connection to `server` from `source`.
-HttpClient connect_from(const testing::ServerProcess& server, const std::string& source) {
-  Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) throw SysError("socket");
-  sockaddr_in local{};
-  local.sin_family = AF_INET;
-  if (::inet_pton(AF_INET, source.c_str(), &local.sin_addr) != 1)
-    throw std::runtime_error("bad address " + source);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&local), sizeof local) != 0)
-    throw SysError("bind " + source);
-  sockaddr_in remote{};
-  remote.sin_family = AF_INET;
-  remote.sin_port = htons(server.port());
-  ::inet_pton(AF_INET, "127.0.0.1", &remote.sin_addr);
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&remote), sizeof remote) != 0)
-    throw SysError("connect from " + source);
-  return HttpClient(std::move(fd));
-}
-
 // One keep-alive GET of /hello.txt on `c`: the status (0: no answer).
 int get_hello(HttpClient& c) {
   if (!c.send(request("GET", "/hello.txt"))) return 0;
@@ -72,12 +53,12 @@ TEST_F(ConnLimit, TheConnectionOverTheLimitGets429AndOtherAddressesAreServed) {
   // kLimit connections from one address, each answered once: all accepted, all open.
   std::vector<HttpClient> held;
   for (int i = 0; i < kLimit; ++i) {
-    held.push_back(connect_from(srv, "127.0.0.2"));
+    held.push_back(HttpClient::connect_from(srv, "127.0.0.2"));
     ASSERT_EQ(get_hello(held.back()), 200) << "connection " << i << "\n" << srv.stderr_text();
   }
 
   // One more from the same address: 429 with Retry-After, then the server closes.
-  HttpClient over = connect_from(srv, "127.0.0.2");
+  HttpClient over = HttpClient::connect_from(srv, "127.0.0.2");
   over.send(request("GET", "/hello.txt"));
   auto refused = over.read_response();
   ASSERT_TRUE(refused) << over.error();
@@ -87,7 +68,7 @@ TEST_F(ConnLimit, TheConnectionOverTheLimitGets429AndOtherAddressesAreServed) {
   EXPECT_TRUE(over.closed_by_peer()) << "the refused connection stays open";
 
   // Another address is not affected, and the held connections still work.
-  HttpClient other = connect_from(srv, "127.0.0.3");
+  HttpClient other = HttpClient::connect_from(srv, "127.0.0.3");
   EXPECT_EQ(get_hello(other), 200);
   EXPECT_EQ(get_hello(held.front()), 200);
 
@@ -96,7 +77,7 @@ TEST_F(ConnLimit, TheConnectionOverTheLimitGets429AndOtherAddressesAreServed) {
   held.back().close();
   int status = 0;
   for (int i = 0; i < 100 && status != 200; ++i) {
-    HttpClient again = connect_from(srv, "127.0.0.2");
+    HttpClient again = HttpClient::connect_from(srv, "127.0.0.2");
     status = get_hello(again);
     if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
@@ -114,7 +95,7 @@ TEST_F(ConnLimit, WithoutTheFlagAnAddressMayOpenManyConnections) {
   auto& srv = start({});
   std::vector<HttpClient> held;
   for (int i = 0; i < 12; ++i) {
-    held.push_back(connect_from(srv, "127.0.0.2"));
+    held.push_back(HttpClient::connect_from(srv, "127.0.0.2"));
     ASSERT_EQ(get_hello(held.back()), 200) << "connection " << i;
   }
 }

@@ -22,34 +22,17 @@
 namespace serverlab::conformance {
 namespace {
 
-// A connection to `server` from `source` (any 127.0.0.0/8 address: all are local).
-HttpClient connect_from(const testing::ServerProcess& server, const std::string& source) {
-  Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) throw SysError("socket");
-  sockaddr_in local{};
-  local.sin_family = AF_INET;
-  if (::inet_pton(AF_INET, source.c_str(), &local.sin_addr) != 1)
-    throw std::runtime_error("bad address " + source);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&local), sizeof local) != 0)
-    throw SysError("bind " + source);
-  sockaddr_in remote{};
-  remote.sin_family = AF_INET;
-  remote.sin_port = htons(server.port());
-  ::inet_pton(AF_INET, "127.0.0.1", &remote.sin_addr);
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&remote), sizeof remote) != 0)
-    throw SysError("connect from " + source);
-  return HttpClient(std::move(fd));
-}
-
 // One client address that keeps its connection open while the server allows it,
 // and opens a new one from the same address when the server closed it (stage 2).
 class Client {
  public:
   Client(const testing::ServerProcess& server, std::string source)
-      : server_(server), source_(std::move(source)), c_(connect_from(server_, source_)) {}
+      : server_(server),
+        source_(std::move(source)),
+        c_(HttpClient::connect_from(server_, source_)) {}
   HttpResponse send(const std::string& raw) {
     if (closed_) {
-      c_ = connect_from(server_, source_);
+      c_ = HttpClient::connect_from(server_, source_);
       closed_ = false;
     }
     HttpResponse r;
@@ -278,7 +261,7 @@ TEST_F(Middleware, AFloodOfAddressesKeepsTheTableBounded) {
   int served = 0;
   for (int i = 0; i < kAddresses; ++i) {
     std::string source = "127.4." + std::to_string(i / 200) + "." + std::to_string(1 + i % 200);
-    HttpClient c = connect_from(srv, source);
+    HttpClient c = HttpClient::connect_from(srv, source);
     c.send(request("GET", "/hello.txt", "Connection: close\r\n"));
     auto r = c.read_response();
     served += (r && r->status == 200) ? 1 : 0;

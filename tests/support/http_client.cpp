@@ -1,5 +1,6 @@
 #include "http_client.hpp"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -13,8 +14,10 @@
 #include <cstring>
 #include <filesystem>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
+#include "serverlab/sys_error.hpp"
 #include "serverlab/tls/stream.hpp"
 
 namespace serverlab::testing {
@@ -127,6 +130,24 @@ HttpClient HttpClient::connect(const ServerProcess& server) {
     c.fd_.reset();
   }
   return c;
+}
+
+HttpClient HttpClient::connect_from(const ServerProcess& server, const std::string& source) {
+  Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) throw SysError("socket");
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  if (::inet_pton(AF_INET, source.c_str(), &local.sin_addr) != 1)
+    throw std::runtime_error("bad address " + source);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&local), sizeof local) != 0)
+    throw SysError("bind " + source);
+  sockaddr_in remote{};
+  remote.sin_family = AF_INET;
+  remote.sin_port = htons(server.port());
+  ::inet_pton(AF_INET, "127.0.0.1", &remote.sin_addr);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&remote), sizeof remote) != 0)
+    throw SysError("connect from " + source);
+  return HttpClient(std::move(fd));
 }
 
 bool HttpClient::send(std::string_view bytes) {

@@ -69,6 +69,10 @@ class HttpClient {
  public:
   explicit HttpClient(Fd fd);
   static HttpClient connect(const ServerProcess& server);
+  // A plain TCP connection to `server` whose local end is bound to `source`, any
+  // address of 127.0.0.0/8 (all are local): how the tests look like many clients to
+  // per-address limits. Throws SysError when the bind or the connect fails.
+  static HttpClient connect_from(const ServerProcess& server, const std::string& source);
 
   // From now on, connect() speaks TLS with `context` (a client context; null:
   // plain TCP again). The context must outlive every client. Test thread only.
