@@ -41,7 +41,9 @@ int main(int argc, char** argv) {
   std::string model = "epoll";
   int threads = 64, shards = 16;
 
-  Flags flags("kv-server", "Redis-compatible key-value server (RESP2): one thread, one epoll loop");
+  Flags flags("kv-server",
+              "Redis-compatible key-value server (RESP2): one thread on an epoll loop, or stage 3's "
+              "pool over a sharded store (--model threads)");
   add_server_flags(flags, server_options, 6379);
   flags.begin_section("kv");
   flags.add("maxclients", max_clients, "refuse clients beyond this many (-ERR max number of clients reached)", 1);
