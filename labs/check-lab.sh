@@ -14,6 +14,8 @@
 # is still the stub stops the run at once (exit 3) with a line naming the region, its
 # file and its handout, instead of starting servers that cannot work.
 #
+# CHECK_LAB_LIST=1 lists a week's stage-suite tests (ctest -N) instead of running them.
+#
 # Every run is bounded (CHECK_LAB_TIMEOUT seconds, default 120 for a lab check and 600
 # for a suite) and labs/bounded.py stops whatever it left running when it ends, so a
 # hung or crashed test never leaves a server behind. The build's warnings are shown.
@@ -140,14 +142,22 @@ else
   esac
   echo "== $week has no lab check of its own; running $what${why:+ ($why)}"
   build_targets "deps_$stage" lab-checks
+  # CHECK_LAB_LIST=1 lists the tests instead of running them (ctest -N). CI sets it when it
+  # checks the handouts' commands in the reference tree, whose whole suite it has just run.
+  list=()
+  [ -n "${CHECK_LAB_LIST:-}" ] && list=(-N)
   # --no-tests=error: a selection that matches nothing fails instead of passing.
   rc=0
-  run_bounded "${CHECK_LAB_TIMEOUT:-600}" ctest --test-dir "$build" "${select[@]}" \
+  run_bounded "${CHECK_LAB_TIMEOUT:-600}" ctest --test-dir "$build" "${select[@]}" "${list[@]}" \
     --output-on-failure --no-tests=error || rc=$?
   [ "$rc" = 124 ] && exit 124
   if [ "$rc" != 0 ]; then
     echo "== $week: some tests fail (their output is above; ctest exit $rc)"
     exit 1
+  fi
+  if [ -n "${CHECK_LAB_LIST:-}" ]; then
+    echo "== $week: listed, not run (CHECK_LAB_LIST)"
+    exit 0
   fi
   echo "== $week: every check passes. Next: the exercises and writeup in $readme"
 fi

@@ -15,7 +15,9 @@ with make, ctest, cmake, labs/check-lab.sh or tools/. Each is classed by rule:
 The runnable ones run in DIR (from its root, as a student would), each bounded by
 CMD_LIMIT seconds (default 600). In the reference tree a ctest command is listed, not
 run (`-N` appended): CI's first step has just run the whole suite, so what is left to
-prove is that the preset, labels and patterns are valid and select at least one test. A command fails this check when its output says
+prove is that the preset, labels and patterns are valid and select at least one test.
+For the same reason check-lab runs with CHECK_LAB_LIST=1 there: a week whose check is
+its stage's suite lists it; a week with a lab check of its own still runs that check. A command fails this check when its output says
 "No tests were found", make reports an unknown target ("No rule to make target"),
 or it times out; in the reference tree it must also exit 0. In the starter tree
 a failing check is expected (the labs are not written), so only those three count.
@@ -111,10 +113,13 @@ def classify(cmd: str, kind: str) -> tuple[str, str]:
 
 
 def run(tree: Path, cmd: str, kind: str, limit: int) -> tuple[bool, str, float]:
-    if kind == "reference" and cmd.startswith("ctest"):
-        cmd += " -N"  # list only: the suite itself ran in CI's first step
-    start = time.monotonic()
     env = dict(os.environ, CHECK_LAB_TIMEOUT=str(limit - 30))
+    if kind == "reference":
+        # List, do not run, the suites: the first CI step has just run them all.
+        if cmd.startswith("ctest"):
+            cmd += " -N"
+        env["CHECK_LAB_LIST"] = "1"  # check-lab's stage-suite weeks: ctest -N
+    start = time.monotonic()
     # A session of its own, so a command that times out is stopped with all it started.
     p = subprocess.Popen(["bash", "-c", cmd], cwd=tree, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
