@@ -108,7 +108,7 @@ for t in "${targets[@]}"; do
         common/src/http/date.cpp common/src/http/access_log.cpp common/src/http/form.cpp \
         common/src/http/router.cpp common/src/http/request_id.cpp \
         common/src/http/rate_limit.cpp common/src/http/auth.cpp common/src/http/api_notes.cpp \
-        common/src/http/middleware_state.cpp \
+        common/src/http/middleware_state.cpp common/src/socket.cpp \
         common/src/metrics.cpp common/src/fd.cpp common/src/buffer.cpp common/src/rio.cpp \
         build/fuzz/http2/log.o --
       ;;
