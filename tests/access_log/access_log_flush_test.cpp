@@ -29,22 +29,8 @@ using Clock = std::chrono::steady_clock;
 
 std::string server_path() { return server_binary("SERVERLAB_ACCESS_LOG_TEST_BIN", ""); }
 
-// Extra server flags for this stage (stage 5: two workers), split at spaces.
-std::vector<std::string> stage_args() {
-  std::vector<std::string> args;
-  std::string word;
-  const char* extra = std::getenv("SERVERLAB_ACCESS_LOG_TEST_ARGS");
-  for (const char* p = extra ? extra : "";; ++p) {
-    if (*p == ' ' || *p == '\0') {
-      if (!word.empty()) args.push_back(word);
-      word.clear();
-      if (*p == '\0') break;
-    } else {
-      word += *p;
-    }
-  }
-  return args;
-}
+// Extra server flags for this stage (stage 5: two workers).
+std::vector<std::string> stage_args() { return env_words("SERVERLAB_ACCESS_LOG_TEST_ARGS"); }
 
 int count_lines(const std::string& path) {
   std::ifstream in(path);

@@ -46,22 +46,7 @@ using Clock = std::chrono::steady_clock;
 std::string server_path() { return server_binary("SERVERLAB_CONFIG_TEST_BIN", ""); }
 
 // Extra server flags for this stage (stage 5: two workers).
-std::vector<std::string> stage_args() {
-  std::vector<std::string> args;
-  if (const char* extra = std::getenv("SERVERLAB_CONFIG_TEST_ARGS")) {
-    std::string word;
-    for (const char* p = extra;; ++p) {
-      if (*p == ' ' || *p == '\0') {
-        if (!word.empty()) args.push_back(word);
-        word.clear();
-        if (*p == '\0') break;
-      } else {
-        word += *p;
-      }
-    }
-  }
-  return args;
-}
+std::vector<std::string> stage_args() { return env_words("SERVERLAB_CONFIG_TEST_ARGS"); }
 
 // A document root with a file and a directory without index.html, and a config
 // file that serves it.

@@ -93,15 +93,6 @@ std::unique_ptr<DocrootStorage>& docroot_storage() {
   return d;
 }
 
-std::vector<std::string> split_words(const char* text) {
-  std::vector<std::string> out;
-  if (text == nullptr) return out;
-  std::istringstream in(text);
-  std::string word;
-  while (in >> word) out.push_back(word);
-  return out;
-}
-
 std::vector<std::string> variant_flags(Variant v) {
   switch (v) {
     case Variant::kDefault:
@@ -172,7 +163,7 @@ std::vector<std::string> tls_flags() {
 std::vector<std::string> server_argv(Variant v) {
   std::vector<std::string> argv{server_binary()};
   for (const char* var : {"SERVERLAB_DEFAULT_SERVER_ARGS", "SERVERLAB_SERVER_ARGS"}) {
-    for (auto& w : split_words(std::getenv(var))) argv.push_back(std::move(w));
+    for (auto& w : testing::env_words(var)) argv.push_back(std::move(w));
   }
   for (const char* a : {"--port", "0", "--log-level", "warn"}) argv.emplace_back(a);
   argv.emplace_back("--root");
@@ -242,6 +233,12 @@ std::unique_ptr<testing::ServerProcess> start_private_server(Variant v) {
   } catch (const std::exception& e) {
     throw std::runtime_error("cannot start '" + join(argv) + "': " + e.what());
   }
+}
+
+double metric(const std::string& text, const std::string& name) {
+  std::size_t at = text.find("\n" + name + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + name.size() + 2));
 }
 
 std::unique_ptr<testing::ServerProcess> start_server_with(const std::vector<std::string>& flags) {

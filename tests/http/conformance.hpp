@@ -119,6 +119,25 @@ std::optional<long> parse_http_date(std::string_view text);
 // `extra` holds complete header lines, each ending in \r\n.
 std::string request(std::string_view method, std::string_view target, std::string_view extra = "");
 
+// The value of `name` in a Prometheus text body (/-/metrics; -1 when absent).
+double metric(const std::string& text, const std::string& name);
+
+// A fixture for tests that start a server of their own with flags of their own
+// (start()); after the test the server must stop cleanly (exit 0).
+class PrivateServerTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    if (server_) {
+      EXPECT_EQ(server_->stop(), 0) << server_->stderr_text();
+    }
+  }
+  testing::ServerProcess& start(const std::vector<std::string>& flags) {
+    server_ = start_server_with(flags);
+    return *server_;
+  }
+  std::unique_ptr<testing::ServerProcess> server_;
+};
+
 class HttpTest : public ::testing::Test {
  protected:
   explicit HttpTest(Variant v = Variant::kDefault) : variant_(v) {}

@@ -26,26 +26,7 @@ int get_hello(HttpClient& c) {
   return r ? r->status : 0;
 }
 
-// The value of `name` in a Prometheus text body (-1 when absent).
-double metric(const std::string& text, const std::string& name) {
-  std::size_t at = text.find("\n" + name + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + name.size() + 2));
-}
-
-class ConnLimit : public ::testing::Test {
- protected:
-  void TearDown() override {
-    if (server_) {
-      EXPECT_EQ(server_->stop(), 0) << server_->stderr_text();
-    }
-  }
-  testing::ServerProcess& start(const std::vector<std::string>& flags) {
-    server_ = start_server_with(flags);
-    return *server_;
-  }
-  std::unique_ptr<testing::ServerProcess> server_;
-};
+class ConnLimit : public PrivateServerTest {};
 
 TEST_F(ConnLimit, TheConnectionOverTheLimitGets429AndOtherAddressesAreServed) {
   constexpr int kLimit = 3;

@@ -53,13 +53,6 @@ class Client {
   bool closed_ = false;
 };
 
-// The value of `name` in a Prometheus text body (-1 when absent).
-double metric(const std::string& text, const std::string& name) {
-  std::size_t at = text.find("\n" + name + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + name.size() + 2));
-}
-
 std::vector<nlohmann::json> json_lines(const std::string& path) {
   std::vector<nlohmann::json> out;
   std::ifstream in(path);
@@ -80,19 +73,7 @@ const nlohmann::json* find_id(const std::vector<nlohmann::json>& lines, const st
   return nullptr;
 }
 
-class Middleware : public ::testing::Test {
- protected:
-  void TearDown() override {
-    if (server_) {
-      EXPECT_EQ(server_->stop(), 0) << server_->stderr_text();
-    }
-  }
-  testing::ServerProcess& start(const std::vector<std::string>& flags) {
-    server_ = start_server_with(flags);
-    return *server_;
-  }
-  std::unique_ptr<testing::ServerProcess> server_;
-};
+class Middleware : public PrivateServerTest {};
 
 TEST_F(Middleware, RequestIdsAreTakenOrMadeEchoedAndLoggedAsJson) {
   static int n = 0;

@@ -291,6 +291,15 @@ ProgramResult run_program(const std::vector<std::string>& argv, std::string_view
   }
 }
 
+std::vector<std::string> env_words(const char* variable) {
+  std::vector<std::string> words;
+  const char* text = std::getenv(variable);
+  std::istringstream in(text == nullptr ? "" : text);
+  std::string word;
+  while (in >> word) words.push_back(word);
+  return words;
+}
+
 std::string server_binary(const char* suite_variable, const std::string& fallback) {
   return binary_from_env("SERVERLAB_SERVER_BIN", binary_from_env(suite_variable, fallback));
 }

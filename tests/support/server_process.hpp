@@ -94,6 +94,10 @@ std::string server_binary(const char* suite_variable, const std::string& fallbac
 // The same for a client binary (stage 1's echo-client): $SERVERLAB_CLIENT_BIN first.
 std::string client_binary(const char* suite_variable, const std::string& fallback);
 
+// The words of $variable split at whitespace (none when it is unset): the extra server
+// flags a suite's ctest registration passes for one stage, e.g. "--workers 2".
+std::vector<std::string> env_words(const char* variable);
+
 // Each ServerProcess appends the path it starts (argv[0]) as one line to the file
 // named by $SERVERLAB_STARTED_LOG, when that is set: tools/grade.py reads it to check
 // that every suite started the binary being graded and nothing else.

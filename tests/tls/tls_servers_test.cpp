@@ -69,14 +69,6 @@ std::string pattern(std::size_t n) {
   return s;
 }
 
-std::vector<std::string> split_words(const char* text) {
-  std::vector<std::string> out;
-  std::istringstream in(text == nullptr ? "" : text);
-  std::string word;
-  while (in >> word) out.push_back(word);
-  return out;
-}
-
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream s;
@@ -106,7 +98,7 @@ class TlsServer : public ::testing::Test {
   // Starts the stage's server with the test certificate and `extra` flags.
   void start(const std::vector<std::string>& extra = {}) {
     std::vector<std::string> argv{serverlab::testing::server_binary("TLS_SERVER_BIN", "")};
-    for (auto& a : split_words(std::getenv("TLS_SERVER_ARGS"))) argv.push_back(a);
+    for (auto& a : serverlab::testing::env_words("TLS_SERVER_ARGS")) argv.push_back(a);
     for (const char* a : {"--port", "0", "--log-level", "warn", "--header-timeout", "1"})
       argv.emplace_back(a);
     argv.insert(argv.end(), {"--root", root_.path(), "--access-log", log_path(), "--tls-cert",
