@@ -28,12 +28,14 @@ constexpr int kMaxRounds = 32;                              // steps per wake-up
 
 }  // namespace
 
-Connection::Connection(EpollHttpServer& server, Fd fd, std::string_view peer)
+Connection::Connection(EpollHttpServer& server, Fd fd, std::string_view peer,
+                       http::ConnectionLimiter::Slot slot)
     : server_(server),
       loop_(server.loop()),
       fd_(std::move(fd)),
       carry_(http::HttpSession::opening(server.service())),
-      peer_(peer) {
+      peer_(peer),
+      slot_(std::move(slot)) {
   // No session yet: one is lent when the first bytes arrive.
   if (const tls::TlsContext* context = server.tls()) {
     tls_ = std::make_unique<http::TlsTransport>(*context);

@@ -66,6 +66,7 @@
 #include "session_pool.hpp"
 #include "event_loop.hpp"
 #include "serverlab/fd.hpp"
+#include "serverlab/http/rate_limit.hpp"
 #include "serverlab/http/session.hpp"
 #include "serverlab/http/tls_transport.hpp"
 
@@ -76,7 +77,10 @@ class H2Connection;
 
 class Connection final : public EventHandler {
  public:
-  Connection(EpollHttpServer& server, Fd fd, std::string_view peer);
+  // `slot`: this connection's place under --max-conns-per-ip, held until
+  // give_back_slot() or destruction.
+  Connection(EpollHttpServer& server, Fd fd, std::string_view peer,
+             http::ConnectionLimiter::Slot slot);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -91,6 +95,8 @@ class Connection final : public EventHandler {
   void close();
 
   bool closed() const { return phase_ == Phase::Closed; }
+  // The server released it: its place under --max-conns-per-ip is free again.
+  void give_back_slot() { slot_ = {}; }
   int fd() const { return fd_.get(); }
   // Whether a session is lent to this connection right now (tests, metrics).
   bool has_session() const { return session_ != nullptr; }
@@ -134,6 +140,7 @@ class Connection final : public EventHandler {
   TimerId resume_;  // edge-triggered: continue after yielding to other connections
   std::size_t linger_left_ = 0;
   std::string peer_;  // for the access log (an IPv4 address fits in the string itself)
+  http::ConnectionLimiter::Slot slot_;  // its place under --max-conns-per-ip
   std::unique_ptr<http::TlsTransport> tls_;  // null: plain HTTP
   http::HttpSession::Clock::time_point handshake_deadline_{};
   std::string user_;  // the TLS client certificate's subject, for the access log

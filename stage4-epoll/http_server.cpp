@@ -25,7 +25,6 @@ EpollHttpServer::~EpollHttpServer() {
   if (accepting_) loop_.remove(listen_.get());
   loop_.cancel(shutdown_timer_);
   connections_.clear();  // each removes itself from the loop
-  slots_.clear();
   graveyard_.clear();
 }
 
@@ -58,9 +57,8 @@ bool EpollHttpServer::add_connection(Fd fd, std::string_view peer) {
   // Per-connection trouble (ENOMEM, epoll refusing the fd) never stops the server.
   try {
     set_nodelay(fd.get());  // responses go out in one send; don't hold back the tail
-    slots_.reserve(connections_.size() + 1);  // so the push_back below cannot throw
-    connections_.push_back(std::make_unique<Connection>(*this, std::move(fd), peer));
-    slots_.push_back(std::move(*slot));
+    connections_.push_back(
+        std::make_unique<Connection>(*this, std::move(fd), peer, std::move(*slot)));
   } catch (const std::exception& e) {
     log::warn("dropping a connection: {}", e.what());
     if (Metrics* m = service_.metrics()) m->error("accept");
@@ -74,7 +72,6 @@ bool EpollHttpServer::add_connection(Fd fd, std::string_view peer) {
     log::warn("dropping a connection: {}", e.what());
     if (Metrics* m = service_.metrics()) m->error("accept");
     connections_.pop_back();  // never registered: nothing to undo in the loop
-    slots_.pop_back();
     return false;
   }
   if (options_.max_connections != 0 && connections_.size() >= options_.max_connections)
@@ -145,10 +142,9 @@ void EpollHttpServer::release(Connection& connection) {
   if (i + 1 != connections_.size()) {
     connections_[i] = std::move(connections_.back());
     connections_[i]->index = i;
-    slots_[i] = std::move(slots_.back());  // gives connection i's place back
   }
   connections_.pop_back();
-  slots_.pop_back();  // (when i was the last one, its place is given back here)
+  owned->give_back_slot();  // now, not when the graveyard is cleared
   graveyard_.push_back(std::move(owned));
 
   if (shutting_down_) {

@@ -111,8 +111,6 @@ class EpollHttpServer final : public EventHandler {
   bool shutting_down_ = false;
   TimerId shutdown_timer_;
   std::vector<std::unique_ptr<Connection>> connections_;
-  // slots_[i]: connections_[i]'s place under --max-conns-per-ip (same index).
-  std::vector<http::ConnectionLimiter::Slot> slots_;
   std::vector<std::unique_ptr<Connection>> graveyard_;
 };
 
