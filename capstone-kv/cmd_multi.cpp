@@ -3,7 +3,9 @@
 // Inside MULTI, execute() queues commands (replying +QUEUED) after checking their
 // name and arity; a refused one marks the transaction failed, and EXEC then
 // answers EXECABORT without running anything. EXEC runs the queue with nothing
-// in between: kv-server has one thread, so atomicity needs no lock.
+// in between: in the epoll model because there is one thread; in the threads
+// model because the worker holds, exclusively, the locks of every shard the
+// queued commands and the watched keys hash to (threads_server.cpp, exec_shards).
 //
 // WATCH: EXEC answers a null array (and runs nothing) when a watched key was
 // modified since WATCH, by any client, by a deletion, or by expiring -- including
@@ -73,7 +75,7 @@ KV_HANDLER(cmd_exec) {
   std::vector<std::string_view> args;
   for (const auto& words : queued) {
     args.assign(words.begin(), words.end());
-    execute(ctx.server, c, args);
+    execute(ctx.server, c, args, ctx.now);
   }
   c.in_exec = false;
 }

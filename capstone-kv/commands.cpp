@@ -149,11 +149,11 @@ const CommandSpec kCommands[] = {
     {"publish", 3, kLoopOnly, cmd_publish},
     {"pubsub", -2, kLoopOnly, cmd_pubsub},
     // transactions (cmd_multi.cpp)
-    {"multi", 1, kNoQueue | kLoopOnly, cmd_multi},
-    {"exec", 1, kNoQueue | kLoopOnly, cmd_exec},
-    {"discard", 1, kNoQueue | kLoopOnly, cmd_discard},
-    {"watch", -2, kNoQueue | kLoopOnly, cmd_watch, 1, -1, 1},
-    {"unwatch", 1, kLoopOnly, cmd_unwatch},
+    {"multi", 1, kNoQueue, cmd_multi},
+    {"exec", 1, kNoQueue, cmd_exec},
+    {"discard", 1, kNoQueue, cmd_discard},
+    {"watch", -2, kNoQueue | kLockExclusive, cmd_watch, 1, -1, 1},
+    {"unwatch", 1, 0, cmd_unwatch},
 };
 
 const std::unordered_map<std::string, const CommandSpec*>& table() {
@@ -239,9 +239,14 @@ const CommandSpec* check_command(KvServer& server, Client& client,
 }
 
 void execute(KvServer& server, Client& client, std::span<const std::string_view> args) {
+  execute(server, client, args, server.now());
+}
+
+void execute(KvServer& server, Client& client, std::span<const std::string_view> args,
+             Database::Ms now) {
   const CommandSpec* spec = check_command(server, client, args);
   if (spec == nullptr) return;
-  Context ctx{server, client, server.db(), args, client.out(), server.now()};
+  Context ctx{server, client, server.db(), args, client.out(), now};
   spec->handler(ctx);
 }
 

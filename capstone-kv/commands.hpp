@@ -79,6 +79,10 @@ std::span<const CommandSpec> all_commands();
 
 // Runs one command for `client` (the checks above, then the handler).
 void execute(KvServer& server, Client& client, std::span<const std::string_view> args);
+// The same at the time `now` (EXEC: its commands see EXEC's time; the threads
+// model has no loop to keep server.now() current).
+void execute(KvServer& server, Client& client, std::span<const std::string_view> args,
+             Database::Ms now);
 // The checks alone: the command's row, or nullptr when a reply was written
 // instead (unknown, arity, NOAUTH, subscribed, OOM, queued inside MULTI).
 const CommandSpec* check_command(KvServer& server, Client& client,

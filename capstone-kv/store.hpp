@@ -41,7 +41,8 @@
 // on its one thread. The threads model holds the shard's lock: exclusive for
 // anything that writes, shared for reads made under a SharedAccess guard (then
 // find() changes nothing but the LRU stamp, an atomic store). random() is a
-// per-thread generator. WATCH marks are for the epoll model only.
+// per-thread generator. WATCH marks: watch()/unwatch() change the shard's
+// watcher list, so the threads model calls them under the shard's exclusive lock.
 #pragma once
 
 #include <cstddef>
@@ -153,9 +154,12 @@ class Value {
   std::uint32_t lru = 0;
 };
 
-// A WATCH on some keys. dirty turns true when one of them changes.
+// A WATCH on some keys. dirty turns true when one of them changes. Atomic: in
+// the threads model two writers on keys of different shards (so under different
+// locks) may mark the same watcher at once; EXEC reads it holding the locks of
+// every watched key, after those writers released theirs.
 struct Watcher {
-  bool dirty = false;
+  std::atomic<bool> dirty{false};
 };
 
 struct ExpireStats {

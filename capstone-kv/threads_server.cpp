@@ -172,7 +172,6 @@ void ThreadsServer::serve(int fd, const std::string& peer) {
   std::string in;
   std::size_t need = 0;
   resp::Command command;
-  std::vector<std::size_t> positions;
   std::vector<std::size_t> shards;
   bool open = true;
   char chunk[kReadSize];
@@ -207,17 +206,7 @@ void ThreadsServer::serve(int fd, const std::string& peer) {
           resp::write_error(out, "ERR '" + std::string(spec->name) +
                                      "' is not supported with --model threads");
         } else if (spec != nullptr) {
-          // The shards to lock: all, or those of the command's keys, in ascending order.
-          shards.clear();
-          if (spec->flags & kKeyspace) {
-            for (std::size_t s = 0; s < locks_.size(); ++s) shards.push_back(s);
-          } else {
-            key_positions(*spec, command.args.size(), positions);
-            for (std::size_t p : positions) shards.push_back(server_.db().shard_of(command.args[p]));
-            std::sort(shards.begin(), shards.end());
-            shards.erase(std::unique(shards.begin(), shards.end()), shards.end());
-          }
-          const bool exclusive = (spec->flags & (kWrite | kLockExclusive)) != 0;
+          const bool exclusive = lock_set(client, *spec, command.args, shards);
           CommandLocks held(locks_, shards, exclusive);
           Context ctx{server_, client, server_.db(), command.args, out, wall_ms()};
           spec->handler(ctx);
@@ -239,8 +228,65 @@ void ThreadsServer::serve(int fd, const std::string& peer) {
     }
     if (out.capacity() > 64 * 1024) std::string().swap(out);
   }
+  forget(client);
   std::lock_guard lock(open_mutex_);
   open_.erase(fd);  // before the Fd closes: shut_all_clients never sees a reused number
+}
+
+// The shards `spec` must lock, in ascending order, into `shards`; returns whether
+// exclusively. A command that may end a WATCH (EXEC, DISCARD, UNWATCH, RESET)
+// also locks the watched keys' shards: unwatching edits their watcher lists.
+bool ThreadsServer::lock_set(const Client& client, const CommandSpec& spec,
+                             std::span<const std::string_view> args,
+                             std::vector<std::size_t>& shards) {
+  shards.clear();
+  bool exclusive = (spec.flags & (kWrite | kLockExclusive)) != 0;
+  bool all = (spec.flags & kKeyspace) != 0;
+  add_key_shards(spec, args, shards);
+  const bool ends_watch = spec.name == "exec" || spec.name == "discard" ||
+                          spec.name == "unwatch" || spec.name == "reset";
+  if (ends_watch) {
+    exclusive = true;
+    for (const std::string& key : client.watched) shards.push_back(server_.db().shard_of(key));
+  }
+  if (spec.name == "exec" && client.multi.active) {
+    // EXEC runs the queue at once: it locks, exclusively, every shard a queued
+    // command needs, before the first one runs (all of them if one is keyspace-wide).
+    std::vector<std::string_view> words;
+    for (const auto& queued : client.multi.queued) {
+      const CommandSpec* inner = find_command(queued[0]);
+      if (inner == nullptr) continue;
+      words.assign(queued.begin(), queued.end());
+      all = all || (inner->flags & kKeyspace) != 0;
+      add_key_shards(*inner, words, shards);
+    }
+  }
+  if (all) {
+    shards.clear();
+    for (std::size_t s = 0; s < locks_.size(); ++s) shards.push_back(s);
+  }
+  std::sort(shards.begin(), shards.end());
+  shards.erase(std::unique(shards.begin(), shards.end()), shards.end());
+  return exclusive;
+}
+
+void ThreadsServer::add_key_shards(const CommandSpec& spec, std::span<const std::string_view> args,
+                                   std::vector<std::size_t>& shards) {
+  std::vector<std::size_t> positions;
+  key_positions(spec, args.size(), positions);
+  for (std::size_t p : positions) shards.push_back(server_.db().shard_of(args[p]));
+}
+
+// A client that leaves: its WATCH marks go, under the watched keys' locks.
+void ThreadsServer::forget(Client& client) {
+  if (client.watched.empty()) return;
+  std::vector<std::size_t> shards;
+  for (const std::string& key : client.watched) shards.push_back(server_.db().shard_of(key));
+  std::sort(shards.begin(), shards.end());
+  shards.erase(std::unique(shards.begin(), shards.end()), shards.end());
+  CommandLocks held(locks_, shards, true);
+  for (const std::string& key : client.watched) server_.db().unwatch(key, client.watcher);
+  client.watched.clear();
 }
 
 }  // namespace serverlab::kv

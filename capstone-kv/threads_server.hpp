@@ -16,6 +16,17 @@
 // command (KEYS, SCAN, DBSIZE, FLUSHDB, INFO, SAVE, ...) takes all of them.
 // Writes lock exclusively; reads share, under a SharedAccess guard (store.hpp).
 //
+// Transactions: EXEC locks, exclusively and before its first command runs, the
+// union of the shards of every queued command's keys and of the watched keys
+// (every shard if a queued command is keyspace-wide), in ascending order; so
+// another worker sees all of the transaction or none of it, and EXEC's WATCH
+// check and the commands see one state. Not "every shard": a transaction on
+// two keys then stops only the workers on those two shards. WATCH registers
+// the client's Watcher in the key's shard under that shard's exclusive lock;
+// writers (and the active expiry) mark it under theirs (Watcher::dirty is atomic:
+// two shards' writers may mark it at once). EXEC, DISCARD, UNWATCH, RESET and a
+// disconnect unwatch under the watched keys' exclusive locks.
+//
 // The command handlers are the epoll model's (cmd_*.cpp). Each connection has a
 // Client object that is never registered with any loop: it only carries the
 // connection's state (AUTH, name, id) and its reply buffer.
@@ -23,8 +34,8 @@
 // Limits (README.md "Two models"): a worker serves one client for the client's
 // whole life, so --threads bounds the clients served at once; the next ones wait
 // in the pool's queue until a worker is free. --maxclients counts both. Commands that
-// need the loop (kLoopOnly: blocking pops, pub/sub, MULTI/EXEC/WATCH, BGSAVE) and
-// CONFIG SET/RESETSTAT, CLIENT LIST are refused with an -ERR naming the model.
+// need the loop (kLoopOnly: blocking pops, pub/sub, BGSAVE) and CONFIG
+// SET/RESETSTAT, CLIENT LIST are refused with an -ERR naming the model.
 //
 // Who may call: main() only (constructor, run); run() returns after SIGINT/SIGTERM.
 #pragma once
@@ -33,8 +44,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <span>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <unordered_set>
 #include <vector>
 
@@ -42,7 +55,9 @@
 
 namespace serverlab::kv {
 
+class Client;
 class KvServer;
+struct CommandSpec;
 
 struct ThreadsOptions {
   std::size_t threads = 64;  // workers: clients served at once
@@ -66,6 +81,11 @@ class ThreadsServer {
  private:
   void expire_some();
   void shut_all_clients();
+  bool lock_set(const Client& client, const CommandSpec& spec,
+                std::span<const std::string_view> args, std::vector<std::size_t>& shards);
+  void add_key_shards(const CommandSpec& spec, std::span<const std::string_view> args,
+                      std::vector<std::size_t>& shards);
+  void forget(Client& client);
 
   KvServer& server_;
   ThreadsOptions options_;

@@ -102,7 +102,6 @@ class RedisPy(ServerCase):
         seen = set(r.scan_iter(match="key:*", count=20))
         self.assertEqual(seen, {f"key:{i}".encode() for i in range(500)})
 
-    @kvtest.loop_only
     def test_transaction_and_watch(self):
         r, other = self.client(), self.client()
         r.set("w", 1)
@@ -119,7 +118,6 @@ class RedisPy(ServerCase):
             p.incr("w")
             self.assertEqual(p.execute(), [3])
 
-    @kvtest.loop_only
     def test_watch_sees_a_key_expire(self):
         r = self.client()
         r.set("e", 1, px=150)
@@ -131,7 +129,6 @@ class RedisPy(ServerCase):
             with self.assertRaises(redis.WatchError):
                 p.execute()
 
-    @kvtest.loop_only
     def test_execabort_after_a_queued_error(self):
         c = self.raw()
         self.assertEqual(c.call("MULTI"), b"OK")

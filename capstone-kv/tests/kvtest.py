@@ -27,11 +27,10 @@ DEADLINE = 10.0
 MODEL = os.environ.get("KV_MODEL", "epoll")
 
 # Commands --model threads answers with "-ERR '<name>' is not supported with
-# --model threads" (they need the event loop: blocking, pub/sub, transactions),
+# --model threads" (not done in that model yet: README.md "Two models"),
 # and the subcommands it refuses. Keep in step with README.md "Two models".
 LOOP_ONLY = {"blpop", "brpop", "blmove", "brpoplpush", "subscribe", "unsubscribe",
-             "psubscribe", "punsubscribe", "publish", "pubsub", "multi", "exec", "discard",
-             "watch", "unwatch", "bgsave"}
+             "psubscribe", "punsubscribe", "publish", "pubsub", "bgsave"}
 
 
 def needs_loop(words):
