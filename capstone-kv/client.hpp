@@ -60,6 +60,7 @@ namespace serverlab::kv {
 
 class KvServer;
 struct CommandSpec;
+struct WorkerSession;
 
 class Client final : public EventHandler {
  public:
@@ -127,6 +128,10 @@ class Client final : public EventHandler {
     TimerId timeout;
   } blocked;
   void unblock();  // cancels the timer; the caller has replied
+
+  // --model threads: the worker's side of this connection, which other workers
+  // reach (threads_server.hpp). Null in the epoll model.
+  WorkerSession* session = nullptr;
 
  private:
   void read_some();

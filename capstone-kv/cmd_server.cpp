@@ -11,6 +11,7 @@
 #include "glob.hpp"
 #include "handlers.hpp"
 #include "kv_server.hpp"
+#include "threads_server.hpp"
 #include "serverlab/flags.hpp"
 #include "serverlab/resp/writer.hpp"
 
@@ -189,8 +190,13 @@ std::string info_text(Context& ctx, std::string_view section) {
       blocked += c->blocked.active ? 1 : 0;
       pubsub += c->subscriptions() > 0 ? 1 : 0;
     }
+    std::size_t connected = s.client_count();
+    if (const ThreadsServer* threads = s.threads()) {  // --model threads: its own registries
+      connected = threads->connected_clients();
+      blocked = threads->blocked_clients();
+    }
     text += "# Clients\r\n";
-    line("connected_clients", std::to_string(s.client_count()));
+    line("connected_clients", std::to_string(connected));
     line("maxclients", std::to_string(s.options().max_clients));
     line("blocked_clients", std::to_string(blocked));
     line("pubsub_clients", std::to_string(pubsub));

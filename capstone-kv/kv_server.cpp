@@ -27,6 +27,7 @@ extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
 #include "serverlab/resp/writer.hpp"
 #include "serverlab/socket.hpp"
 #include "serverlab/sys_error.hpp"
+#include "threads_server.hpp"
 
 namespace serverlab::kv {
 
@@ -395,6 +396,7 @@ std::size_t KvServer::pattern_count() const { return patterns_.size(); }
 
 void KvServer::block(Client& c, std::vector<std::string> keys, std::vector<std::string> command,
                      double timeout_s) {
+  if (threads_ != nullptr) return threads_->block(c, std::move(keys), std::move(command), timeout_s);
   for (const std::string& key : keys) {
     auto it = blocked_on_.find(key);
     if (it == blocked_on_.end()) it = blocked_on_.emplace(key, std::vector<Client*>{}).first;
@@ -427,6 +429,7 @@ void KvServer::remove_blocked(Client& c) {
 }
 
 void KvServer::signal_list_ready(std::string_view key) {
+  if (threads_ != nullptr) return threads_->signal_list_ready(key);
   if (blocked_on_.find(key) == blocked_on_.end()) return;
   if (std::find(ready_keys_.begin(), ready_keys_.end(), key) == ready_keys_.end())
     ready_keys_.emplace_back(key);

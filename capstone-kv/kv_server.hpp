@@ -68,6 +68,8 @@ struct Stats {
   std::uint64_t timeouts = 0;
 };
 
+class ThreadsServer;
+
 class KvServer final : public EventHandler {
  public:
   KvServer(EventLoop& loop, KvOptions options);
@@ -95,6 +97,12 @@ class KvServer final : public EventHandler {
   // Client calls these.
   void want_flush(Client& client);
   void release(Client& client);
+
+  // --model threads: the worker pool that serves the clients instead of the loop.
+  // Set by ThreadsServer; then block() and signal_list_ready() go to it (its
+  // registries are locked; the loop's are for the loop thread only).
+  void set_threads(ThreadsServer* threads) { threads_ = threads; }
+  ThreadsServer* threads() const { return threads_; }
 
   // ---- pub/sub
   // Adds/removes a subscription; returns false if it was already so.
@@ -169,6 +177,7 @@ class KvServer final : public EventHandler {
   std::unordered_map<std::string, std::vector<Client*>, StringHash, std::equal_to<>> blocked_on_;
   std::vector<std::string> ready_keys_;
   std::vector<Client*> unblocked_;  // served this iteration: run their pipelined input
+  ThreadsServer* threads_ = nullptr;  // --model threads, else null
 };
 
 }  // namespace serverlab::kv

@@ -1,6 +1,7 @@
 // threads_server.cpp: --model threads: acceptor, workers, shard locks (threads_server.hpp).
 #include "threads_server.hpp"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -90,6 +91,7 @@ bool refused(const CommandSpec& spec, std::span<const std::string_view> args) {
 ThreadsServer::ThreadsServer(KvServer& server, ThreadsOptions options)
     : server_(server), options_(options), locks_(std::max<std::size_t>(options.shards, 1)) {
   server_.db().reshard(locks_.size());
+  server_.set_threads(this);
 }
 
 void ThreadsServer::run(Fd listener, int signal_fd) {
@@ -168,6 +170,9 @@ void ThreadsServer::serve(int fd, const std::string& peer) {
   }
   // The connection's state; never registered with the (idle) loop, no fd of its own.
   Client client(server_, Fd(), next_id_.fetch_add(1, std::memory_order_relaxed), peer);
+  WorkerSession session;
+  session.fd = fd;
+  client.session = &session;
   std::string& out = client.out();
   std::string in;
   std::size_t need = 0;
@@ -206,10 +211,13 @@ void ThreadsServer::serve(int fd, const std::string& peer) {
           resp::write_error(out, "ERR '" + std::string(spec->name) +
                                      "' is not supported with --model threads");
         } else if (spec != nullptr) {
-          const bool exclusive = lock_set(client, *spec, command.args, shards);
-          CommandLocks held(locks_, shards, exclusive);
-          Context ctx{server_, client, server_.db(), command.args, out, wall_ms()};
-          spec->handler(ctx);
+          {
+            const bool exclusive = lock_set(client, *spec, command.args, shards);
+            CommandLocks held(locks_, shards, exclusive);
+            Context ctx{server_, client, server_.db(), command.args, out, wall_ms()};
+            spec->handler(ctx);
+          }
+          if (client.blocked.active && !wait_blocked(session, client, out)) open = false;
         }
       }
       used += r.consumed;
@@ -275,6 +283,141 @@ void ThreadsServer::add_key_shards(const CommandSpec& spec, std::span<const std:
   std::vector<std::size_t> positions;
   key_positions(spec, args.size(), positions);
   for (std::size_t p : positions) shards.push_back(server_.db().shard_of(args[p]));
+}
+
+// ---- blocking pops
+//
+// Each key has a line of sessions (blocked_on_), in the order they blocked. A
+// push signals the first in line only; that worker runs its command again under
+// the command's locks. Served, it leaves every line and signals the next first
+// (the list may still hold data: RPUSH q a b serves two clients, the first to
+// block first). Not served (someone else popped in between), it keeps its place.
+//
+// Lock order: shard locks, then blocked_mutex_ (block() and signal_list_ready()
+// run inside commands); wait_blocked() takes blocked_mutex_ alone, never a shard
+// lock while holding it.
+
+void ThreadsServer::block(Client& c, std::vector<std::string> keys,
+                          std::vector<std::string> command, double timeout_s) {
+  WorkerSession& s = *c.session;
+  c.blocked.active = true;
+  std::lock_guard lock(blocked_mutex_);
+  if (s.registered) return;  // a retry that found no data: same place in line
+  c.blocked.command = std::move(command);
+  s.keys = std::move(keys);
+  s.deadline = timeout_s > 0
+                   ? std::chrono::steady_clock::now() +
+                         std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                             std::chrono::duration<double>(timeout_s))
+                   : std::chrono::steady_clock::time_point::max();
+  for (const std::string& key : s.keys) blocked_on_[key].push_back(&s);
+  s.registered = true;
+  s.signaled = false;
+  blocked_count_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void ThreadsServer::signal_list_ready(std::string_view key) {
+  // Whoever blocked on `key` did so under its shard's lock, which the pusher
+  // holds now: a count of 0 read here means nobody waits on it.
+  if (blocked_count_.load(std::memory_order_relaxed) == 0) return;
+  std::lock_guard lock(blocked_mutex_);
+  auto it = blocked_on_.find(std::string(key));
+  if (it == blocked_on_.end() || it->second.empty()) return;
+  WorkerSession* first = it->second.front();
+  first->signaled = true;
+  first->wake.notify_one();
+}
+
+void ThreadsServer::unregister_blocked(WorkerSession& s) {
+  if (!s.registered) return;
+  for (const std::string& key : s.keys) {
+    auto it = blocked_on_.find(key);
+    if (it == blocked_on_.end()) continue;
+    std::deque<WorkerSession*>& line = it->second;
+    const bool was_first = !line.empty() && line.front() == &s;
+    std::erase(line, &s);
+    if (line.empty()) {
+      blocked_on_.erase(it);
+    } else if (was_first) {
+      line.front()->signaled = true;  // it may have data left for the next one
+      line.front()->wake.notify_one();
+    }
+  }
+  s.registered = false;
+  s.signaled = false;
+  blocked_count_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+// Runs `args` for `client` under its locks (check_command done). False when it
+// blocked again.
+bool ThreadsServer::run_locked(Client& client, std::span<const std::string_view> args,
+                               std::string& out) {
+  const CommandSpec* spec = find_command(args[0]);
+  std::vector<std::size_t> shards;
+  const bool exclusive = lock_set(client, *spec, args, shards);
+  CommandLocks held(locks_, shards, exclusive);
+  client.blocked.active = false;
+  Context ctx{server_, client, server_.db(), args, out, wall_ms()};
+  spec->handler(ctx);
+  if (client.blocked.active) return false;
+  std::lock_guard lock(blocked_mutex_);  // served: leave the lines while the locks hold
+  unregister_blocked(*client.session);
+  return true;
+}
+
+// The worker of a blocked client: sends what is queued, then waits for a
+// signal, the timeout, the client hanging up or the server stopping. The wait
+// is at most kBlockedPollMs at a time, so a hang-up is noticed that soon.
+// False when the connection must close.
+bool ThreadsServer::wait_blocked(WorkerSession& s, Client& client, std::string& out) {
+  constexpr auto kBlockedPoll = std::chrono::milliseconds(100);
+  if (!out.empty()) {
+    if (!send_all(s.fd, out)) {
+      std::lock_guard lock(blocked_mutex_);
+      unregister_blocked(s);
+      return false;
+    }
+    count(server_.stats().bytes_out, out.size());
+    out.clear();
+  }
+  while (true) {
+    enum { kRetry, kTimeout, kStop, kCheck } action = kCheck;
+    {
+      std::unique_lock lock(blocked_mutex_);
+      const auto until = std::min(std::chrono::steady_clock::now() + kBlockedPoll, s.deadline);
+      s.wake.wait_until(lock, until, [&] { return s.signaled || stopping_.load(); });
+      if (s.signaled) {
+        s.signaled = false;
+        action = kRetry;
+      } else if (stopping_.load()) {
+        action = kStop;
+      } else if (std::chrono::steady_clock::now() >= s.deadline) {
+        action = kTimeout;
+      }
+      if (action == kStop || action == kTimeout) unregister_blocked(s);
+    }
+    if (action == kStop) return false;
+    if (action == kTimeout) {
+      resp::write_null_array(out);
+      client.blocked = {};
+      return true;
+    }
+    if (action == kRetry) {
+      const std::vector<std::string> words = client.blocked.command;
+      const std::vector<std::string_view> args(words.begin(), words.end());
+      if (run_locked(client, args, out)) {
+        client.blocked = {};
+        return true;
+      }
+      continue;
+    }
+    pollfd p{s.fd, POLLRDHUP, 0};
+    if (::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+      std::lock_guard lock(blocked_mutex_);
+      unregister_blocked(s);
+      return false;
+    }
+  }
 }
 
 // A client that leaves: its WATCH marks go, under the watched keys' locks.

@@ -27,6 +27,10 @@
 // two shards' writers may mark it at once). EXEC, DISCARD, UNWATCH, RESET and a
 // disconnect unwatch under the watched keys' exclusive locks.
 //
+// Blocking pops: a key's line of waiting sessions (blocked_on_) is under
+// blocked_mutex_. Lock order: shard locks, then blocked_mutex_, then nothing;
+// a worker waiting for a push holds blocked_mutex_ only (threads_server.cpp).
+//
 // The command handlers are the epoll model's (cmd_*.cpp). Each connection has a
 // Client object that is never registered with any loop: it only carries the
 // connection's state (AUTH, name, id) and its reply buffer.
@@ -34,13 +38,16 @@
 // Limits (README.md "Two models"): a worker serves one client for the client's
 // whole life, so --threads bounds the clients served at once; the next ones wait
 // in the pool's queue until a worker is free. --maxclients counts both. Commands that
-// need the loop (kLoopOnly: blocking pops, pub/sub, BGSAVE) and CONFIG
+// need the loop (kLoopOnly: pub/sub, BGSAVE) and CONFIG
 // SET/RESETSTAT, CLIENT LIST are refused with an -ERR naming the model.
 //
 // Who may call: main() only (constructor, run); run() returns after SIGINT/SIGTERM.
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -48,6 +55,7 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -58,6 +66,18 @@ namespace serverlab::kv {
 class Client;
 class KvServer;
 struct CommandSpec;
+
+// What other workers may reach of one connection. Its owner (the worker serving
+// it) made it and is the only one that frees it; each field says its lock.
+struct WorkerSession {
+  int fd = -1;
+  // ---- blocking pops, under ThreadsServer::blocked_mutex_
+  bool registered = false;  // in blocked_on_'s lines of each of `keys`
+  bool signaled = false;    // a push to one of its keys: run the command again
+  std::vector<std::string> keys;
+  std::chrono::steady_clock::time_point deadline;  // the command's timeout
+  std::condition_variable wake;
+};
 
 struct ThreadsOptions {
   std::size_t threads = 64;  // workers: clients served at once
@@ -78,6 +98,16 @@ class ThreadsServer {
   // One connection, from accept to close (a worker runs this).
   void serve(int fd, const std::string& peer);
 
+  // ---- blocking pops (KvServer forwards these; called under the command's shard locks)
+  // BLPOP & co. found no data: `c` joins the line of each key (a retry keeps its
+  // place); its worker waits in wait_blocked() once the locks are released.
+  void block(Client& c, std::vector<std::string> keys, std::vector<std::string> command,
+             double timeout_s);
+  // A push made `key` a list: the first client in its line runs its command again.
+  void signal_list_ready(std::string_view key);
+  std::size_t blocked_clients() const { return blocked_count_.load(std::memory_order_relaxed); }
+  std::size_t connected_clients() const { return connected_.load(std::memory_order_relaxed); }
+
  private:
   void expire_some();
   void shut_all_clients();
@@ -86,6 +116,9 @@ class ThreadsServer {
   void add_key_shards(const CommandSpec& spec, std::span<const std::string_view> args,
                       std::vector<std::size_t>& shards);
   void forget(Client& client);
+  bool run_locked(Client& client, std::span<const std::string_view> args, std::string& out);
+  bool wait_blocked(WorkerSession& session, Client& client, std::string& out);
+  void unregister_blocked(WorkerSession& session);  // blocked_mutex_ held
 
   KvServer& server_;
   ThreadsOptions options_;
@@ -96,6 +129,11 @@ class ThreadsServer {
   std::size_t next_expire_shard_ = 0;  // acceptor thread only
   std::mutex open_mutex_;
   std::unordered_set<int> open_;  // client fds being served, guarded by open_mutex_
+
+  // Blocked clients: key -> the sessions waiting on it, first blocked first.
+  std::mutex blocked_mutex_;
+  std::unordered_map<std::string, std::deque<WorkerSession*>> blocked_on_;
+  std::atomic<std::size_t> blocked_count_{0};  // changed under blocked_mutex_
 };
 
 }  // namespace serverlab::kv

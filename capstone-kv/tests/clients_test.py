@@ -5,7 +5,7 @@
 
 Each class starts its own kv-server on port 0 with the flags it tests. With
 KV_MODEL=threads every server runs `--model threads`, and the tests marked
-@kvtest.loop_only (blocking pops, pub/sub, transactions, BGSAVE, allkeys-lru,
+@kvtest.loop_only (pub/sub, BGSAVE, allkeys-lru,
 CLIENT LIST) are skipped: threads_test.py covers that model's own limits. Waits are
 bounded by deadlines (a hang fails by name); nothing here measures speed.
 """
@@ -166,7 +166,6 @@ class RedisPy(ServerCase):
         self.assertEqual(c.call("UNSUBSCRIBE"), [b"unsubscribe", b"ch", 0])
         self.assertEqual(c.call("GET", "x"), None)
 
-    @kvtest.loop_only
     def test_blpop_wakes_on_a_push(self):
         waiter, pusher = self.raw(), self.client()
         waiter.send("BLPOP", "q1", "q2", "0")
@@ -175,7 +174,6 @@ class RedisPy(ServerCase):
         self.assertEqual(waiter.read(), [b"q2", b"job"])
         self.assertEqual(pusher.exists("q2"), 0)  # the popped list was emptied and deleted
 
-    @kvtest.loop_only
     def test_blpop_serves_the_first_waiter_first(self):
         first, second, pusher = self.raw(), self.raw(), self.client()
         first.send("BRPOP", "fifo", "0")
@@ -186,7 +184,6 @@ class RedisPy(ServerCase):
         self.assertEqual(first.read(), [b"fifo", b"b"])
         self.assertEqual(second.read(), [b"fifo", b"a"])
 
-    @kvtest.loop_only
     def test_blocking_times_out(self):
         c = self.raw()
         start = time.monotonic()
@@ -195,7 +192,6 @@ class RedisPy(ServerCase):
         self.assertGreaterEqual(elapsed, 0.15)
         self.assertEqual(c.call("PING"), b"PONG")  # the connection goes on
 
-    @kvtest.loop_only
     def test_blmove_moves_on_a_push(self):
         waiter, pusher = self.raw(), self.client()
         waiter.send("BLMOVE", "from", "to", "LEFT", "RIGHT", "5")
