@@ -194,6 +194,7 @@ std::string info_text(Context& ctx, std::string_view section) {
     if (const ThreadsServer* threads = s.threads()) {  // --model threads: its own registries
       connected = threads->connected_clients();
       blocked = threads->blocked_clients();
+      pubsub = threads->pubsub_clients();
     }
     text += "# Clients\r\n";
     line("connected_clients", std::to_string(connected));

@@ -142,12 +142,12 @@ const CommandSpec kCommands[] = {
     {"sintercard", -3, kKeyspace, cmd_sintercard},
     {"sscan", -3, 0, cmd_sscan, 1, 1, 1},
     // pub/sub (cmd_pubsub.cpp)
-    {"subscribe", -2, kPubSub | kNoMulti | kLoopOnly, cmd_subscribe},
-    {"unsubscribe", -1, kPubSub | kNoMulti | kLoopOnly, cmd_unsubscribe},
-    {"psubscribe", -2, kPubSub | kNoMulti | kLoopOnly, cmd_psubscribe},
-    {"punsubscribe", -1, kPubSub | kNoMulti | kLoopOnly, cmd_punsubscribe},
-    {"publish", 3, kLoopOnly, cmd_publish},
-    {"pubsub", -2, kLoopOnly, cmd_pubsub},
+    {"subscribe", -2, kPubSub | kNoMulti, cmd_subscribe},
+    {"unsubscribe", -1, kPubSub | kNoMulti, cmd_unsubscribe},
+    {"psubscribe", -2, kPubSub | kNoMulti, cmd_psubscribe},
+    {"punsubscribe", -1, kPubSub | kNoMulti, cmd_punsubscribe},
+    {"publish", 3, 0, cmd_publish},
+    {"pubsub", -2, 0, cmd_pubsub},
     // transactions (cmd_multi.cpp)
     {"multi", 1, kNoQueue, cmd_multi},
     {"exec", 1, kNoQueue, cmd_exec},

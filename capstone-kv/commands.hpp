@@ -62,7 +62,7 @@ enum CommandFlag : unsigned {
   // For --model threads only (threads_server.hpp):
   kKeyspace = 1u << 6,       // reads or writes the whole keyspace: locks every shard
   kLockExclusive = 1u << 7,  // exclusive locks though not a write (uses a shard's generator)
-  kLoopOnly = 1u << 8,       // not done by --model threads yet (pub/sub, BGSAVE): refused
+  kLoopOnly = 1u << 8,       // not done by --model threads (BGSAVE): refused there
 };
 
 struct CommandSpec {

@@ -310,6 +310,7 @@ bool KvServer::save_on_exit(std::string& error) {
 // ---- pub/sub
 
 bool KvServer::subscribe(Client& c, std::string_view channel) {
+  if (threads_ != nullptr) return threads_->subscribe(c, channel);
   if (!c.channels.emplace(channel).second) return false;
   auto it = channels_.find(channel);
   if (it == channels_.end()) it = channels_.emplace(std::string(channel), std::vector<Client*>{}).first;
@@ -318,6 +319,7 @@ bool KvServer::subscribe(Client& c, std::string_view channel) {
 }
 
 bool KvServer::unsubscribe(Client& c, std::string_view channel) {
+  if (threads_ != nullptr) return threads_->unsubscribe(c, channel);
   auto mine = c.channels.find(channel);
   if (mine == c.channels.end()) return false;
   c.channels.erase(mine);
@@ -330,12 +332,14 @@ bool KvServer::unsubscribe(Client& c, std::string_view channel) {
 }
 
 bool KvServer::psubscribe(Client& c, std::string_view pattern) {
+  if (threads_ != nullptr) return threads_->psubscribe(c, pattern);
   if (!c.patterns.emplace(pattern).second) return false;
   patterns_.emplace_back(std::string(pattern), &c);
   return true;
 }
 
 bool KvServer::punsubscribe(Client& c, std::string_view pattern) {
+  if (threads_ != nullptr) return threads_->punsubscribe(c, pattern);
   auto mine = c.patterns.find(pattern);
   if (mine == c.patterns.end()) return false;
   c.patterns.erase(mine);
@@ -344,6 +348,7 @@ bool KvServer::punsubscribe(Client& c, std::string_view pattern) {
 }
 
 std::size_t KvServer::publish(std::string_view channel, std::string_view message) {
+  if (threads_ != nullptr) return threads_->publish(channel, message);
   std::size_t receivers = 0;
   std::string frame;
   auto it = channels_.find(channel);
@@ -378,6 +383,7 @@ std::size_t KvServer::publish(std::string_view channel, std::string_view message
 }
 
 std::vector<std::string> KvServer::channels(std::string_view pattern) const {
+  if (threads_ != nullptr) return threads_->channels(pattern);
   std::vector<std::string> out;
   for (const auto& [name, subscribers] : channels_) {
     if (pattern.empty() || glob_match(pattern, name)) out.push_back(name);
@@ -386,11 +392,15 @@ std::vector<std::string> KvServer::channels(std::string_view pattern) const {
 }
 
 std::size_t KvServer::subscribers(std::string_view channel) const {
+  if (threads_ != nullptr) return threads_->subscribers(channel);
   auto it = channels_.find(channel);
   return it == channels_.end() ? 0 : it->second.size();
 }
 
-std::size_t KvServer::pattern_count() const { return patterns_.size(); }
+std::size_t KvServer::pattern_count() const {
+  if (threads_ != nullptr) return threads_->pattern_count();
+  return patterns_.size();
+}
 
 // ---- blocking list operations
 

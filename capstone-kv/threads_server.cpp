@@ -2,6 +2,8 @@
 #include "threads_server.hpp"
 
 #include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -16,6 +18,7 @@
 #include "client.hpp"
 #include "clock.hpp"
 #include "commands.hpp"
+#include "glob.hpp"
 #include "kv_server.hpp"
 #include "serverlab/log.hpp"
 #include "serverlab/resp/parser.hpp"
@@ -181,6 +184,18 @@ void ThreadsServer::serve(int fd, const std::string& peer) {
   bool open = true;
   char chunk[kReadSize];
   while (open) {
+    if (client.subscriptions() > 0) {
+      // A subscriber waits for its socket and for publishers (the eventfd).
+      pollfd waits[2] = {{fd, POLLIN, 0}, {session.wake_fd.get(), POLLIN, 0}};
+      if (::poll(waits, 2, 1000) < 0 && errno != EINTR) break;
+      if (stopping_.load(std::memory_order_acquire)) break;
+      if (waits[1].revents & POLLIN) {
+        std::uint64_t ignored = 0;
+        (void)!::read(session.wake_fd.get(), &ignored, sizeof ignored);
+        if (!send_pushed(session)) break;
+      }
+      if (!(waits[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    }
     const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
@@ -235,7 +250,9 @@ void ThreadsServer::serve(int fd, const std::string& peer) {
       out.clear();
     }
     if (out.capacity() > 64 * 1024) std::string().swap(out);
+    if (open && session.wake_fd.get() >= 0 && !send_pushed(session)) open = false;
   }
+  leave_pubsub(client);
   forget(client);
   std::lock_guard lock(open_mutex_);
   open_.erase(fd);  // before the Fd closes: shut_all_clients never sees a reused number
@@ -418,6 +435,159 @@ bool ThreadsServer::wait_blocked(WorkerSession& s, Client& client, std::string& 
       return false;
     }
   }
+}
+
+// ---- pub/sub
+//
+// The client's own sets (Client::channels, patterns) belong to its worker. The
+// registry (channels_, patterns_) is what publishers read, under pubsub_mutex_.
+// PUBLISH appends the frame to each subscriber's `pushed` under that session's
+// out_mutex and wakes its worker through the eventfd; the worker sends it. A
+// subscriber whose unsent bytes pass --output-limit is dropped: marked (so no
+// publisher counts it again), its socket shut down (so its worker, perhaps stuck
+// in send(), returns and closes).
+
+bool ThreadsServer::subscribe(Client& c, std::string_view channel) {
+  if (!c.channels.emplace(channel).second) return false;
+  WorkerSession& s = *c.session;
+  if (s.wake_fd.get() < 0) s.wake_fd = Fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  std::lock_guard lock(pubsub_mutex_);
+  channels_[std::string(channel)].push_back(&s);
+  added_subscription(s);
+  return true;
+}
+
+bool ThreadsServer::unsubscribe(Client& c, std::string_view channel) {
+  auto mine = c.channels.find(channel);
+  if (mine == c.channels.end()) return false;
+  c.channels.erase(mine);
+  std::lock_guard lock(pubsub_mutex_);
+  auto it = channels_.find(std::string(channel));
+  if (it != channels_.end()) {
+    std::erase(it->second, c.session);
+    if (it->second.empty()) channels_.erase(it);
+  }
+  removed_subscription(*c.session);
+  return true;
+}
+
+bool ThreadsServer::psubscribe(Client& c, std::string_view pattern) {
+  if (!c.patterns.emplace(pattern).second) return false;
+  WorkerSession& s = *c.session;
+  if (s.wake_fd.get() < 0) s.wake_fd = Fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  std::lock_guard lock(pubsub_mutex_);
+  patterns_.emplace_back(std::string(pattern), &s);
+  added_subscription(s);
+  return true;
+}
+
+bool ThreadsServer::punsubscribe(Client& c, std::string_view pattern) {
+  auto mine = c.patterns.find(pattern);
+  if (mine == c.patterns.end()) return false;
+  c.patterns.erase(mine);
+  std::lock_guard lock(pubsub_mutex_);
+  std::erase_if(patterns_, [&](const auto& p) { return p.second == c.session && p.first == pattern; });
+  removed_subscription(*c.session);
+  return true;
+}
+
+void ThreadsServer::added_subscription(WorkerSession& s) {
+  if (s.subscriptions++ == 0) pubsub_clients_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void ThreadsServer::removed_subscription(WorkerSession& s) {
+  if (--s.subscriptions == 0) pubsub_clients_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+std::size_t ThreadsServer::publish(std::string_view channel, std::string_view message) {
+  std::string frame;
+  std::size_t receivers = 0;
+  std::lock_guard lock(pubsub_mutex_);
+  auto it = channels_.find(std::string(channel));
+  if (it != channels_.end()) {
+    resp::write_array_header(frame, 3);
+    resp::write_bulk(frame, "message");
+    resp::write_bulk(frame, channel);
+    resp::write_bulk(frame, message);
+    for (WorkerSession* s : it->second) receivers += deliver(*s, frame) ? 1 : 0;
+  }
+  for (const auto& [pattern, s] : patterns_) {
+    if (!glob_match(pattern, channel)) continue;
+    frame.clear();
+    resp::write_array_header(frame, 4);
+    resp::write_bulk(frame, "pmessage");
+    resp::write_bulk(frame, pattern);
+    resp::write_bulk(frame, channel);
+    resp::write_bulk(frame, message);
+    receivers += deliver(*s, frame) ? 1 : 0;
+  }
+  count(server_.stats().pubsub_messages, receivers);
+  return receivers;
+}
+
+bool ThreadsServer::deliver(WorkerSession& s, std::string_view frame) {
+  if (s.dropped) return false;
+  std::lock_guard lock(s.out_mutex);
+  s.pushed += frame;
+  if (s.pushed.size() + s.in_flight > server_.options().output_limit) {
+    s.dropped = true;
+    s.pushed.clear();
+    count(server_.stats().output_limit_disconnects);
+    ::shutdown(s.fd, SHUT_RDWR);
+    return true;  // it was a receiver of this one, as in the epoll model
+  }
+  const std::uint64_t one = 1;
+  (void)!::write(s.wake_fd.get(), &one, sizeof one);
+  return true;
+}
+
+// The owner sends what publishers queued. False when the peer is gone.
+bool ThreadsServer::send_pushed(WorkerSession& s) {
+  std::string batch;
+  {
+    std::lock_guard lock(s.out_mutex);
+    batch.swap(s.pushed);
+    s.in_flight = batch.size();
+  }
+  if (batch.empty()) return true;
+  const bool ok = send_all(s.fd, batch);
+  if (ok) count(server_.stats().bytes_out, batch.size());
+  std::lock_guard lock(s.out_mutex);
+  s.in_flight = 0;
+  return ok;
+}
+
+std::vector<std::string> ThreadsServer::channels(std::string_view pattern) {
+  std::vector<std::string> out;
+  std::lock_guard lock(pubsub_mutex_);
+  for (const auto& [name, sessions] : channels_) {
+    const bool live = std::any_of(sessions.begin(), sessions.end(),
+                                  [](const WorkerSession* s) { return !s->dropped; });
+    if (live && (pattern.empty() || glob_match(pattern, name))) out.push_back(name);
+  }
+  return out;
+}
+
+std::size_t ThreadsServer::subscribers(std::string_view channel) {
+  std::lock_guard lock(pubsub_mutex_);
+  auto it = channels_.find(std::string(channel));
+  if (it == channels_.end()) return 0;
+  return static_cast<std::size_t>(std::count_if(
+      it->second.begin(), it->second.end(), [](const WorkerSession* s) { return !s->dropped; }));
+}
+
+std::size_t ThreadsServer::pattern_count() {
+  std::lock_guard lock(pubsub_mutex_);
+  return static_cast<std::size_t>(std::count_if(
+      patterns_.begin(), patterns_.end(), [](const auto& p) { return !p.second->dropped; }));
+}
+
+// A client that leaves: out of the registry before its session is freed.
+void ThreadsServer::leave_pubsub(Client& client) {
+  std::vector<std::string> names(client.channels.begin(), client.channels.end());
+  for (const std::string& name : names) unsubscribe(client, name);
+  names.assign(client.patterns.begin(), client.patterns.end());
+  for (const std::string& name : names) punsubscribe(client, name);
 }
 
 // A client that leaves: its WATCH marks go, under the watched keys' locks.

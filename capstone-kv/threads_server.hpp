@@ -31,6 +31,11 @@
 // blocked_mutex_. Lock order: shard locks, then blocked_mutex_, then nothing;
 // a worker waiting for a push holds blocked_mutex_ only (threads_server.cpp).
 //
+// Pub/sub: the registry (channels_, patterns_) is under pubsub_mutex_; each
+// subscriber's queue of pushed messages under its session's out_mutex. Lock
+// order: pubsub_mutex_, then out_mutex. Never with a shard lock (PUBLISH and
+// SUBSCRIBE have no keys). A subscriber's worker polls its socket and eventfd.
+//
 // The command handlers are the epoll model's (cmd_*.cpp). Each connection has a
 // Client object that is never registered with any loop: it only carries the
 // connection's state (AUTH, name, id) and its reply buffer.
@@ -38,7 +43,7 @@
 // Limits (README.md "Two models"): a worker serves one client for the client's
 // whole life, so --threads bounds the clients served at once; the next ones wait
 // in the pool's queue until a worker is free. --maxclients counts both. Commands that
-// need the loop (kLoopOnly: pub/sub, BGSAVE) and CONFIG
+// need the loop (kLoopOnly: BGSAVE) and CONFIG
 // SET/RESETSTAT, CLIENT LIST are refused with an -ERR naming the model.
 //
 // Who may call: main() only (constructor, run); run() returns after SIGINT/SIGTERM.
@@ -77,6 +82,15 @@ struct WorkerSession {
   std::vector<std::string> keys;
   std::chrono::steady_clock::time_point deadline;  // the command's timeout
   std::condition_variable wake;
+  // ---- pub/sub: the registry's entries, under ThreadsServer::pubsub_mutex_
+  std::size_t subscriptions = 0;  // channels + patterns in the registry
+  bool dropped = false;           // over --output-limit: publishers skip it
+  // ---- pushed messages, under out_mutex (taken after pubsub_mutex_)
+  std::mutex out_mutex;
+  std::string pushed;          // published, not yet handed to the socket
+  std::size_t in_flight = 0;   // handed to send() by the owner, not yet all sent
+  Fd wake_fd;                  // eventfd: a publisher adds 1 after appending (made at
+                               // the first SUBSCRIBE, before the registry knows it)
 };
 
 struct ThreadsOptions {
@@ -105,6 +119,17 @@ class ThreadsServer {
              double timeout_s);
   // A push made `key` a list: the first client in its line runs its command again.
   void signal_list_ready(std::string_view key);
+  // ---- pub/sub (KvServer forwards these; the same contract as its own)
+  bool subscribe(Client& c, std::string_view channel);
+  bool unsubscribe(Client& c, std::string_view channel);
+  bool psubscribe(Client& c, std::string_view pattern);
+  bool punsubscribe(Client& c, std::string_view pattern);
+  std::size_t publish(std::string_view channel, std::string_view message);
+  std::vector<std::string> channels(std::string_view pattern);
+  std::size_t subscribers(std::string_view channel);
+  std::size_t pattern_count();
+  std::size_t pubsub_clients() const { return pubsub_clients_.load(std::memory_order_relaxed); }
+
   std::size_t blocked_clients() const { return blocked_count_.load(std::memory_order_relaxed); }
   std::size_t connected_clients() const { return connected_.load(std::memory_order_relaxed); }
 
@@ -119,6 +144,11 @@ class ThreadsServer {
   bool run_locked(Client& client, std::span<const std::string_view> args, std::string& out);
   bool wait_blocked(WorkerSession& session, Client& client, std::string& out);
   void unregister_blocked(WorkerSession& session);  // blocked_mutex_ held
+  bool deliver(WorkerSession& session, std::string_view frame);  // pubsub_mutex_ held
+  void added_subscription(WorkerSession& session);    // pubsub_mutex_ held
+  void removed_subscription(WorkerSession& session);  // pubsub_mutex_ held
+  bool send_pushed(WorkerSession& session);
+  void leave_pubsub(Client& client);
 
   KvServer& server_;
   ThreadsOptions options_;
@@ -134,6 +164,14 @@ class ThreadsServer {
   std::mutex blocked_mutex_;
   std::unordered_map<std::string, std::deque<WorkerSession*>> blocked_on_;
   std::atomic<std::size_t> blocked_count_{0};  // changed under blocked_mutex_
+
+  // Pub/sub: channel -> its subscribers' sessions; (pattern, session) pairs.
+  // Lock order: pubsub_mutex_, then a session's out_mutex (PUBLISH appends to
+  // each subscriber's `pushed` under both). Never taken with a shard lock held.
+  std::mutex pubsub_mutex_;
+  std::unordered_map<std::string, std::vector<WorkerSession*>> channels_;
+  std::vector<std::pair<std::string, WorkerSession*>> patterns_;
+  std::atomic<std::size_t> pubsub_clients_{0};  // sessions with a subscription
 };
 
 }  // namespace serverlab::kv
