@@ -42,7 +42,7 @@ const CommandSpec kCommands[] = {
     {"time", 1, 0, cmd_time},
     {"reset", 1, kNoAuth | kPubSub | kNoQueue, cmd_reset},
     {"save", -1, kKeyspace | kLockExclusive, cmd_save},
-    {"bgsave", -1, kLoopOnly, cmd_save},
+    {"bgsave", -1, kKeyspace | kLockExclusive, cmd_save},
     {"lastsave", 1, kKeyspace, cmd_lastsave},
     // keys (cmd_keys.cpp)
     {"del", -2, W, cmd_del, 1, -1, 1},

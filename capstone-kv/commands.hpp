@@ -20,8 +20,7 @@
 // threads: check_command() does the checks above, then it locks the shards of
 // the command's keys (key_positions(): the first/last/step COMMAND reports) or,
 // for a kKeyspace command, every shard; kWrite and kLockExclusive commands lock
-// exclusively, the rest shared. Commands that need the event loop (kLoopOnly)
-// are refused there.
+// exclusively, the rest shared. CONFIG SET is refused there (threads_server.cpp).
 //
 // Who may call: Client (execute), EXEC (run_queued), on the loop thread; the
 // threads model's workers (check_command, then the handler under its locks).
@@ -62,7 +61,6 @@ enum CommandFlag : unsigned {
   // For --model threads only (threads_server.hpp):
   kKeyspace = 1u << 6,       // reads or writes the whole keyspace: locks every shard
   kLockExclusive = 1u << 7,  // exclusive locks though not a write (uses a shard's generator)
-  kLoopOnly = 1u << 8,       // not done by --model threads (BGSAVE): refused there
 };
 
 struct CommandSpec {

@@ -137,6 +137,9 @@ class KvServer final : public EventHandler {
   std::int64_t lastsave() const { return lastsave_s_; }  // unix seconds of the last good save
   // At exit: stops a BGSAVE in progress, then saves in the foreground.
   bool save_on_exit(std::string& error);
+  // Collects a finished BGSAVE child (wait: block until it ends). cron() calls it;
+  // so does the threads model's acceptor, holding every shard lock exclusively.
+  void reap_child(bool wait);
 
   // ---- maxmemory
   // Bytes malloc holds for the process (glibc mallinfo2: in-use chunks + mmapped ones).
@@ -153,7 +156,6 @@ class KvServer final : public EventHandler {
   void accept_one(Fd fd, std::string peer);
   void cron();
   void schedule_cron();
-  void reap_child(bool wait);
 
   EventLoop& loop_;
   KvOptions options_;

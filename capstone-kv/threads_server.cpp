@@ -5,6 +5,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include <algorithm>
@@ -82,7 +83,6 @@ class CommandLocks {
 
 // Commands the threads model answers with an error instead of running (see the header).
 bool refused(const CommandSpec& spec, std::span<const std::string_view> args) {
-  if (spec.flags & kLoopOnly) return true;
   if (spec.name == "config" && !equals_nocase(args[1], "get")) return true;
   if (spec.name == "client" && (equals_nocase(args[1], "list") || equals_nocase(args[1], "info")))
     return true;
@@ -113,6 +113,7 @@ void ThreadsServer::run(Fd listener, int signal_fd) {
     if (ready == signal_fd && read_signal(signal_fd) != 0) break;
     if (ready == -1) {
       expire_some();
+      reap_bgsave();
       continue;
     }
     sockaddr_storage address{};
@@ -157,6 +158,21 @@ void ThreadsServer::expire_some() {
   const std::uint64_t budget_us = 250'000 / static_cast<std::uint64_t>(std::max(server_.options().hz, 1));
   std::unique_lock lock(locks_[s]);
   server_.db().shard(s).active_expire_cycle(wall_ms(), budget_us, monotonic_us);
+}
+
+// BGSAVE runs under every shard's exclusive lock (kKeyspace | kLockExclusive):
+// the fork sees one consistent keyspace, and KvServer's save state (the child's
+// pid, LASTSAVE's time) is guarded by those locks: its writers hold them all
+// exclusively, its readers (INFO, LASTSAVE, SAVE) at least shared. So the
+// acceptor peeks, without reaping, whether a child has ended (the only children
+// kv-server has are BGSAVE's), and only then takes every lock to collect it.
+void ThreadsServer::reap_bgsave() {
+  siginfo_t info{};
+  if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) return;
+  std::vector<std::size_t> all(locks_.size());
+  for (std::size_t s = 0; s < all.size(); ++s) all[s] = s;
+  CommandLocks held(locks_, all, true);
+  server_.reap_child(false);
 }
 
 void ThreadsServer::serve(int fd, const std::string& peer) {

@@ -42,9 +42,12 @@
 //
 // Limits (README.md "Two models"): a worker serves one client for the client's
 // whole life, so --threads bounds the clients served at once; the next ones wait
-// in the pool's queue until a worker is free. --maxclients counts both. Commands that
-// need the loop (kLoopOnly: BGSAVE) and CONFIG
-// SET/RESETSTAT, CLIENT LIST are refused with an -ERR naming the model.
+// in the pool's queue until a worker is free. --maxclients counts both. CONFIG
+// SET/RESETSTAT and CLIENT LIST/INFO are refused with an -ERR naming the model.
+//
+// BGSAVE forks under every shard's exclusive lock (a consistent keyspace for the
+// child; those locks also guard KvServer's save state); the acceptor's tick
+// collects the child (reap_bgsave).
 //
 // Who may call: main() only (constructor, run); run() returns after SIGINT/SIGTERM.
 #pragma once
@@ -135,6 +138,7 @@ class ThreadsServer {
 
  private:
   void expire_some();
+  void reap_bgsave();
   void shut_all_clients();
   bool lock_set(const Client& client, const CommandSpec& spec,
                 std::span<const std::string_view> args, std::vector<std::size_t>& shards);

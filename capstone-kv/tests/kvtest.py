@@ -29,7 +29,7 @@ MODEL = os.environ.get("KV_MODEL", "epoll")
 # Commands --model threads answers with "-ERR '<name>' is not supported with
 # --model threads" (not done in that model yet: README.md "Two models"),
 # and the subcommands it refuses. Keep in step with README.md "Two models".
-LOOP_ONLY = {"bgsave"}
+LOOP_ONLY = set()
 
 
 def needs_loop(words):

@@ -251,7 +251,7 @@ class Refused(unittest.TestCase):
     def test_loop_commands_get_a_clear_error(self):
         with start() as server:
             c = kvtest.Conn(server.port)
-            commands = [["BGSAVE"], ["CONFIG", "SET", "hz", "5"],
+            commands = [["CONFIG", "SET", "hz", "5"],
                         ["CONFIG", "RESETSTAT"], ["CLIENT", "LIST"], ["CLIENT", "INFO"]]
             for words in commands:
                 self.assertTrue(kvtest.needs_loop(words), words)
