@@ -225,6 +225,23 @@ void Client::set_interest(std::uint32_t events) {
   }
 }
 
+ClientInfo Client::info() const {
+  ClientInfo i;
+  i.id = id_;
+  i.peer = peer_;
+  i.fd = fd_.get();
+  i.name = name;
+  i.created_ms = created_ms;
+  i.last_active_ms = last_active_ms;
+  i.flag = blocked.active ? 'b' : (multi.active ? 'x' : (subscriptions() ? 'P' : 'N'));
+  i.channels = channels.size();
+  i.patterns = patterns.size();
+  i.multi = multi.active ? static_cast<int>(multi.queued.size()) : -1;
+  i.output = pending_output();
+  i.last_command = last_command;
+  return i;
+}
+
 void Client::unblock() {
   loop_.cancel(blocked.timeout);
   blocked = {};

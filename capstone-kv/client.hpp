@@ -62,6 +62,21 @@ class KvServer;
 struct CommandSpec;
 struct WorkerSession;
 
+// What CLIENT LIST shows of one client: a copy, so that the threads model can
+// hand one worker's view of its client to another (threads_server.hpp).
+struct ClientInfo {
+  std::uint64_t id = 0;
+  std::string peer;
+  int fd = -1;
+  std::string name;
+  std::int64_t created_ms = 0, last_active_ms = 0;  // monotonic
+  char flag = 'N';  // b blocked, x in MULTI, P subscribed, N none
+  std::size_t channels = 0, patterns = 0;
+  int multi = -1;  // commands queued in MULTI, or -1
+  std::size_t output = 0;
+  std::string last_command;
+};
+
 class Client final : public EventHandler {
  public:
   static constexpr std::size_t kPauseOutput = 1 << 20;
@@ -97,6 +112,7 @@ class Client final : public EventHandler {
   std::uint64_t id() const { return id_; }
   const std::string& peer() const { return peer_; }
   int fd() const { return fd_.get(); }
+  ClientInfo info() const;
   std::string name;
   bool authenticated = false;
   std::int64_t created_ms = 0;       // monotonic

@@ -4,6 +4,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 
@@ -50,18 +51,25 @@ bool valid_client_name(std::string_view name) {
   return true;
 }
 
-std::string client_line(const KvServer& server, const Client& c, std::int64_t now_mono) {
+// CONFIG RESETSTAT: every counter to 0, each with a relaxed atomic store (the
+// threads model's workers may be adding to them: count(), commands.hpp).
+void reset_stats(Stats& st) {
+  static_assert(sizeof(Stats) == 11 * sizeof(std::uint64_t), "a new counter: reset it here");
+  for (std::uint64_t* c : {&st.connections, &st.rejected, &st.commands, &st.keyspace_hits,
+                           &st.keyspace_misses, &st.expired_lazy, &st.bytes_in, &st.bytes_out,
+                           &st.pubsub_messages, &st.output_limit_disconnects, &st.timeouts})
+    std::atomic_ref<std::uint64_t>(*c).store(0, std::memory_order_relaxed);
+}
+
+std::string client_line(const KvServer& server, const ClientInfo& c, std::int64_t now_mono) {
   char line[512];
   std::snprintf(line, sizeof line,
-                "id=%llu addr=%s laddr=127.0.0.1:%u fd=%d name=%s age=%lld idle=%lld flags=%s db=0 "
+                "id=%llu addr=%s laddr=127.0.0.1:%u fd=%d name=%s age=%lld idle=%lld flags=%c db=0 "
                 "sub=%zu psub=%zu multi=%d qbuf=0 obl=0 oll=0 omem=%zu cmd=%s user=default\n",
-                static_cast<unsigned long long>(c.id()), c.peer().c_str(), server.port(), c.fd(),
+                static_cast<unsigned long long>(c.id), c.peer.c_str(), server.port(), c.fd,
                 c.name.c_str(), static_cast<long long>((now_mono - c.created_ms) / 1000),
-                static_cast<long long>((now_mono - c.last_active_ms) / 1000),
-                c.blocked.active ? "b" : (c.multi.active ? "x" : (c.subscriptions() ? "P" : "N")),
-                c.channels.size(), c.patterns.size(),
-                c.multi.active ? static_cast<int>(c.multi.queued.size()) : -1, c.pending_output(),
-                c.last_command.c_str());
+                static_cast<long long>((now_mono - c.last_active_ms) / 1000), c.flag,
+                c.channels, c.patterns, c.multi, c.output, c.last_command.c_str());
   return line;
 }
 
@@ -369,10 +377,19 @@ KV_HANDLER(cmd_client) {
   if (equals_nocase(sub, "id") && n == 2)
     return resp::write_integer(ctx.out, static_cast<std::int64_t>(ctx.client.id()));
   if ((equals_nocase(sub, "list") && n == 2) || (equals_nocase(sub, "info") && n == 2)) {
-    const auto now = static_cast<std::int64_t>(ctx.server.loop().now_ms());
-    if (equals_nocase(sub, "info")) return resp::write_bulk(ctx.out, client_line(ctx.server, ctx.client, now));
+    ThreadsServer* threads = ctx.server.threads();  // --model threads: its registry
+    const auto now = threads ? ThreadsServer::now_ms() : static_cast<std::int64_t>(ctx.server.loop().now_ms());
+    if (equals_nocase(sub, "info")) {
+      ClientInfo mine = ctx.client.info();
+      if (threads) threads->complete_info(ctx.client, mine);
+      return resp::write_bulk(ctx.out, client_line(ctx.server, mine, now));
+    }
     std::string text;
-    for (const auto& c : ctx.server.clients()) text += client_line(ctx.server, *c, now);
+    if (threads) {
+      for (const ClientInfo& c : threads->client_infos(ctx.client)) text += client_line(ctx.server, c, now);
+    } else {
+      for (const auto& c : ctx.server.clients()) text += client_line(ctx.server, c->info(), now);
+    }
     return resp::write_bulk(ctx.out, text);
   }
   if (equals_nocase(sub, "setinfo") && n == 4) return resp::write_ok(ctx.out);
@@ -435,7 +452,7 @@ KV_HANDLER(cmd_config) {
     return resp::write_ok(ctx.out);
   }
   if (equals_nocase(sub, "resetstat") && ctx.args.size() == 2) {
-    ctx.server.stats() = Stats{};
+    reset_stats(ctx.server.stats());
     return resp::write_ok(ctx.out);
   }
   reply_unknown_subcommand(ctx, "CONFIG");

@@ -83,10 +83,7 @@ class CommandLocks {
 
 // Commands the threads model answers with an error instead of running (see the header).
 bool refused(const CommandSpec& spec, std::span<const std::string_view> args) {
-  if (spec.name == "config" && !equals_nocase(args[1], "get")) return true;
-  if (spec.name == "client" && (equals_nocase(args[1], "list") || equals_nocase(args[1], "info")))
-    return true;
-  return false;
+  return spec.name == "config" && equals_nocase(args[1], "set");
 }
 
 }  // namespace
@@ -192,6 +189,12 @@ void ThreadsServer::serve(int fd, const std::string& peer) {
   WorkerSession session;
   session.fd = fd;
   client.session = &session;
+  client.created_ms = client.last_active_ms = now_ms();
+  publish_info(session, client);
+  {
+    std::lock_guard lock(clients_mutex_);
+    sessions_.insert(&session);
+  }
   std::string& out = client.out();
   std::string in;
   std::size_t need = 0;
@@ -219,6 +222,7 @@ void ThreadsServer::serve(int fd, const std::string& peer) {
       break;
     }
     count(server_.stats().bytes_in, static_cast<std::uint64_t>(n));
+    client.last_active_ms = now_ms();
     in.append(chunk, static_cast<std::size_t>(n));
     if (need > in.size()) continue;  // the bulk being read is not all here
     std::size_t used = 0;
@@ -248,7 +252,10 @@ void ThreadsServer::serve(int fd, const std::string& peer) {
             Context ctx{server_, client, server_.db(), command.args, out, wall_ms()};
             spec->handler(ctx);
           }
-          if (client.blocked.active && !wait_blocked(session, client, out)) open = false;
+          if (client.blocked.active) {
+            publish_info(session, client);  // CLIENT LIST shows it blocked
+            if (!wait_blocked(session, client, out)) open = false;
+          }
         }
       }
       used += r.consumed;
@@ -259,6 +266,7 @@ void ThreadsServer::serve(int fd, const std::string& peer) {
       }
     }
     in.erase(0, used);
+    publish_info(session, client);
     if (in.size() > kMaxQueryBuffer) open = false;
     if (!out.empty()) {
       if (!send_all(fd, out)) open = false;
@@ -267,6 +275,10 @@ void ThreadsServer::serve(int fd, const std::string& peer) {
     }
     if (out.capacity() > 64 * 1024) std::string().swap(out);
     if (open && session.wake_fd.get() >= 0 && !send_pushed(session)) open = false;
+  }
+  {
+    std::lock_guard lock(clients_mutex_);
+    sessions_.erase(&session);
   }
   leave_pubsub(client);
   forget(client);
@@ -604,6 +616,35 @@ void ThreadsServer::leave_pubsub(Client& client) {
   for (const std::string& name : names) unsubscribe(client, name);
   names.assign(client.patterns.begin(), client.patterns.end());
   for (const std::string& name : names) punsubscribe(client, name);
+}
+
+// ---- CLIENT LIST / INFO
+
+std::int64_t ThreadsServer::now_ms() { return static_cast<std::int64_t>(monotonic_us() / 1000); }
+
+void ThreadsServer::complete_info(const Client& c, ClientInfo& info) const { info.fd = c.session->fd; }
+
+void ThreadsServer::publish_info(WorkerSession& session, const Client& client) {
+  ClientInfo info = client.info();
+  complete_info(client, info);
+  std::lock_guard lock(session.info_mutex);
+  session.info = std::move(info);
+}
+
+std::vector<ClientInfo> ThreadsServer::client_infos(const Client& self) {
+  std::vector<ClientInfo> out;
+  {
+    std::lock_guard lock(clients_mutex_);
+    for (WorkerSession* s : sessions_) {
+      if (s == self.session) continue;
+      std::lock_guard info_lock(s->info_mutex);
+      out.push_back(s->info);
+    }
+  }
+  out.push_back(self.info());
+  complete_info(self, out.back());
+  std::sort(out.begin(), out.end(), [](const ClientInfo& a, const ClientInfo& b) { return a.id < b.id; });
+  return out;
 }
 
 // A client that leaves: its WATCH marks go, under the watched keys' locks.

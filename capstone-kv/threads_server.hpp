@@ -43,7 +43,7 @@
 // Limits (README.md "Two models"): a worker serves one client for the client's
 // whole life, so --threads bounds the clients served at once; the next ones wait
 // in the pool's queue until a worker is free. --maxclients counts both. CONFIG
-// SET/RESETSTAT and CLIENT LIST/INFO are refused with an -ERR naming the model.
+// SET is refused with an -ERR naming the model.
 //
 // BGSAVE forks under every shard's exclusive lock (a consistent keyspace for the
 // child; those locks also guard KvServer's save state); the acceptor's tick
@@ -67,6 +67,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "client.hpp"
 #include "serverlab/fd.hpp"
 
 namespace serverlab::kv {
@@ -94,6 +95,9 @@ struct WorkerSession {
   std::size_t in_flight = 0;   // handed to send() by the owner, not yet all sent
   Fd wake_fd;                  // eventfd: a publisher adds 1 after appending (made at
                                // the first SUBSCRIBE, before the registry knows it)
+  // ---- CLIENT LIST: the owner's copy of its client after each batch, under info_mutex
+  std::mutex info_mutex;
+  ClientInfo info;
 };
 
 struct ThreadsOptions {
@@ -133,6 +137,13 @@ class ThreadsServer {
   std::size_t pattern_count();
   std::size_t pubsub_clients() const { return pubsub_clients_.load(std::memory_order_relaxed); }
 
+  // ---- CLIENT LIST / INFO
+  // Every client's info: `self` (the caller's own client) as it is now, the others
+  // as of their last batch of commands. Sorted by id.
+  std::vector<ClientInfo> client_infos(const Client& self);
+  void complete_info(const Client& c, ClientInfo& info) const;  // what only the worker knows
+  static std::int64_t now_ms();  // the monotonic clock of created_ms / last_active_ms
+
   std::size_t blocked_clients() const { return blocked_count_.load(std::memory_order_relaxed); }
   std::size_t connected_clients() const { return connected_.load(std::memory_order_relaxed); }
 
@@ -153,6 +164,7 @@ class ThreadsServer {
   void removed_subscription(WorkerSession& session);  // pubsub_mutex_ held
   bool send_pushed(WorkerSession& session);
   void leave_pubsub(Client& client);
+  void publish_info(WorkerSession& session, const Client& client);
 
   KvServer& server_;
   ThreadsOptions options_;
@@ -176,6 +188,11 @@ class ThreadsServer {
   std::unordered_map<std::string, std::vector<WorkerSession*>> channels_;
   std::vector<std::pair<std::string, WorkerSession*>> patterns_;
   std::atomic<std::size_t> pubsub_clients_{0};  // sessions with a subscription
+
+  // Every session being served, for CLIENT LIST. Lock order: clients_mutex_,
+  // then a session's info_mutex; nothing is taken while holding either.
+  std::mutex clients_mutex_;
+  std::unordered_set<WorkerSession*> sessions_;
 };
 
 }  // namespace serverlab::kv

@@ -5,8 +5,8 @@
 
 Each class starts its own kv-server on port 0 with the flags it tests. With
 KV_MODEL=threads every server runs `--model threads`, and the tests marked
-@kvtest.loop_only (allkeys-lru,
-CLIENT LIST) are skipped: threads_test.py covers that model's own limits. Waits are
+@kvtest.loop_only (allkeys-lru, refused at start
+by that model) are skipped: threads_test.py covers that model's own limits. Waits are
 bounded by deadlines (a hang fails by name); nothing here measures speed.
 """
 import os
@@ -206,7 +206,9 @@ class RedisPy(ServerCase):
         p.set("keep", "v")
         p.execute()
         # DBSIZE does not expire anything itself: only the cycle on the timer can.
-        self.assertTrue(wait_until(lambda: r.dbsize() == 1), f"dbsize {r.dbsize()}")
+        # The last few keys among the table's ~4,000 buckets are found by chance
+        # (200 buckets a sample): seconds on a loaded machine, hence the deadline.
+        self.assertTrue(wait_until(lambda: r.dbsize() == 1, deadline=30), f"dbsize {r.dbsize()}")
         self.assertGreaterEqual(r.info("stats")["expired_keys"], 2000)
 
 
@@ -278,7 +280,6 @@ class Limits(ServerCase):
         self.assertTrue(probe.closed_by_peer())
         probe.close()
 
-    @kvtest.loop_only
     def test_maxclients(self):
         a, b, c = self.raw(), self.raw(), self.raw()
         for conn in (a, b, c):

@@ -36,8 +36,7 @@ def needs_loop(words):
     """True if --model threads refuses this command (words: the command and its arguments)."""
     name = str(words[0]).lower()
     sub = str(words[1]).lower() if len(words) > 1 else ""
-    return (name in LOOP_ONLY or (name == "config" and sub != "get")
-            or (name == "client" and sub in ("list", "info")))
+    return name in LOOP_ONLY or (name == "config" and sub == "set")
 
 
 def loop_only(test):
