@@ -12,7 +12,7 @@ mismatch names the script, the line, the command and both replies. Exit 77 (a
 skip) when redis-server is not installed.
 
 With KV_MODEL=threads kv-server runs `--model threads`; the lines it refuses by
-design (kvtest.needs_loop: MULTI, BLPOP, PUBLISH, CONFIG SET, ...) are sent to
+design (kvtest.threads_refuses: CONFIG SET) are sent to
 neither server, and the number skipped is printed.
 """
 import pathlib
@@ -61,7 +61,7 @@ def run_script(path, kv_port, redis_port):
             continue  # blank or a comment ('# text'); '#WORD' is a shape-only command
         mode = line[0] if line[0] in "~#" else ""
         words = shlex.split(line[len(mode):])
-        if kvtest.MODEL == "threads" and kvtest.needs_loop(words):
+        if kvtest.MODEL == "threads" and kvtest.threads_refuses(words):
             skipped.append(f"{path.name}:{number}")
             continue
         replies = [normalise(c.call(*words), mode) for c in conns]

@@ -4,9 +4,9 @@
                              the first stdout line (`listening on 127.0.0.1:PORT`);
                              with KV_MODEL=threads in the environment, it runs
                              `--model threads` (the same tests, the other model)
-  MODEL, needs_loop(words)   the model under test; whether --model threads refuses
-                             a command (README.md "Two models" lists them)
-  loop_only                  a unittest decorator: skipped under --model threads
+  MODEL, threads_refuses(words)  the model under test; whether --model threads
+                             refuses a command (README.md "Two models": CONFIG SET)
+  epoll_only                 a unittest decorator: skipped under --model threads
   start_redis()              Debian's redis-server on a free port: bind 127.0.0.1:0,
                              close, start redis-server there (retried on a collision)
   Conn(port)                 a raw RESP2 connection: send words, read parsed replies
@@ -26,23 +26,19 @@ DEADLINE = 10.0
 
 MODEL = os.environ.get("KV_MODEL", "epoll")
 
-# Commands --model threads answers with "-ERR '<name>' is not supported with
-# --model threads" (not done in that model yet: README.md "Two models"),
-# and the subcommands it refuses. Keep in step with README.md "Two models".
-LOOP_ONLY = set()
-
-
-def needs_loop(words):
+# --model threads answers CONFIG SET with "-ERR 'config' is not supported with
+# --model threads" (README.md "Two models" says why). Keep in step with it.
+def threads_refuses(words):
     """True if --model threads refuses this command (words: the command and its arguments)."""
     name = str(words[0]).lower()
     sub = str(words[1]).lower() if len(words) > 1 else ""
-    return name in LOOP_ONLY or (name == "config" and sub == "set")
+    return name == "config" and sub == "set"
 
 
-def loop_only(test):
+def epoll_only(test):
     """Marks a test of what only the epoll model does: skipped under --model threads."""
     import unittest
-    return unittest.skipIf(MODEL == "threads", "needs the event loop (--model epoll)")(test)
+    return unittest.skipIf(MODEL == "threads", "--model epoll only")(test)
 
 
 class Error(str):
