@@ -40,20 +40,7 @@ def wait_until(predicate, deadline=10.0, step=0.05):
     return predicate()
 
 
-class ServerCase(unittest.TestCase):
-    FLAGS = ()
-
-    @classmethod
-    def setUpClass(cls):
-        cls.server = kvtest.start_kv(BIN, *cls.FLAGS)
-        cls.port = cls.server.port
-
-    @classmethod
-    def tearDownClass(cls):
-        status = cls.server.stop()
-        stderr = cls.server.stderr_text()
-        assert status == 0, f"kv-server exited with {status} on SIGTERM: {stderr[-2000:]}"
-
+class ServerCase(kvtest.ServerCase):
     def client(self, **kw):
         r = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=10, **kw)
         self.addCleanup(r.close)

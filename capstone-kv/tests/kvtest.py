@@ -7,6 +7,9 @@
   MODEL, threads_refuses(words)  the model under test; whether --model threads
                              refuses a command (README.md "Two models": CONFIG SET)
   epoll_only                 a unittest decorator: skipped under --model threads
+  ServerCase                 a unittest class with its own kv-server (KV_SERVER_BIN),
+                             started once with the class's FLAGS; the class fails
+                             if the server does not exit 0 on SIGTERM
   start_redis()              Debian's redis-server on a free port: bind 127.0.0.1:0,
                              close, start redis-server there (retried on a collision)
   Conn(port)                 a raw RESP2 connection: send words, read parsed replies
@@ -21,6 +24,7 @@ import signal
 import socket
 import subprocess
 import time
+import unittest
 
 DEADLINE = 10.0
 
@@ -37,7 +41,6 @@ def threads_refuses(words):
 
 def epoll_only(test):
     """Marks a test of what only the epoll model does: skipped under --model threads."""
-    import unittest
     return unittest.skipIf(MODEL == "threads", "--model epoll only")(test)
 
 
@@ -90,6 +93,30 @@ def start_kv(binary, *flags):
         proc.kill()
         raise RuntimeError(f"kv-server did not announce its port: {line!r} {proc.stderr.read()}")
     return Server(proc, int(line.rsplit(":", 1)[1]), "kv-server")
+
+
+class ServerCase(unittest.TestCase):
+    """One kv-server for the whole class, on port 0 (cls.server, cls.port).
+
+    Subclasses set FLAGS, or override server_flags() to add their own (TLS).
+    A non-zero exit on SIGTERM fails the class: a sanitizer's report shows so.
+    """
+    FLAGS = ()
+
+    @classmethod
+    def server_flags(cls):
+        return cls.FLAGS
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = start_kv(os.environ.get("KV_SERVER_BIN", ""), *cls.server_flags())
+        cls.port = cls.server.port
+
+    @classmethod
+    def tearDownClass(cls):
+        status = cls.server.stop()
+        stderr = cls.server.stderr_text()
+        assert status == 0, f"kv-server exited with {status} on SIGTERM: {stderr[-2000:]}"
 
 
 def free_port():

@@ -38,19 +38,10 @@ def tls_flags(*extra):
     return ("--tls-cert", cert("server.pem"), "--tls-key", cert("server.key"), *extra)
 
 
-class TlsCase(unittest.TestCase):
-    FLAGS = ()
-
+class TlsCase(kvtest.ServerCase):
     @classmethod
-    def setUpClass(cls):
-        cls.server = kvtest.start_kv(BIN, *tls_flags(*cls.FLAGS))
-        cls.port = cls.server.port
-
-    @classmethod
-    def tearDownClass(cls):
-        status = cls.server.stop()
-        stderr = cls.server.stderr_text()
-        assert status == 0, f"kv-server exited with {status} on SIGTERM: {stderr[-2000:]}"
+    def server_flags(cls):
+        return tls_flags(*cls.FLAGS)
 
     def client(self, **kw):
         r = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=TIMEOUT, ssl=True,
