@@ -350,7 +350,8 @@ void ThreadsServer::block(Client& c, std::vector<std::string> keys,
   if (s.registered) return;  // a retry that found no data: same place in line
   c.blocked.command = std::move(command);
   s.keys = std::move(keys);
-  s.deadline = timeout_s > 0
+  constexpr double kForever = 1e9;  // s (31 years): past this, as 0; no clock overflow
+  s.deadline = timeout_s > 0 && timeout_s < kForever
                    ? std::chrono::steady_clock::now() +
                          std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                              std::chrono::duration<double>(timeout_s))

@@ -33,8 +33,13 @@
 //
 // Pub/sub: the registry (channels_, patterns_) is under pubsub_mutex_; each
 // subscriber's queue of pushed messages under its session's out_mutex. Lock
-// order: pubsub_mutex_, then out_mutex. Never with a shard lock (PUBLISH and
-// SUBSCRIBE have no keys). A subscriber's worker polls its socket and eventfd.
+// order: pubsub_mutex_, then out_mutex. A subscriber's worker polls its socket
+// and eventfd.
+//
+// The whole lock order: shard locks (ascending) -> blocked_mutex_, pubsub_mutex_
+// or clients_mutex_ (one of them; a PUBLISH or CLIENT LIST queued in MULTI runs
+// under EXEC's shard locks) -> a session's out_mutex or info_mutex. Nobody
+// takes a lock to the left of one they hold.
 //
 // The command handlers are the epoll model's (cmd_*.cpp). Each connection has a
 // Client object that is never registered with any loop: it only carries the
