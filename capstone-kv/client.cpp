@@ -227,6 +227,11 @@ void Client::set_interest(std::uint32_t events) {
 
 ClientInfo Client::info() const {
   ClientInfo i;
+  fill_info(i);
+  return i;
+}
+
+void Client::fill_info(ClientInfo& i) const {
   i.id = id_;
   i.peer = peer_;
   i.fd = fd_.get();
@@ -239,7 +244,6 @@ ClientInfo Client::info() const {
   i.multi = multi.active ? static_cast<int>(multi.queued.size()) : -1;
   i.output = pending_output();
   i.last_command = last_command;
-  return i;
 }
 
 void Client::unblock() {

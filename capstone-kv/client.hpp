@@ -113,6 +113,7 @@ class Client final : public EventHandler {
   const std::string& peer() const { return peer_; }
   int fd() const { return fd_.get(); }
   ClientInfo info() const;
+  void fill_info(ClientInfo& info) const;  // the same, into an existing one
   std::string name;
   bool authenticated = false;
   std::int64_t created_ms = 0;       // monotonic

@@ -325,7 +325,7 @@ bool ThreadsServer::lock_set(const Client& client, const CommandSpec& spec,
 
 void ThreadsServer::add_key_shards(const CommandSpec& spec, std::span<const std::string_view> args,
                                    std::vector<std::size_t>& shards) {
-  std::vector<std::size_t> positions;
+  thread_local std::vector<std::size_t> positions;  // reused: no allocation per command
   key_positions(spec, args.size(), positions);
   for (std::size_t p : positions) shards.push_back(server_.db().shard_of(args[p]));
 }
@@ -626,10 +626,9 @@ std::int64_t ThreadsServer::now_ms() { return static_cast<std::int64_t>(monotoni
 void ThreadsServer::complete_info(const Client& c, ClientInfo& info) const { info.fd = c.session->fd; }
 
 void ThreadsServer::publish_info(WorkerSession& session, const Client& client) {
-  ClientInfo info = client.info();
-  complete_info(client, info);
   std::lock_guard lock(session.info_mutex);
-  session.info = std::move(info);
+  client.fill_info(session.info);  // in place: the strings keep their buffers
+  complete_info(client, session.info);
 }
 
 std::vector<ClientInfo> ThreadsServer::client_infos(const Client& self) {
