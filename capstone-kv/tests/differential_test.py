@@ -46,7 +46,7 @@ def normalise(reply, mode):
     return reply
 
 
-skipped = []  # script:line of commands --model threads refuses
+skipped = []  # script:line of commands --model threads refuses (CONFIG SET)
 
 
 def run_script(path, kv_port, redis_port):
@@ -93,7 +93,7 @@ def main():
     for p in problems:
         print(p)
     if skipped:
-        print(f"--model threads: {len(skipped)} line(s) refused by design, not sent: "
+        print(f"--model threads: {len(skipped)} line(s) that model refuses, not sent: "
               + " ".join(skipped))
     print(f"{len(problems)} mismatch(es) over {len(scripts)} script(s) (--model {kvtest.MODEL})")
     return 1 if problems else 0
