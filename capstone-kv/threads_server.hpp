@@ -54,7 +54,13 @@
 // child; those locks also guard KvServer's save state); the acceptor's tick
 // collects the child (reap_bgsave).
 //
-// Who may call: main() only (constructor, run); run() returns after SIGINT/SIGTERM.
+// CLIENT LIST: the sessions being served are a set under clients_mutex_; each
+// worker copies its client's fields into its session (under info_mutex) after
+// each batch, and CLIENT LIST reads the copies.
+//
+// Who may call: main() (constructor, run; run() returns after SIGINT/SIGTERM);
+// from a worker, inside a command: KvServer (block, signal_list_ready, the
+// pub/sub calls it forwards), INFO and CLIENT (the counts, client_infos).
 #pragma once
 
 #include <atomic>
