@@ -7,7 +7,8 @@ The black-box suites (clients_test.py, differential_test.py) run against this
 model too (KV_MODEL=threads). Here: many clients at once on shared and disjoint
 keys, with exact final counts (lost updates would show); MULTI/EXEC seen whole
 or not at all across shards, WATCH against other workers; blocked clients that
-hang up, many waiters on one push, SIGTERM while blocked; CONFIG SET, refused
+hang up, many waiters on one push, SIGTERM while blocked; CLIENT LIST showing
+the other workers' clients (blocked, subscribed), RESETSTAT; CONFIG SET, refused
 with one clear error; maxclients, the idle timeout and a clean SIGTERM with
 clients connected. Every loop is bounded; nothing is timed.
 """
@@ -236,6 +237,40 @@ class Blocking(unittest.TestCase):
             self.assertTrue(waiter.closed_by_peer())
             waiter.close()
             probe.close()
+
+
+class ClientRegistry(unittest.TestCase):
+    """CLIENT LIST sees the other workers' clients; CONFIG RESETSTAT zeroes the counters."""
+
+    def test_client_list_shows_every_client_and_its_state(self):
+        with start("--threads", "4") as server:
+            blocked, subscriber, me = (kvtest.Conn(server.port) for _ in range(3))
+            self.assertEqual(blocked.call("CLIENT", "SETNAME", "waiter"), b"OK")
+            blocked.send("BLPOP", "nothing", "0")
+            self.assertEqual(subscriber.call("SUBSCRIBE", "a", "b")[0], b"subscribe")
+            subscriber.read()  # the second confirmation
+            def clients():  # one dict of fields per CLIENT LIST line
+                text = me.call("CLIENT", "LIST").decode()
+                return [dict(f.split("=", 1) for f in line.split(" ")) for line in text.splitlines()]
+            self.assertTrue(kvtest_wait(
+                lambda: any(c["name"] == "waiter" and c["flags"] == "b" for c in clients()), 10))
+            listed = clients()
+            self.assertEqual(len(listed), 3, listed)
+            self.assertEqual([c["cmd"] for c in listed if c["name"] == "waiter"], ["blpop"])
+            subscribed = [c for c in listed if c["flags"] == "P"]
+            self.assertEqual([(c["sub"], c["psub"]) for c in subscribed], [("2", "0")], listed)
+            mine = dict(f.split("=", 1) for f in me.call("CLIENT", "INFO").decode().split())
+            self.assertEqual((mine["flags"], mine["cmd"]), ("N", "client"))
+            self.assertEqual(me.call("CLIENT", "LIST").count(b"\n"), 3)
+            blocked.close()
+            self.assertTrue(kvtest_wait(lambda: me.call("CLIENT", "LIST").count(b"\n") == 2, 10))
+            # RESETSTAT: the counters the workers add to start again from 0.
+            self.assertNotIn(b"total_commands_processed:0\r\n", me.call("INFO", "stats"))
+            self.assertEqual(me.call("CONFIG", "RESETSTAT"), b"OK")
+            self.assertIn(b"total_commands_processed:1\r\n", me.call("INFO", "stats"))
+            for c in (subscriber, me):
+                c.close()
+            self.assertEqual(server.stop(), 0)
 
 
 def kvtest_wait(predicate, deadline):
