@@ -277,6 +277,24 @@ TEST_F(Http2SessionTest, RangeIs206) {
   EXPECT_EQ(r.headers["content-range"], "bytes 100-199/" + std::to_string(big_.size()));
 }
 
+// A multipart range body is pieces of text (each part's head) and of the file in
+// turn; one DATA frame carries several of them, written straight into the output.
+TEST_F(Http2SessionTest, MultipartRangeCrossesPiecesWithinAFrame) {
+  Reply r = get("/big.bin", {{"range", "bytes=0-9,100-109,5000-5999"}});
+  EXPECT_EQ(r.status(), "206");
+  EXPECT_TRUE(r.headers["content-type"].starts_with("multipart/byteranges; boundary="));
+  EXPECT_EQ(std::to_string(r.body.size()), r.headers["content-length"]);
+  const std::size_t first = r.body.find(big_.substr(0, 10));
+  const std::size_t second = r.body.find(big_.substr(100, 10));
+  const std::size_t third = r.body.find(big_.substr(5000, 1000));
+  EXPECT_NE(first, std::string::npos);
+  EXPECT_NE(second, std::string::npos);
+  EXPECT_NE(third, std::string::npos);
+  EXPECT_LT(first, second);
+  EXPECT_LT(second, third);
+  EXPECT_NE(r.body.find("Content-Range: bytes 100-109/"), std::string::npos);
+}
+
 TEST_F(Http2SessionTest, DirectoryRedirectAndListing) {
   Reply r = get("/sub?x=1");
   EXPECT_EQ(r.status(), "301");

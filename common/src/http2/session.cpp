@@ -42,6 +42,7 @@ struct Http2Session::Stream {
   };
   std::vector<Piece> body;
   std::size_t next_piece = 0;
+  std::uint64_t body_left = 0;  // bytes of all pieces still to send
   std::string header_names;   // lowercased names of the response's extra headers
   char status[16] = {};       // ":status" digits
   char length[24] = {};       // "content-length" digits
@@ -57,6 +58,7 @@ struct Http2Session::Stream {
     response.reset();
     body.clear();
     next_piece = 0;
+    body_left = 0;
     header_names.clear();
   }
 
@@ -225,36 +227,75 @@ struct Http2Session::Callbacks {
     return 0;
   }
 
-  // Fills one DATA frame's payload from the stream's body pieces: a memcpy from
-  // memory, a pread(2) from a file. At most `length` bytes: nghttp2 has already
-  // limited it to a frame and to what the flow-control windows allow.
-  static ssize_t read_body(nghttp2_session*, std::int32_t, std::uint8_t* buffer,
-                           std::size_t length, std::uint32_t* flags, nghttp2_data_source* source,
-                           void*) {
+  // nghttp2 has room for one DATA frame of at most `length` bytes (it has already
+  // limited it to a frame and to what the flow-control windows allow) and asks
+  // how many this stream will send. Nothing is copied here: NO_COPY tells
+  // nghttp2 to call send_data() with the frame header when the frame's turn in
+  // the output comes, and send_data() writes header and payload in one go.
+  static ssize_t read_body(nghttp2_session*, std::int32_t, std::uint8_t*, std::size_t length,
+                           std::uint32_t* flags, nghttp2_data_source* source, void*) {
+    const Stream& stream = *static_cast<const Stream*>(source->ptr);
+    const std::uint64_t n = std::min<std::uint64_t>(length, stream.body_left);
+    *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+    if (n == stream.body_left) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return static_cast<ssize_t>(n);
+  }
+
+  // Writes one DATA frame into the session's output: the 9-byte frame header
+  // nghttp2 made, then `length` payload bytes taken straight from the body
+  // pieces (the file cache's bytes, or pread(2) from the file). This is the one
+  // copy a body byte makes on its way to send(2); without NO_COPY nghttp2 would
+  // first copy it into its own frame buffer and pump() would copy it again.
+  //
+  // Bounded memory: while kOutputHighWater bytes already wait to be sent, the
+  // frame is put off (WOULDBLOCK: nghttp2 calls again with the same frame from
+  // the next pump()), so the output grows past the mark by at most one frame.
+  static int send_data(nghttp2_session*, nghttp2_frame* frame, const std::uint8_t* frame_header,
+                       std::size_t length, nghttp2_data_source* source, void* user_data) {
+    Http2Session& s = self(user_data);
+    if (s.out_.readable_bytes() >= kOutputHighWater) return NGHTTP2_ERR_WOULDBLOCK;
+    // No select_padding callback is set, so nghttp2 never pads our frames.
+    if (frame->data.padlen != 0) return NGHTTP2_ERR_CALLBACK_FAILURE;
+    constexpr std::size_t kFrameHeader = 9;
+    try {
+      s.out_.ensure_writable(kFrameHeader + length);
+    } catch (const std::bad_alloc&) {
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // nghttp2 resets this stream
+    }
+    char* at = s.out_.begin_write();
+    std::memcpy(at, frame_header, kFrameHeader);
     Stream& stream = *static_cast<Stream*>(source->ptr);
-    std::size_t filled = 0;
-    while (filled < length && stream.next_piece < stream.body.size()) {
+    // Written past the buffer's end first and committed only when complete: a
+    // failed read leaves no half frame in the output.
+    if (!copy_body(stream, at + kFrameHeader, length)) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    s.out_.has_written(kFrameHeader + length);
+    return 0;
+  }
+
+  // Copies the next `length` body bytes of `stream` to `to` and moves past them.
+  // False when a file read fails or the file shrank under us (the length we
+  // announced is a lie now): the caller resets this stream; the connection and
+  // its other streams go on.
+  static bool copy_body(Stream& stream, char* to, std::size_t length) {
+    while (length > 0 && stream.next_piece < stream.body.size()) {
       Stream::Piece& piece = stream.body[stream.next_piece];
-      const std::size_t want =
-          static_cast<std::size_t>(std::min<std::uint64_t>(length - filled, piece.length));
-      std::size_t got = want;
+      std::size_t got = static_cast<std::size_t>(std::min<std::uint64_t>(length, piece.length));
       if (piece.fd < 0) {
-        std::memcpy(buffer + filled, piece.text + piece.offset, want);
+        std::memcpy(to, piece.text + piece.offset, got);
       } else {
-        const ssize_t n = ::pread(piece.fd, buffer + filled, want, static_cast<off_t>(piece.offset));
+        const ssize_t n = ::pread(piece.fd, to, got, static_cast<off_t>(piece.offset));
         if (n < 0 && errno == EINTR) continue;
-        // An error, or the file shrank under us (the length we announced was a
-        // lie now): reset this stream; the connection and its other streams go on.
-        if (n <= 0) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        if (n <= 0) return false;
         got = static_cast<std::size_t>(n);
       }
       piece.offset += got;
       piece.length -= got;
-      filled += got;
+      stream.body_left -= got;
+      to += got;
+      length -= got;
       if (piece.length == 0) ++stream.next_piece;
     }
-    if (stream.next_piece == stream.body.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
-    return static_cast<ssize_t>(filled);
+    return length == 0;
   }
 };
 
@@ -279,6 +320,7 @@ Http2Session::Http2Session(const http::HttpService& service, std::string_view pe
                                                             Callbacks::on_data_chunk_recv);
   nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, Callbacks::on_frame_send);
   nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, Callbacks::on_stream_close);
+  nghttp2_session_callbacks_set_send_data_callback(callbacks, Callbacks::send_data);
 
   nghttp2_option* option = nullptr;
   if (nghttp2_option_new(&option) != 0) {
@@ -520,13 +562,16 @@ void Http2Session::submit(Stream& stream) {
 
   // The body pieces, in the order HTTP/1.1 sends them (HttpSession::queue_response).
   auto add_text = [&stream](std::string_view text) {
-    if (!text.empty()) stream.body.push_back({text.data(), -1, 0, text.size()});
+    if (text.empty()) return;
+    stream.body.push_back({text.data(), -1, 0, text.size()});
+    stream.body_left += text.size();
   };
   auto add_file = [&stream, &add_text](const http::CachedFile* file, std::uint64_t offset,
                                        std::uint64_t length) {
     if (file == nullptr || length == 0) return;
     if (file->inlined) return add_text(std::string_view(file->bytes).substr(offset, length));
     stream.body.push_back({nullptr, file->fd.get(), offset, length});
+    stream.body_left += length;
   };
   if (r.send_body) {
     add_text(r.text);

@@ -34,10 +34,14 @@
 // Bodies: a file body is never read into memory as a whole. Each stream's body
 // is a list of pieces (bytes in memory, or a region of an open file); when
 // nghttp2 has room for a DATA frame (the peer's flow-control windows allow it)
-// it asks for at most one frame's worth, which is copied or pread(2) into
-// nghttp2's own frame buffer. Output is produced only while less than
-// kOutputHighWater bytes wait to be sent, so a connection holds at most about
-// 64 KiB of output whatever its streams serve.
+// it asks how many bytes the stream will send, at most one frame's worth, and
+// later asks for the frame itself (NGHTTP2_DATA_FLAG_NO_COPY): its 9-byte header
+// and the payload are written straight into output(), the payload copied from
+// the file cache's bytes or pread(2) from the file. So a body byte is copied
+// once on its way to send(2), not twice (into nghttp2's frame buffer, then into
+// ours). Output is produced only while less than kOutputHighWater bytes wait to
+// be sent, so a connection holds at most about 64 KiB (plus one frame) of output
+// whatever its streams serve.
 //
 // Limits (Limits, from HttpConfig) and attacks:
 //   - SETTINGS_MAX_CONCURRENT_STREAMS (100): more open streams are refused.
