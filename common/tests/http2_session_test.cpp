@@ -489,6 +489,22 @@ TEST_F(Http2SessionTest, IdleTimeoutSaysGoawayThenCloses) {
   EXPECT_EQ(server.want(), Want::Close);
 }
 
+// With a driver's cached time, deadlines count from that time, not the clock's.
+TEST_F(Http2SessionTest, DeadlinesFollowTheDriversCachedClock) {
+  config_.keepalive_timeout = 7;
+  Http2Session server(service(), "127.0.0.1");
+  Http2Session::Clock::time_point now = Http2Session::Clock::now() - std::chrono::hours(1);
+  server.use_clock(now);
+  Client client;
+  client.request("GET", "/a.txt");
+  client.exchange(server);  // the request is answered: the keep-alive timeout runs
+  EXPECT_EQ(server.deadline(), now + std::chrono::seconds(7));
+  now += std::chrono::minutes(1);  // the driver's next loop iteration
+  client.request("GET", "/a.txt");
+  client.exchange(server);
+  EXPECT_EQ(server.deadline(), now + std::chrono::seconds(7));
+}
+
 TEST_F(Http2SessionTest, TimeoutWithAStalledStreamClosesAtOnce) {
   Http2Session server(service(), "127.0.0.1");
   Client client;

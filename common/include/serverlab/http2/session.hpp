@@ -58,6 +58,11 @@
 //   - Request bodies are not used by any route: their bytes are discarded, and
 //     once the response is complete the stream is reset with NO_ERROR so the
 //     client stops sending (RFC 9113 8.1).
+// Clock: deadline() is computed from the time use_clock() points at, when the
+// driver gave one (stage 4's EventLoop reads the clock once per loop iteration),
+// else from steady_clock::now(). A request's duration (the access log, metrics;
+// measured only when one of them is on) starts at that time too (with a cached
+// clock: the loop's wake-up that read the request) and ends at a real clock read.
 // Timeouts: --header-timeout until the first request; --keepalive-timeout while
 // no stream is open (then GOAWAY and close); the send timeout (HttpConfig::
 // send_timeout) while output or open streams wait on the peer (a client that
@@ -128,6 +133,11 @@ class Http2Session {
   // subject), written in the access log's user field of every request.
   void set_user(std::string_view user) { user_.assign(user); }
 
+  // The driver's cached time, read instead of the clock for deadlines. It must
+  // outlive the session and be kept current (at most a few milliseconds stale:
+  // timeouts are seconds). Without it the session reads steady_clock itself.
+  void use_clock(const Clock::time_point& now) { cached_now_ = &now; }
+
   // ---- input: the driver appends to input() and calls on_input().
   Buffer& input() { return in_; }
   void on_input();
@@ -165,6 +175,7 @@ class Http2Session {
   void submit(Stream& stream);        // hands the Response to nghttp2
   bool count_reset();                 // false: the rapid-reset bound is passed
   Stream* find(std::int32_t id);      // null when the stream is not ours (or gone)
+  Clock::time_point now() const { return cached_now_ != nullptr ? *cached_now_ : Clock::now(); }
 
   const http::HttpService& service_;
   Limits limits_;
@@ -195,6 +206,7 @@ class Http2Session {
   bool linger_ = false;
   Timer timer_ = Timer::Header;
   Clock::time_point deadline_{};
+  const Clock::time_point* cached_now_ = nullptr;  // see use_clock()
 };
 
 }  // namespace serverlab::http2
