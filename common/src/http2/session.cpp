@@ -339,6 +339,10 @@ Http2Session::Http2Session(const http::HttpService& service, std::string_view pe
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, limits_.initial_window_size},
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<std::uint32_t>(limits_.max_header_list)},
       {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},  // a server may only say 0: there is no push here
+      // RFC 9113 deprecated RFC 7540's priority tree; without it nghttp2 keeps
+      // no tree of streams (nor closed streams for it) and schedules by RFC
+      // 9218's simpler urgency levels, which costs less per stream.
+      {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
   };
   if (nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings)) != 0) {
     nghttp2_session_del(session_);
