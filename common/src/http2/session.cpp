@@ -44,8 +44,12 @@ struct Http2Session::Stream {
   std::size_t next_piece = 0;
   std::uint64_t body_left = 0;  // bytes of all pieces still to send
   std::string header_names;   // lowercased names of the response's extra headers
+  // The response head's own bytes. nghttp2 reads the header list without copying
+  // it (NO_COPY flags, see make_nv) when it packs the HEADERS frame, so every
+  // name and value lives here or in `response` until the stream closes.
   char status[16] = {};       // ":status" digits
   char length[24] = {};       // "content-length" digits
+  char date[32] = {};         // "date": the clock's text changes every second
 
   // Back to a fresh stream for `stream_id`, keeping every buffer's capacity, so a
   // recycled stream serves a request without allocating.
@@ -74,12 +78,16 @@ std::string_view view(const std::uint8_t* data, std::size_t length) {
   return {reinterpret_cast<const char*>(data), length};
 }
 
+// One field of a response's header list. With the NO_COPY flags nghttp2 keeps
+// the pointers, not a copy of the bytes, and reads them when it packs the
+// HEADERS frame: they must stay valid until then, which the stream guarantees
+// (its Response and its own digits live until nghttp2 closes the stream; a
+// stream closed before its HEADERS went out never has them read). Its API
+// takes non-const pointers but never writes.
 nghttp2_nv make_nv(std::string_view name, std::string_view value) {
-  // nghttp2 copies names and values (no NO_COPY flags), so they need only
-  // outlive the submit call. Its API takes non-const pointers but never writes.
   return nghttp2_nv{reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
                     reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(),
-                    value.size(), NGHTTP2_NV_FLAG_NONE};
+                    value.size(), NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
 }
 
 // Headers that belong to one HTTP/1.1 connection and are forbidden in HTTP/2
@@ -130,6 +138,7 @@ struct Http2Session::Callbacks {
         s.spare_streams_.pop_back();
       }
       stream->reset(frame->hd.stream_id);
+      s.receiving_ = stream.get();
       s.streams_[frame->hd.stream_id] = std::move(stream);
     } catch (const std::bad_alloc&) {
       nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
@@ -144,7 +153,12 @@ struct Http2Session::Callbacks {
                        std::size_t value_length, std::uint8_t, void* user_data) {
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
     Http2Session& s = self(user_data);
-    Stream* stream = s.find(frame->hd.stream_id);
+    // A header block arrives in one piece (no other frame may come between its
+    // HEADERS and CONTINUATIONs), so its stream is nearly always the one
+    // on_begin_headers just opened: no lookup per field.
+    Stream* stream = s.receiving_ != nullptr && s.receiving_->id == frame->hd.stream_id
+                         ? s.receiving_
+                         : s.find(frame->hd.stream_id);
     if (stream == nullptr || stream->too_large) return 0;
     stream->list_size += name_length + value_length + 32;
     if (stream->list_size > s.limits_.max_header_list ||
@@ -217,6 +231,7 @@ struct Http2Session::Callbacks {
     if (it == s.streams_.end()) return 0;
     std::unique_ptr<Stream> stream = std::move(it->second);
     s.streams_.erase(it);
+    if (s.receiving_ == stream.get()) s.receiving_ = nullptr;
     stream->reset(0);  // drops its file references now
     if (s.spare_streams_.size() < s.limits_.max_concurrent_streams) {
       try {
@@ -550,24 +565,31 @@ void Http2Session::submit(Stream& stream) {
     extra.emplace_back(at, value);
   }
 
+  const std::string_view now = http::current_http_date();
+  const std::size_t date_length = std::min(now.size(), sizeof stream.date);
+  std::memcpy(stream.date, now.data(), date_length);
+  const std::string_view date(stream.date, date_length);
+
   // The header list, reused between responses (submit() never runs twice at once
-  // on one thread, and nghttp2 copies the list before it returns).
+  // on one thread; nghttp2 copies the list itself, not the bytes it points at,
+  // before nghttp2_submit_response returns). Filled by index: at most 8 fixed
+  // fields plus the extra ones.
   static thread_local std::vector<nghttp2_nv> nv;
-  nv.clear();
-  nv.push_back(make_nv(":status", status));
-  nv.push_back(make_nv("server", "serverlab"));
-  const std::string_view date = http::current_http_date();
-  nv.push_back(make_nv("date", date));
-  if (!r.content_type.empty()) nv.push_back(make_nv("content-type", r.content_type));
-  nv.push_back(make_nv("content-length", content_length));
-  if (!r.last_modified.empty()) nv.push_back(make_nv("last-modified", r.last_modified));
-  if (!r.etag.empty()) nv.push_back(make_nv("etag", r.etag));
-  if (r.accept_ranges) nv.push_back(make_nv("accept-ranges", "bytes"));
+  nv.resize(8 + extra.size());
+  std::size_t n = 0;
+  nv[n++] = make_nv(":status", status);
+  nv[n++] = make_nv("server", "serverlab");
+  nv[n++] = make_nv("date", date);
+  if (!r.content_type.empty()) nv[n++] = make_nv("content-type", r.content_type);
+  nv[n++] = make_nv("content-length", content_length);
+  if (!r.last_modified.empty()) nv[n++] = make_nv("last-modified", r.last_modified);
+  if (!r.etag.empty()) nv[n++] = make_nv("etag", r.etag);
+  if (r.accept_ranges) nv[n++] = make_nv("accept-ranges", "bytes");
   for (std::size_t i = 0; i < extra.size(); ++i) {
     const std::size_t at = extra[i].first;
     const std::size_t end = i + 1 < extra.size() ? extra[i + 1].first : stream.header_names.size();
     const std::string_view name(stream.header_names.data() + at, end - at);
-    if (!connection_specific(name)) nv.push_back(make_nv(name, extra[i].second));
+    if (!connection_specific(name)) nv[n++] = make_nv(name, extra[i].second);
   }
 
   // The body pieces, in the order HTTP/1.1 sends them (HttpSession::queue_response).
@@ -595,7 +617,7 @@ void Http2Session::submit(Stream& stream) {
   nghttp2_data_provider provider{};
   provider.source.ptr = &stream;
   provider.read_callback = Callbacks::read_body;
-  const int rv = nghttp2_submit_response(session_, stream.id, nv.data(), nv.size(),
+  const int rv = nghttp2_submit_response(session_, stream.id, nv.data(), n,
                                          stream.body.empty() ? nullptr : &provider);
   if (rv != 0) {
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream.id, NGHTTP2_INTERNAL_ERROR);

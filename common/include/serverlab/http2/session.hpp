@@ -191,6 +191,7 @@ class Http2Session {
   http::Request request_;  // the request being answered (its header vector is reused)
   std::string request_id_;  // its X-Request-Id (--request-id on; the chain fills it)
   std::vector<std::pair<std::size_t, std::string_view>> extra_;  // submit()'s scratch
+  Stream* receiving_ = nullptr;  // the stream whose header block is arriving (or null)
 
   std::uint64_t requests_ = 0;
   std::uint64_t resets_total_ = 0;
