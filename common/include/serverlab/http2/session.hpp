@@ -41,7 +41,8 @@
 // once on its way to send(2), not twice (into nghttp2's frame buffer, then into
 // ours). Output is produced only while less than kOutputHighWater bytes wait to
 // be sent, so a connection holds at most about 64 KiB (plus one frame) of output
-// whatever its streams serve.
+// whatever its streams serve. nghttp2's own small allocations come from
+// per-thread free lists (session.cpp, namespace pool).
 //
 // Limits (Limits, from HttpConfig) and attacks:
 //   - SETTINGS_MAX_CONCURRENT_STREAMS (100): more open streams are refused.
