@@ -287,7 +287,7 @@ void Connection::begin_linger() {
   linger_left_ = kLingerBytes;
   loop_.cancel(resume_);
   timer_.cancel();  // from now on it holds the linger deadline (on_timer closes)
-  timer_.arm(Clock::now() + std::chrono::milliseconds(kLingerMs));
+  timer_.arm(loop_.now() + std::chrono::milliseconds(kLingerMs));
   set_interest(kReadable);
   drain_linger();
 }

@@ -10,7 +10,7 @@ void DeadlineTimer::arm(Clock::time_point deadline) {
     if (at_ <= deadline) return;  // fires first; passed() looks at the real deadline
     loop_.cancel(id_);
   }
-  const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - loop_.now()).count();
   id_ = loop_.run_after(static_cast<std::uint64_t>(std::max<std::int64_t>(left, 0)), [this] {
     id_ = {};
     on_fire_();
@@ -19,7 +19,7 @@ void DeadlineTimer::arm(Clock::time_point deadline) {
 }
 
 bool DeadlineTimer::passed(Clock::time_point deadline) {
-  if (Clock::now() >= deadline) return true;
+  if (loop_.now() >= deadline) return true;
   arm(deadline);  // moved later meanwhile
   return false;
 }

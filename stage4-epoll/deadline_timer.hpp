@@ -13,7 +13,8 @@
 //   on fire:    the owner's callback -> if (!timer.passed(deadline())) return;
 //                                       ... the deadline really passed: act
 //
-// So a keep-alive request normally costs no timer-heap work at all. Used by
+// So a keep-alive request normally costs no timer-heap work at all, and no clock
+// read either: "now" is the loop's cached time (EventLoop::now()). Used by
 // Connection (HTTP/1.1 and the TLS handshake) and H2Connection (HTTP/2).
 //
 // Who may call: the owner, on the loop thread only. The owner must outlive no

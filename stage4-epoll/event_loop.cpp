@@ -1,7 +1,6 @@
 #include "event_loop.hpp"
 
 #include <sys/epoll.h>
-#include <time.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -47,10 +46,9 @@ EventLoop::EventLoop(LoopOptions options)
 EventLoop::~EventLoop() = default;
 
 void EventLoop::update_time() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  now_ms_ = static_cast<std::uint64_t>(ts.tv_sec) * 1000 +
-            static_cast<std::uint64_t>(ts.tv_nsec) / 1'000'000;
+  now_ = std::chrono::steady_clock::now();  // clock_gettime(CLOCK_MONOTONIC)
+  now_ms_ = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(now_.time_since_epoch()).count());
 }
 
 void EventLoop::control(int op, int fd, std::uint32_t events, std::uint32_t generation) {

@@ -60,6 +60,7 @@
 
 #include <sys/epoll.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -139,7 +140,16 @@ class EventLoop {
   void stop() { stop_requested_ = true; }
   bool stopping() const { return stop_requested_; }
 
-  // CLOCK_MONOTONIC milliseconds, cached once per phase (cheap to call often).
+  // The time, read once per phase (after epoll_wait returns and before the
+  // timers run) and cached: handlers, timers and sessions that need "now" for a
+  // deadline, a log line or a Date header use it instead of reading the clock
+  // again (about five reads per HTTP/2 request before). It may be stale by the
+  // time the current batch of handlers has taken (normally well under a
+  // millisecond); timeouts are seconds. now() is steady_clock (CLOCK_MONOTONIC),
+  // now_ms() the same reading in whole milliseconds (the timers' unit). now()
+  // returns a reference to the loop's own copy, so a session can keep it
+  // (Http2Session::use_clock) and always see the current value.
+  const std::chrono::steady_clock::time_point& now() const { return now_; }
   std::uint64_t now_ms() const { return now_ms_; }
   void update_time();
 
@@ -172,6 +182,7 @@ class EventLoop {
   std::vector<epoll_event> ready_;
   TimerHeap timers_;
   Hook before_sleep_;
+  std::chrono::steady_clock::time_point now_{};
   std::uint64_t now_ms_ = 0;
   std::uint64_t iterations_ = 0;
   std::uint64_t handler_errors_ = 0;

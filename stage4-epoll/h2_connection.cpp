@@ -30,6 +30,7 @@ H2Connection::H2Connection(Connection& owner, std::string_view first_bytes, bool
       timer_(loop_, [this] { on_timer(); }) {
   if (!first_bytes.empty()) session_.input().append(first_bytes);  // over TLS: none (null data)
   session_.set_user(owner.user_);  // the TLS client certificate's subject, if any
+  session_.use_clock(loop_.now());  // the loop's cached time: no clock read per request
 }
 
 H2Connection::~H2Connection() { loop_.cancel(resume_); }  // timer_ cancels itself

@@ -17,8 +17,9 @@
 // rules, same fairness bound per wake-up); what differs is that an HTTP/2 session
 // is not pooled: it holds libnghttp2's state (HPACK tables, stream table) for the
 // life of the connection, a few KiB plus up to Http2Session::kOutputHighWater of
-// output. File bodies go through the session in DATA frames (pread into one
-// frame at a time), not sendfile(2): HTTP/2 frames every byte.
+// output. File bodies go through the session in DATA frames (each written
+// straight into the session's output from the file cache's bytes, or pread(2)
+// there, one frame at a time), not sendfile(2): HTTP/2 frames every byte.
 //
 // The Connection stays the owner of the fd, the registration in the loop and the
 // server's bookkeeping; H2Connection only asks it to linger or close (a friend).

@@ -277,6 +277,24 @@ TEST_F(Http2SessionTest, RangeIs206) {
   EXPECT_EQ(r.headers["content-range"], "bytes 100-199/" + std::to_string(big_.size()));
 }
 
+// A multipart range body is pieces of text (each part's head) and of the file in
+// turn; one DATA frame carries several of them, written straight into the output.
+TEST_F(Http2SessionTest, MultipartRangeCrossesPiecesWithinAFrame) {
+  Reply r = get("/big.bin", {{"range", "bytes=0-9,100-109,5000-5999"}});
+  EXPECT_EQ(r.status(), "206");
+  EXPECT_TRUE(r.headers["content-type"].starts_with("multipart/byteranges; boundary="));
+  EXPECT_EQ(std::to_string(r.body.size()), r.headers["content-length"]);
+  const std::size_t first = r.body.find(big_.substr(0, 10));
+  const std::size_t second = r.body.find(big_.substr(100, 10));
+  const std::size_t third = r.body.find(big_.substr(5000, 1000));
+  EXPECT_NE(first, std::string::npos);
+  EXPECT_NE(second, std::string::npos);
+  EXPECT_NE(third, std::string::npos);
+  EXPECT_LT(first, second);
+  EXPECT_LT(second, third);
+  EXPECT_NE(r.body.find("Content-Range: bytes 100-109/"), std::string::npos);
+}
+
 TEST_F(Http2SessionTest, DirectoryRedirectAndListing) {
   Reply r = get("/sub?x=1");
   EXPECT_EQ(r.status(), "301");
@@ -469,6 +487,22 @@ TEST_F(Http2SessionTest, IdleTimeoutSaysGoawayThenCloses) {
   client.exchange(server);
   EXPECT_EQ(client.goaway, NGHTTP2_NO_ERROR);
   EXPECT_EQ(server.want(), Want::Close);
+}
+
+// With a driver's cached time, deadlines count from that time, not the clock's.
+TEST_F(Http2SessionTest, DeadlinesFollowTheDriversCachedClock) {
+  config_.keepalive_timeout = 7;
+  Http2Session server(service(), "127.0.0.1");
+  Http2Session::Clock::time_point now = Http2Session::Clock::now() - std::chrono::hours(1);
+  server.use_clock(now);
+  Client client;
+  client.request("GET", "/a.txt");
+  client.exchange(server);  // the request is answered: the keep-alive timeout runs
+  EXPECT_EQ(server.deadline(), now + std::chrono::seconds(7));
+  now += std::chrono::minutes(1);  // the driver's next loop iteration
+  client.request("GET", "/a.txt");
+  client.exchange(server);
+  EXPECT_EQ(server.deadline(), now + std::chrono::seconds(7));
 }
 
 TEST_F(Http2SessionTest, TimeoutWithAStalledStreamClosesAtOnce) {

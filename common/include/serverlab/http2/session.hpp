@@ -34,10 +34,15 @@
 // Bodies: a file body is never read into memory as a whole. Each stream's body
 // is a list of pieces (bytes in memory, or a region of an open file); when
 // nghttp2 has room for a DATA frame (the peer's flow-control windows allow it)
-// it asks for at most one frame's worth, which is copied or pread(2) into
-// nghttp2's own frame buffer. Output is produced only while less than
-// kOutputHighWater bytes wait to be sent, so a connection holds at most about
-// 64 KiB of output whatever its streams serve.
+// it asks how many bytes the stream will send, at most one frame's worth, and
+// later asks for the frame itself (NGHTTP2_DATA_FLAG_NO_COPY): its 9-byte header
+// and the payload are written straight into output(), the payload copied from
+// the file cache's bytes or pread(2) from the file. So a body byte is copied
+// once on its way to send(2), not twice (into nghttp2's frame buffer, then into
+// ours). Output is produced only while less than kOutputHighWater bytes wait to
+// be sent, so a connection holds at most about 64 KiB (plus one frame) of output
+// whatever its streams serve. nghttp2's own small allocations come from
+// per-thread free lists (session.cpp, namespace pool).
 //
 // Limits (Limits, from HttpConfig) and attacks:
 //   - SETTINGS_MAX_CONCURRENT_STREAMS (100): more open streams are refused.
@@ -54,6 +59,11 @@
 //   - Request bodies are not used by any route: their bytes are discarded, and
 //     once the response is complete the stream is reset with NO_ERROR so the
 //     client stops sending (RFC 9113 8.1).
+// Clock: deadline() is computed from the time use_clock() points at, when the
+// driver gave one (stage 4's EventLoop reads the clock once per loop iteration),
+// else from steady_clock::now(). A request's duration (the access log, metrics;
+// measured only when one of them is on) starts at that time too (with a cached
+// clock: the loop's wake-up that read the request) and ends at a real clock read.
 // Timeouts: --header-timeout until the first request; --keepalive-timeout while
 // no stream is open (then GOAWAY and close); the send timeout (HttpConfig::
 // send_timeout) while output or open streams wait on the peer (a client that
@@ -124,6 +134,11 @@ class Http2Session {
   // subject), written in the access log's user field of every request.
   void set_user(std::string_view user) { user_.assign(user); }
 
+  // The driver's cached time, read instead of the clock for deadlines. It must
+  // outlive the session and be kept current (at most a few milliseconds stale:
+  // timeouts are seconds). Without it the session reads steady_clock itself.
+  void use_clock(const Clock::time_point& now) { cached_now_ = &now; }
+
   // ---- input: the driver appends to input() and calls on_input().
   Buffer& input() { return in_; }
   void on_input();
@@ -161,6 +176,7 @@ class Http2Session {
   void submit(Stream& stream);        // hands the Response to nghttp2
   bool count_reset();                 // false: the rapid-reset bound is passed
   Stream* find(std::int32_t id);      // null when the stream is not ours (or gone)
+  Clock::time_point now() const { return cached_now_ != nullptr ? *cached_now_ : Clock::now(); }
 
   const http::HttpService& service_;
   Limits limits_;
@@ -176,6 +192,7 @@ class Http2Session {
   http::Request request_;  // the request being answered (its header vector is reused)
   std::string request_id_;  // its X-Request-Id (--request-id on; the chain fills it)
   std::vector<std::pair<std::size_t, std::string_view>> extra_;  // submit()'s scratch
+  Stream* receiving_ = nullptr;  // the stream whose header block is arriving (or null)
 
   std::uint64_t requests_ = 0;
   std::uint64_t resets_total_ = 0;
@@ -191,6 +208,7 @@ class Http2Session {
   bool linger_ = false;
   Timer timer_ = Timer::Header;
   Clock::time_point deadline_{};
+  const Clock::time_point* cached_now_ = nullptr;  // see use_clock()
 };
 
 }  // namespace serverlab::http2
