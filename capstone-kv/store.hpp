@@ -253,6 +253,7 @@ class Shard {
   std::uint64_t evicted_ = 0;
   std::uint64_t changes_ = 0;
   std::function<void(std::string_view)> on_delete_;
+  bool in_active_expiry_ = false;  // erase_entry reports deletions to on_delete_
 };
 
 // While one of these lives on a thread, Shard::find() does not delete an expired
