@@ -323,9 +323,9 @@ void Aof::run(Context& ctx, const CommandSpec& spec) {
   spec.handler(ctx);
   if (ctx.db.changes() == changes) return;  // a no-op writes nothing
   if (instead_) {
-    const std::vector<std::string_view> words(instead_->begin(), instead_->end());
+    const std::vector<std::string> instead = std::move(*instead_);
     instead_.reset();
-    return feed(words);
+    return feed(std::vector<std::string_view>(instead.begin(), instead.end()));
   }
 
   if (!log_replay_form(ctx, name, popped_key)) feed(ctx.args);
