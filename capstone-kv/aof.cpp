@@ -74,7 +74,7 @@ std::string shown(char c) {
   return text;
 }
 
-// One key as commands (write_keyspace). `flush` may empty `out` between keys.
+// One key as the commands that rebuild it, appended to `out` (write_keyspace).
 void write_entry(std::string& out, std::string_view key, const Value& value, Database::Ms when) {
   auto batches = [&](std::string_view verb, const auto& items, auto&& add_item, std::size_t per_item) {
     std::size_t left = items.size();

@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
                  "memory the allocator may hold before writes are refused or keys evicted (0: no limit)");
   flags.add_choice("maxmemory-policy", options.maxmemory_policy, {"noeviction", "allkeys-lru"},
                    "over --maxmemory: refuse writes (-OOM), or evict the least recently used keys");
-  flags.add("dir", options.dir, "directory of the dump file");
+  flags.add("dir", options.dir, "directory of the dump and of the append-only file");
   flags.add("dbfilename", options.dbfilename,
             "RDB dump file in --dir: loaded at start, written by SAVE, BGSAVE and at exit "
             "(empty: no persistence)");
@@ -84,6 +84,8 @@ int main(int argc, char** argv) {
       return "--model threads: only --maxmemory-policy noeviction";
     if (model == "threads" && (tls_flags.enabled() || metrics_port >= 0))
       return "--model threads: no TLS or --metrics-port (both run on the event loop)";
+    if (options.appendfilename.empty() || options.appendfilename.find('/') != std::string::npos)
+      return "--appendfilename: a file name in --dir, without '/'";
     if (model == "threads" && appendonly == "yes")
       return "--model threads: no --appendonly (the file is written by the event loop)";
     if (max_bulk < 1024 * 1024) return "--proto-max-bulk-len: must be at least 1M";

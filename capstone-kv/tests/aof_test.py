@@ -357,7 +357,8 @@ class Start(AofCase):
         self.assertIn("--model threads: no --appendonly", r.stderr)
 
     def test_bad_flags(self):
-        for flags in (["--appendfsync", "sometimes"], ["--appendonly", "maybe"]):
+        for flags in (["--appendfsync", "sometimes"], ["--appendonly", "maybe"],
+                      ["--appendfilename", "../elsewhere.aof"]):
             r = subprocess.run([BIN, "--port", "0", *flags], capture_output=True, text=True,
                                timeout=10)
             self.assertEqual(r.returncode, 2, flags)
