@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iterator>
 #include <stdexcept>
+#include <utility>
 
 #include "client.hpp"
 #include "handlers.hpp"
@@ -272,6 +273,57 @@ bool save_keyspace_aof(const Database& db, const std::string& path, Database::Ms
 
 // ---- writing
 
+BackgroundSync::BackgroundSync() : thread_([this] { run(); }) {}
+
+BackgroundSync::~BackgroundSync() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_one();
+  thread_.join();
+}
+
+bool BackgroundSync::request(int fd) {
+  {
+    std::lock_guard lock(mutex_);
+    if (busy_) return false;
+    fd_ = fd;
+    busy_ = true;
+  }
+  wake_.notify_one();
+  return true;
+}
+
+void BackgroundSync::wait_idle() {
+  std::unique_lock lock(mutex_);
+  idle_.wait(lock, [this] { return !busy_; });
+}
+
+int BackgroundSync::take_error() {
+  std::lock_guard lock(mutex_);
+  return std::exchange(error_, 0);
+}
+
+void BackgroundSync::run() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [this] { return stop_ || busy_; });
+    if (busy_) {
+      const int fd = fd_;
+      lock.unlock();
+      const int result = ::fdatasync(fd);  // the slow part, without the lock
+      const int error = result == 0 ? 0 : errno;
+      lock.lock();
+      if (error != 0) error_ = error;
+      busy_ = false;
+      idle_.notify_all();
+    } else if (stop_) {
+      return;
+    }
+  }
+}
+
 Aof::Aof(std::string path, AofFsync policy) : path_(std::move(path)), policy_(policy) {
   fd_ = Fd(::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
   if (!fd_) throw SysError("open " + path_);
@@ -279,6 +331,7 @@ Aof::Aof(std::string path, AofFsync policy) : path_(std::move(path)), policy_(po
 
 Aof::~Aof() {
   kill_rewrite();
+  background_.wait_idle();
   if (!fd_) return;
   if (!write_all(fd_.get(), buffer_)) log::error("{}", errno_text("writing " + path_));
   if (::fdatasync(fd_.get()) != 0) log::error("{}", errno_text("fsync " + path_));
@@ -397,8 +450,14 @@ void Aof::cron(std::uint64_t now_ms) {
 }
 
 void Aof::sync_now(std::uint64_t now_ms) {
+  if (const int error = background_.take_error()) failed("fsync of", error);
   if (!unsynced_) return;
-  if (::fdatasync(fd_.get()) != 0) return failed("fsync of", errno);
+  if (policy_ == AofFsync::kAlways) {
+    background_.wait_idle();  // (after a switch from everysec)
+    if (::fdatasync(fd_.get()) != 0) return failed("fsync of", errno);
+  } else if (!background_.request(fd_.get())) {
+    return;  // the last one still runs: ask again at the next chance
+  }
   unsynced_ = false;
   last_sync_ms_ = now_ms;
 }
@@ -484,6 +543,7 @@ bool Aof::finish_rewrite(pid_t child, std::string& error) {
     return false;
   }
   fsync_directory_of(path_);
+  background_.wait_idle();  // no fdatasync may run on the descriptor that closes now
   fd_ = std::move(fd);  // the old file's descriptor closes; its name is the new file's now
   unsynced_ = false;
   return true;

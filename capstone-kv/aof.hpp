@@ -10,7 +10,9 @@
 //     before_sleep --> write_pending(): one write(2) of buffer_ per loop
 //                   iteration, before any reply is sent; appendfsync always:
 //                   fdatasync too, so an acknowledged write is on the disk
-//     everysec: fdatasync when the last one is a second old (before_sleep, cron)
+//     everysec: fdatasync when the last one is a second old (before_sleep, cron),
+//                   on a thread of its own (BackgroundSync), as Redis's bio thread
+//                   does: a slow disk must not stall every client once a second
 //     no: the kernel writes the page cache back when it likes (about 30 s)
 //
 //   replay forms: what is logged must give the same data whenever it is replayed
@@ -40,13 +42,16 @@
 
 #include <sys/types.h>
 
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "commands.hpp"
@@ -89,6 +94,31 @@ bool save_keyspace_aof(const Database& db, const std::string& path, Database::Ms
                        std::string& error);
 
 // ---- writing
+
+// One thread that runs fdatasync(2) when asked (appendfsync everysec), so the loop
+// never waits for the disk. One request at a time: while one runs, request() says
+// no and the caller asks again later (the next second's data waits in the page
+// cache, as in Redis). Who may call: the loop thread.
+class BackgroundSync {
+ public:
+  BackgroundSync();
+  ~BackgroundSync();  // waits for a running fdatasync, then joins
+  BackgroundSync(const BackgroundSync&) = delete;
+  BackgroundSync& operator=(const BackgroundSync&) = delete;
+
+  bool request(int fd);  // false: one still runs, nothing asked
+  void wait_idle();      // before `fd` closes: no fdatasync runs on it after this
+  int take_error();      // errno of a failed fdatasync since the last call, or 0
+
+ private:
+  void run();
+  std::mutex mutex_;
+  std::condition_variable wake_, idle_;
+  int fd_ = -1;
+  bool busy_ = false, stop_ = false;
+  int error_ = 0;
+  std::thread thread_;  // last: started once the fields above exist
+};
 
 class Aof {
  public:
@@ -151,6 +181,7 @@ class Aof {
   pid_t child_ = -1;            // the BGREWRITEAOF child, or -1
   std::string rewrite_buffer_;  // logged while the child runs: goes after its output
   std::optional<bool> last_rewrite_ok_;
+  BackgroundSync background_;   // everysec's fdatasync
 };
 
 // At start, with --appendonly yes: replays the AOF; when there is none yet, loads the
