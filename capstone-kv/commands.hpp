@@ -77,7 +77,8 @@ struct CommandSpec {
 const CommandSpec* find_command(std::string_view name);
 std::span<const CommandSpec> all_commands();
 
-// Runs one command for `client` (the checks above, then the handler).
+// Runs one command for `client` (the checks above, then the handler; with the
+// append-only file on, through Aof::run, which logs what changed data: aof.hpp).
 void execute(KvServer& server, Client& client, std::span<const std::string_view> args);
 // The checks alone: the command's row, or nullptr when a reply was written
 // instead (unknown, arity, NOAUTH, subscribed, OOM, queued inside MULTI).
