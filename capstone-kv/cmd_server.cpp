@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "aof.hpp"
 #include "client.hpp"
 #include "glob.hpp"
 #include "handlers.hpp"
@@ -83,6 +84,7 @@ constexpr ConfigParam kParams[] = {
     {"maxclients", true}, {"timeout", true},     {"requirepass", true}, {"hz", true},
     {"proto-max-bulk-len", true}, {"databases", false}, {"save", false},
     {"appendonly", false}, {"maxmemory", true}, {"maxmemory-policy", true}, {"port", false},
+    {"appendfilename", false}, {"appendfsync", true}, {"dir", false}, {"dbfilename", false},
 };
 
 std::string config_value(KvServer& server, std::string_view name) {
@@ -94,7 +96,11 @@ std::string config_value(KvServer& server, std::string_view name) {
   if (name == "proto-max-bulk-len") return std::to_string(o.limits.max_bulk);
   if (name == "databases") return "1";
   if (name == "save") return "";
-  if (name == "appendonly") return "no";
+  if (name == "appendonly") return o.appendonly ? "yes" : "no";
+  if (name == "appendfilename") return o.appendfilename;
+  if (name == "appendfsync") return o.appendfsync;
+  if (name == "dir") return o.dir;
+  if (name == "dbfilename") return o.dbfilename;
   if (name == "maxmemory") return std::to_string(o.maxmemory);
   if (name == "maxmemory-policy") return o.maxmemory_policy;
   if (name == "port") return std::to_string(server.port());
@@ -120,6 +126,16 @@ std::string config_set(KvServer& server, std::string_view name, std::string_view
       return "ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - "
              "argument(s) must be one of the following: noeviction, allkeys-lru";
     o.maxmemory_policy = policy;
+    return "";
+  }
+  if (name == "appendfsync") {
+    const std::string policy = lower(value);
+    const std::optional<AofFsync> parsed = parse_aof_fsync(policy);
+    if (!parsed)
+      return "ERR CONFIG SET failed (possibly related to argument 'appendfsync') - "
+             "argument(s) must be one of the following: always, everysec, no";
+    o.appendfsync = policy;
+    if (Aof* aof = server.aof()) aof->set_policy(*parsed);
     return "";
   }
   if (name == "maxmemory") {
@@ -224,6 +240,12 @@ std::string info_text(Context& ctx, std::string_view section) {
     line("rdb_enabled", s.persistence_on() ? "1" : "0");
     line("rdb_bgsave_in_progress", s.bgsave_running() ? "1" : "0");
     line("rdb_last_save_time", std::to_string(s.lastsave()));
+    Aof* aof = s.aof();
+    line("aof_enabled", aof ? "1" : "0");
+    line("aof_rewrite_in_progress", aof && aof->rewrite_running() ? "1" : "0");
+    const std::optional<bool> rewrite = aof ? aof->last_rewrite_ok() : std::nullopt;
+    line("aof_last_bgrewrite_status", rewrite.value_or(true) ? "ok" : "err");
+    line("aof_last_write_status", !aof || aof->write_ok() ? "ok" : "err");
     text += "\r\n";
   }
   if (want("stats")) {
@@ -487,6 +509,16 @@ KV_HANDLER(cmd_save) {
   if (!ok) return resp::write_error(ctx.out, "ERR " + error);
   if (background) return resp::write_simple(ctx.out, "Background saving started");
   resp::write_ok(ctx.out);
+}
+
+KV_HANDLER(cmd_bgrewriteaof) {
+  Aof* aof = ctx.server.aof();
+  if (aof == nullptr)
+    return resp::write_error(ctx.out, "ERR the append-only file is off: start kv-server with "
+                                      "--appendonly yes");
+  std::string error;
+  if (!aof->start_rewrite(ctx.db, ctx.now, error)) return resp::write_error(ctx.out, "ERR " + error);
+  resp::write_simple(ctx.out, "Background append only file rewriting started");
 }
 
 KV_HANDLER(cmd_lastsave) { resp::write_integer(ctx.out, ctx.server.lastsave()); }

@@ -2,6 +2,7 @@
 // SRANDMEMBER SMOVE SINTER SUNION SDIFF (and their STORE forms) SINTERCARD SSCAN.
 #include <random>
 
+#include "aof.hpp"
 #include "handlers.hpp"
 #include "kv_server.hpp"
 #include "scan.hpp"
@@ -155,6 +156,11 @@ KV_HANDLER(cmd_spop) {
   if (!all.empty()) {
     ctx.db.touch(ctx.args[1]);
     delete_if_empty(ctx, ctx.args[1]);
+    if (Aof* aof = ctx.server.aof()) {  // random: log which members went (aof.hpp)
+      std::vector<std::string> words{"SREM", std::string(ctx.args[1])};
+      words.insert(words.end(), all.begin(), all.end());
+      aof->log_instead(std::move(words));
+    }
   }
   if (!has_count) return resp::write_bulk(ctx.out, all[0]);
   write_members(ctx.out, all);

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <unordered_map>
 
+#include "aof.hpp"
 #include "client.hpp"
 #include "handlers.hpp"
 #include "kv_server.hpp"
@@ -44,6 +45,7 @@ const CommandSpec kCommands[] = {
     {"save", -1, kKeyspace | kLockExclusive, cmd_save},
     {"bgsave", -1, kKeyspace | kLockExclusive, cmd_save},
     {"lastsave", 1, kKeyspace, cmd_lastsave},
+    {"bgrewriteaof", 1, kKeyspace | kLockExclusive, cmd_bgrewriteaof},
     // keys (cmd_keys.cpp)
     {"del", -2, W, cmd_del, 1, -1, 1},
     {"unlink", -2, W, cmd_del, 1, -1, 1},
@@ -247,6 +249,7 @@ void execute(KvServer& server, Client& client, std::span<const std::string_view>
   const CommandSpec* spec = check_command(server, client, args);
   if (spec == nullptr) return;
   Context ctx{server, client, server.db(), args, client.out(), now};
+  if (Aof* aof = server.aof()) return aof->run(ctx, *spec);  // logs what changed data
   spec->handler(ctx);
 }
 

@@ -75,7 +75,8 @@ struct CommandSpec {
 const CommandSpec* find_command(std::string_view name);
 std::span<const CommandSpec> all_commands();
 
-// Runs one command for `client` (the checks above, then the handler).
+// Runs one command for `client` (the checks above, then the handler; with the
+// append-only file on, through Aof::run, which logs what changed data: aof.hpp).
 void execute(KvServer& server, Client& client, std::span<const std::string_view> args);
 // The same at the time `now` (EXEC: its commands see EXEC's time; the threads
 // model has no loop to keep server.now() current).

@@ -11,6 +11,7 @@ namespace serverlab::kv {
 KV_HANDLER(cmd_append);
 KV_HANDLER(cmd_auth);
 KV_HANDLER(cmd_blmove);
+KV_HANDLER(cmd_bgrewriteaof);
 KV_HANDLER(cmd_bpop);
 KV_HANDLER(cmd_client);
 KV_HANDLER(cmd_command);

@@ -19,6 +19,7 @@ extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
 #include <cstring>
 #include <exception>
 
+#include "aof.hpp"
 #include "clock.hpp"
 #include "commands.hpp"
 #include "rdb.hpp"
@@ -59,7 +60,11 @@ KvServer::~KvServer() {
   for (auto& c : clients_) c->blocked.active = false;
   clients_.clear();
   graveyard_.clear();
+  db_.set_deletion_listener(nullptr);  // it logs into aof_, which goes first
+  aof_.reset();
 }
+
+void KvServer::set_aof(std::unique_ptr<Aof> aof) { aof_ = std::move(aof); }
 
 void KvServer::listen(Fd listen_fd) {
   set_nonblocking(listen_fd.get());
@@ -164,12 +169,15 @@ void KvServer::before_sleep() {
     }
   }
   // Flushing may run held-back commands, which queue more flushes: loop until quiet.
+  // What they changed reaches the append-only file before their replies go out.
+  if (aof_) aof_->write_pending(loop_.now_ms());
   while (!pending_flush_.empty()) {
     std::vector<Client*> batch;
     batch.swap(pending_flush_);
     for (Client* c : batch) {
       if (!c->closed()) c->flush();
     }
+    if (aof_) aof_->write_pending(loop_.now_ms());
   }
   graveyard_.clear();
 }
@@ -203,6 +211,7 @@ void KvServer::shutdown() {
     listen_.reset();
     accepting_ = false;
   }
+  if (aof_) aof_->write_pending(loop_.now_ms());
   std::vector<Client*> open;
   for (auto& c : clients_) open.push_back(c.get());
   for (Client* c : open) {
@@ -222,6 +231,10 @@ void KvServer::schedule_cron() {
 void KvServer::cron() {
   update_now();
   reap_child(false);
+  if (aof_) {
+    aof_->reap_rewrite(false);
+    aof_->cron(loop_.now_ms());
+  }
   const std::uint64_t budget_us = 250'000 / static_cast<std::uint64_t>(std::max(options_.hz, 1));
   db_.active_expire_cycle(now_ms_, budget_us, monotonic_us);
 

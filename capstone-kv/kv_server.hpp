@@ -49,6 +49,10 @@ struct KvOptions {
   std::string dbfilename;                 // empty: no persistence (SAVE/BGSAVE refused)
   std::uint64_t maxmemory = 0;            // bytes the allocator may hold; 0: no limit
   std::string maxmemory_policy = "noeviction";  // or "allkeys-lru"
+  // The append-only file (aof.hpp), --model epoll only.
+  bool appendonly = false;
+  std::string appendfilename = "appendonly.aof";  // in dir
+  std::string appendfsync = "everysec";           // always | everysec | no
   // Speak TLS to every client (client.hpp, "TLS"). Null: plain TCP. Made by
   // main() from --tls-cert & co.; must outlive the server.
   const tls::TlsContext* tls = nullptr;
@@ -68,6 +72,7 @@ struct Stats {
   std::uint64_t timeouts = 0;
 };
 
+class Aof;
 class ThreadsServer;
 
 class KvServer final : public EventHandler {
@@ -141,6 +146,11 @@ class KvServer final : public EventHandler {
   // so does the threads model's acceptor, holding every shard lock exclusively.
   void reap_child(bool wait);
 
+  // ---- the append-only file (aof.hpp): on when aof() is not null (start_aof sets it)
+  Aof* aof() { return aof_.get(); }
+  void set_aof(std::unique_ptr<Aof> aof);
+  std::string aof_path() const { return options_.dir + "/" + options_.appendfilename; }
+
   // ---- maxmemory
   // Bytes malloc holds for the process (glibc mallinfo2: in-use chunks + mmapped ones).
   static std::uint64_t used_memory();
@@ -160,6 +170,7 @@ class KvServer final : public EventHandler {
   EventLoop& loop_;
   KvOptions options_;
   Database db_;
+  std::unique_ptr<Aof> aof_;  // null: --appendonly no
   Stats stats_;
   Fd listen_;
   std::uint16_t port_ = 0;

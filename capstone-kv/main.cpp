@@ -15,6 +15,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "aof.hpp"
 #include "event_loop.hpp"
 #include "kv_server.hpp"
 #include "metrics_http.hpp"
@@ -56,10 +57,18 @@ int main(int argc, char** argv) {
                  "memory the allocator may hold before writes are refused or keys evicted (0: no limit)");
   flags.add_choice("maxmemory-policy", options.maxmemory_policy, {"noeviction", "allkeys-lru"},
                    "over --maxmemory: refuse writes (-OOM), or evict the least recently used keys");
-  flags.add("dir", options.dir, "directory of the dump file");
+  flags.add("dir", options.dir, "directory of the dump and of the append-only file");
   flags.add("dbfilename", options.dbfilename,
             "RDB dump file in --dir: loaded at start, written by SAVE, BGSAVE and at exit "
             "(empty: no persistence)");
+  std::string appendonly = "no";
+  flags.add_choice("appendonly", appendonly, {"yes", "no"},
+                   "log every write to the append-only file in --dir, replayed at start "
+                   "(it takes precedence over the dump)");
+  flags.add("appendfilename", options.appendfilename, "append-only file in --dir");
+  flags.add_choice("appendfsync", options.appendfsync, {"always", "everysec", "no"},
+                   "fsync the append-only file before each reply, once a second, or never "
+                   "(the kernel decides)");
   flags.add("metrics-port", metrics_port,
             "serve Prometheus /metrics and /health over HTTP on this port of --bind "
             "(-1: off; 0: any free port)", -1, 65535);
@@ -75,6 +84,10 @@ int main(int argc, char** argv) {
       return "--model threads: only --maxmemory-policy noeviction";
     if (model == "threads" && (tls_flags.enabled() || metrics_port >= 0))
       return "--model threads: no TLS or --metrics-port (both run on the event loop)";
+    if (options.appendfilename.empty() || options.appendfilename.find('/') != std::string::npos)
+      return "--appendfilename: a file name in --dir, without '/'";
+    if (model == "threads" && appendonly == "yes")
+      return "--model threads: no --appendonly (the file is written by the event loop)";
     if (max_bulk < 1024 * 1024) return "--proto-max-bulk-len: must be at least 1M";
     return std::nullopt;
   });
@@ -85,6 +98,7 @@ int main(int argc, char** argv) {
   options.output_limit = output_limit;
   options.limits.max_bulk = max_bulk;
   options.hz = hz;
+  options.appendonly = appendonly == "yes";
 
   try {
     configure_logging(server_options);
@@ -107,7 +121,9 @@ int main(int argc, char** argv) {
     if (model == "threads")
       threaded.emplace(server, kv::ThreadsOptions{static_cast<std::size_t>(threads),
                                                   static_cast<std::size_t>(shards)});
-    if (server.persistence_on()) {
+    if (options.appendonly) {
+      kv::start_aof(server);  // replays the file (or starts it from the dump), then logs
+    } else if (server.persistence_on()) {
       std::string error;
       server.update_now();
       if (!kv::load_rdb(server.db(), server.dump_path(), server.now(), error))

@@ -86,7 +86,9 @@ Value* Shard::find(std::string_view key, Ms now) {
   auto it = keys_.find(key);
   if (it == keys_.end()) return nullptr;
   if (expired(key, now)) {
-    if (!SharedAccess::active()) erase_entry(it);  // a reader only hides it
+    if (SharedAccess::active()) return nullptr;  // a reader only hides it
+    if (on_delete_) on_delete_(key);
+    erase_entry(it);
     return nullptr;
   }
   // Readers under a shared lock may stamp the same value at once: an atomic store
@@ -134,6 +136,7 @@ Value Shard::take(std::string_view key) {
 }
 
 void Shard::clear() {
+  ++changes_;
   touch_all_watched_existing();
   expires_.clear();
   keys_.clear();
@@ -200,7 +203,10 @@ std::size_t Shard::expire_sample(Ms now, std::size_t count, std::size_t& looked_
     b = (b + 1) % buckets;
   }
   // Deleted after the walk: erasing while iterating a bucket would invalidate it.
-  for (std::string_view key : doomed) erase_entry(keys_.find(key));
+  for (std::string_view key : doomed) {
+    if (on_delete_) on_delete_(key);
+    erase_entry(keys_.find(key));
+  }
   return doomed.size();
 }
 // [lab22:expire-sample:stub] // Write expire_sample here: labs/week22-capstone-kv/README.md.
@@ -240,6 +246,7 @@ bool Shard::evict_one_lru(Ms now, int samples) {
       oldest_age = age;
     }
   }
+  if (on_delete_) on_delete_(victim);
   erase(victim, now);
   ++evicted_;
   return true;
@@ -260,6 +267,7 @@ void Shard::unwatch(std::string_view key, Watcher& watcher) {
 }
 
 void Shard::touch(std::string_view key) {
+  ++changes_;
   if (watchers_.empty()) return;
   auto it = watchers_.find(key);
   if (it == watchers_.end()) return;
@@ -386,6 +394,16 @@ std::uint64_t Database::evicted() const {
   std::uint64_t n = 0;
   for (const auto& s : shards_) n += s->evicted();
   return n;
+}
+
+std::uint64_t Database::changes() const {
+  std::uint64_t n = 0;
+  for (const auto& s : shards_) n += s->changes();
+  return n;
+}
+
+void Database::set_deletion_listener(const std::function<void(std::string_view)>& f) {
+  for (auto& s : shards_) s->set_deletion_listener(f);
 }
 
 std::mt19937_64& Database::random() {

@@ -233,6 +233,13 @@ class Shard {
   bool evict_one_lru(Ms now, int samples = 5);
   std::uint64_t evicted() const { return evicted_; }
 
+  // For the append-only file (aof.hpp): a count of modifications (touch() and
+  // clear() add one), so a caller can tell whether a command changed anything;
+  // and a listener told of every key the server deletes on its own (lazy or
+  // active expiry, eviction), before it goes.
+  std::uint64_t changes() const { return changes_; }
+  void set_deletion_listener(std::function<void(std::string_view)> f) { on_delete_ = std::move(f); }
+
  private:
   bool expired(std::string_view key, Ms now) const;
   using KeyMap = std::unordered_map<Key, Value, StringHash, std::equal_to<>>;
@@ -248,6 +255,9 @@ class Shard {
   ExpireStats stats_;
   std::uint32_t lru_clock_ = 0;
   std::uint64_t evicted_ = 0;
+  std::uint64_t changes_ = 0;
+  std::function<void(std::string_view)> on_delete_;
+  bool in_active_expiry_ = false;  // erase_entry reports deletions to on_delete_
 };
 
 // While one of these lives on a thread, Shard::find() does not delete an expired
@@ -313,6 +323,9 @@ class Database {
   // allkeys-lru: one eviction, from a random non-empty shard.
   bool evict_one_lru(Ms now, int samples = 5);
   std::uint64_t evicted() const;
+  // Shard::changes() summed; Shard::set_deletion_listener on every shard.
+  std::uint64_t changes() const;
+  void set_deletion_listener(const std::function<void(std::string_view)>& f);
 
   // The calling thread's random generator (SPOP, SRANDMEMBER, HRANDFIELD).
   static std::mt19937_64& random();
