@@ -20,9 +20,10 @@ union ControlBuffer {
   char bytes[CMSG_SPACE(sizeof(int) * kMaxFdsPerMessage)];
 };
 
-// Closes every descriptor carried by SCM_RIGHTS records in `msg`; returns how many there were.
-// `first` (when not null) receives the first one instead of having it closed.
-std::size_t take_rights(msghdr& msg, int* first) {
+// Hands the descriptors carried by SCM_RIGHTS records in `msg` to `out`, in order, and
+// returns how many it handed over. Any that do not fit in `out` are closed (an empty `out`
+// closes them all: what EOF and MSG_CTRUNC need), so none leaks.
+std::size_t take_rights(msghdr& msg, std::span<Fd> out) {
   std::size_t count = 0;
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
@@ -31,29 +32,6 @@ std::size_t take_rights(msghdr& msg, int* first) {
     for (std::size_t i = 0; i + sizeof(int) <= data_len; i += sizeof(int)) {
       int fd = -1;
       std::memcpy(&fd, data + i, sizeof fd);  // CMSG_DATA may be unaligned for int
-      if (count == 0 && first != nullptr) {
-        *first = fd;
-      } else {
-        ::close(fd);
-      }
-      ++count;
-    }
-  }
-  return count;
-}
-
-// Hands every descriptor carried by SCM_RIGHTS records in `msg` to `out`, in order; returns
-// how many there were. Descriptors beyond out.size() (only a malformed message has them) are
-// closed.
-std::size_t take_all_rights(msghdr& msg, std::span<Fd> out) {
-  std::size_t count = 0;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    const std::size_t data_len = c->cmsg_len - CMSG_LEN(0);
-    const unsigned char* data = CMSG_DATA(c);
-    for (std::size_t i = 0; i + sizeof(int) <= data_len; i += sizeof(int)) {
-      int fd = -1;
-      std::memcpy(&fd, data + i, sizeof fd);
       if (count < out.size()) {
         out[count++].reset(fd);
       } else {
@@ -127,14 +105,17 @@ IoResult send_fds(int channel, std::span<const int> fds, std::string_view payloa
 
 std::size_t recv_fd_default_control_space() { return CMSG_SPACE(sizeof(int)); }
 
-RecvFdResult recv_fd(int channel, std::span<char> payload, std::size_t control_space) {
-  RecvFdResult result;
+std::size_t recv_fds_default_control_space() { return sizeof(ControlBuffer::bytes); }
+
+RecvFdsResult recv_fds(int channel, std::span<char> payload, std::size_t control_space) {
+  RecvFdsResult result;
+  using Status = RecvFdsResult::Status;
   // [lab14:recv-fd:begin]
   // [lab14:recv-fd:stub] (void)channel;
   // [lab14:recv-fd:stub] (void)payload;
   // [lab14:recv-fd:stub] (void)control_space;
   // [lab14:recv-fd:stub] (void)take_rights;
-  // [lab14:recv-fd:stub] result.status = RecvFdResult::Status::Error;
+  // [lab14:recv-fd:stub] result.status = Status::Error;
   // [lab14:recv-fd:stub] result.error = ENOSYS;
   char scratch = '\0';
   iovec iov{};
@@ -157,9 +138,9 @@ RecvFdResult recv_fd(int channel, std::span<char> payload, std::size_t control_s
 
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      result.status = RecvFdResult::Status::WouldBlock;
+      result.status = Status::WouldBlock;
     } else {
-      result.status = RecvFdResult::Status::Error;
+      result.status = Status::Error;
       result.error = errno;
     }
     return result;
@@ -167,8 +148,8 @@ RecvFdResult recv_fd(int channel, std::span<char> payload, std::size_t control_s
   if (n == 0) {
     // Our senders never send zero bytes, so zero means the peer is gone. A descriptor cannot
     // ride on EOF, but close anything the kernel handed over all the same.
-    take_rights(msg, nullptr);
-    result.status = RecvFdResult::Status::Eof;
+    take_rights(msg, {});
+    result.status = Status::Eof;
     return result;
   }
 
@@ -176,66 +157,31 @@ RecvFdResult recv_fd(int channel, std::span<char> payload, std::size_t control_s
   result.payload_truncated = (msg.msg_flags & MSG_TRUNC) != 0;
 
   if ((msg.msg_flags & MSG_CTRUNC) != 0) {
-    take_rights(msg, nullptr);  // the ones that fit are ours: close them
-    result.status = RecvFdResult::Status::Truncated;
+    take_rights(msg, {});  // the ones that fit are ours: close them
+    result.status = Status::Truncated;
     return result;
   }
 
-  int fd = -1;
-  const std::size_t count = take_rights(msg, &fd);
-  if (count == 0) {
-    result.status = RecvFdResult::Status::NoFd;
-  } else if (count == 1) {
-    result.status = RecvFdResult::Status::Ok;
-    result.fd.reset(fd);
-  } else {
-    ::close(fd);  // take_rights closed the others
-    result.status = RecvFdResult::Status::TooManyFds;
-  }
+  result.count = take_rights(msg, result.fds);
+  result.status = result.count == 0 ? Status::NoFd : Status::Ok;
   // [lab14:recv-fd:end]
   return result;
 }
 
-RecvFdsResult recv_fds(int channel, std::span<char> payload) {
-  RecvFdsResult result;
-  char scratch = '\0';
-  iovec iov{};
-  iov.iov_base = payload.empty() ? &scratch : payload.data();
-  iov.iov_len = payload.empty() ? 1 : payload.size();
-
-  ControlBuffer control;
-  std::memset(&control, 0, sizeof control);
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.bytes;
-  msg.msg_controllen = sizeof control.bytes;
-
-  ssize_t n;
-  do {
-    n = ::recvmsg(channel, &msg, MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
-
-  using Status = RecvFdsResult::Status;
-  if (n < 0) {
-    result.status = (errno == EAGAIN || errno == EWOULDBLOCK) ? Status::WouldBlock : Status::Error;
-    result.error = result.status == Status::Error ? errno : 0;
-    return result;
+RecvFdResult recv_fd(int channel, std::span<char> payload, std::size_t control_space) {
+  RecvFdsResult batch = recv_fds(channel, payload, control_space);
+  RecvFdResult result;
+  result.status = batch.status;
+  result.bytes = batch.bytes;
+  result.payload_truncated = batch.payload_truncated;
+  result.error = batch.error;
+  if (batch.status == RecvFdsResult::Status::Ok) {
+    if (batch.count == 1) {
+      result.fd = std::move(batch.fds[0]);
+    } else {
+      result.status = RecvFdResult::Status::TooManyFds;  // batch closes them as it goes
+    }
   }
-  if (n == 0) {
-    take_rights(msg, nullptr);
-    result.status = Status::Eof;
-    return result;
-  }
-  result.bytes = payload.empty() ? 0 : static_cast<std::size_t>(n);
-  result.payload_truncated = (msg.msg_flags & MSG_TRUNC) != 0;
-  if ((msg.msg_flags & MSG_CTRUNC) != 0) {
-    take_rights(msg, nullptr);
-    result.status = Status::Truncated;
-    return result;
-  }
-  result.count = take_all_rights(msg, result.fds);
-  result.status = result.count == 0 ? Status::NoFd : Status::Ok;
   return result;
 }
 

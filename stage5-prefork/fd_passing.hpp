@@ -31,9 +31,10 @@
 //          |<---------------- CMSG_LEN(4) = 20 ------->|
 //          |<---------------- CMSG_SPACE(4) = 24 ------------------>|
 //
-// recv_fd (one descriptor per message) is the week 14 lab; send_fds/recv_fds carry a batch of
-// descriptors in one message, which is how the master passes every connection it accepted in
-// one wake-up to a worker with one sendmsg (one wake-up of that worker, one recvmsg).
+// send_fds and recv_fds are the week 14 lab. They carry a batch of descriptors in one message,
+// which is how the master passes every connection it accepted in one wake-up to a worker with
+// one sendmsg (one wake-up of that worker, one recvmsg). send_fd and recv_fd are the
+// one-descriptor forms, written on top of them (a one-element batch).
 //
 // Who may call: any thread or process holding one end of the channel; the functions keep no
 // state. They block only if the channel is blocking; they retry EINTR and never raise SIGPIPE.
@@ -103,20 +104,26 @@ struct RecvFdsResult {
   bool is_ok() const { return status == Status::Ok; }
 };
 
-// Receives one message carrying 1..kMaxFdsPerMessage descriptors (what send_fds sends): the
-// batch the master passes a worker in one sendmsg. Statuses as recv_fd's, except that Ok
-// means `count` >= 1 descriptors arrived and TooManyFds cannot happen (the control buffer has
-// room for the most send_fds sends; anything beyond is Truncated, closed). Never throws,
-// never leaks.
-RecvFdsResult recv_fds(int channel, std::span<char> payload = {});
+// Control space recv_fds uses by default: room for kMaxFdsPerMessage descriptors, the most
+// send_fds sends.
+std::size_t recv_fds_default_control_space();
+
+// Receives one message carrying descriptors (what send_fds sends): the batch the master passes
+// a worker in one sendmsg. Statuses as recv_fd's, except that Ok means `count` >= 1
+// descriptors arrived and TooManyFds cannot happen (with the default control space anything
+// beyond kMaxFdsPerMessage is Truncated, closed). `payload` and `control_space` as recv_fd's.
+// Never throws, never leaks.
+RecvFdsResult recv_fds(int channel, std::span<char> payload = {},
+                       std::size_t control_space = recv_fds_default_control_space());
 
 // Control space recv_fd uses by default: room for exactly one descriptor.
 std::size_t recv_fd_default_control_space();
 
-// Receives one message expecting one descriptor. `payload` receives the message bytes (when it
-// is empty a one-byte scratch buffer is used and the byte is discarded); size it for the largest
-// payload the sender uses. `control_space` (bytes, clamped to an internal aligned buffer) exists
-// so tests can provoke MSG_CTRUNC; callers leave the default. Never throws, never leaks.
+// Receives one message expecting one descriptor: recv_fds, then a batch of more than one is
+// TooManyFds (all of them closed). `payload` receives the message bytes (when it is empty a
+// one-byte scratch buffer is used and the byte is discarded); size it for the largest payload
+// the sender uses. `control_space` (bytes, clamped to an internal aligned buffer) exists so
+// tests can provoke MSG_CTRUNC; callers leave the default. Never throws, never leaks.
 RecvFdResult recv_fd(int channel, std::span<char> payload = {},
                      std::size_t control_space = recv_fd_default_control_space());
 
