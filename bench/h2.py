@@ -18,8 +18,8 @@ second, mean request time (h2load's "time for request"), bytes on the wire per r
 per request, hence requests per server-CPU-second. Ratios are to the better peer of the same
 worker count measured in the same run (medians of the runs).
 
-Servers: http-epoll (stage 4) with nginx-w1 and h2o-w1; http-prefork --workers 2 (stage 5,
-reuseport) with nginx-w2 and h2o-w2. nginx gets `listen ... http2` (nginx 1.22's syntax: the
+Servers: http-epoll (stage 4) and http-prefork --workers 1 (stage 5, reuseport) with nginx-w1
+and h2o-w1; http-prefork --workers 2 with nginx-w2 and h2o-w2. nginx gets `listen ... http2` (nginx 1.22's syntax: the
 `http2 on;` directive came in 1.25.1); for h2 its TLS config is bench/peers/nginx-tls.conf.in
 (bench/tls.py's) with `ssl http2` on the listener. h2o serves h2c with prior knowledge on a plain
 listener as it is configured, and h2 when its listener gets an `ssl:` block (ALPN is h2o's
@@ -104,11 +104,15 @@ def make_certs(tmp_root: str) -> str:
 
 
 def servers() -> list[tuple[bench.Server, str]]:
-    """(server, group): each group is one of ours and its two peers of the same worker count."""
+    """(server, group): each group is ours (one or two) and two peers of the same worker count."""
     ours4 = bench.Server("http-epoll", "http", "4", "stage4-epoll/http-epoll")
     ours5 = bench.Server("http-prefork-reuseport-w2", "http", "5", "stage5-prefork/http-prefork",
                          ["--accept", "reuseport", "--workers", "2"], workers=2)
-    rows = [(ours4, "w1"), (ours5, "w2")]
+    # Stage 5 with one worker as well: two workers pinned to one CPU take turns on it
+    # (stage5-prefork/README.md, "Why the h2c bench figure is lower than stage 4's").
+    ours5w1 = bench.Server("http-prefork-reuseport-w1", "http", "5", "stage5-prefork/http-prefork",
+                           ["--accept", "reuseport", "--workers", "1"], workers=1)
+    rows = [(ours4, "w1"), (ours5w1, "w1"), (ours5, "w2")]
     for w in (1, 2):
         rows.append((bench.Server(f"nginx-w{w}", "peer", "peer", shutil.which("nginx") or "nginx",
                                   workers=w), f"w{w}"))
