@@ -54,6 +54,7 @@
 #include <thread>
 #include <vector>
 
+#include "aof_reader.hpp"
 #include "commands.hpp"
 #include "serverlab/fd.hpp"
 #include "serverlab/resp/parser.hpp"
@@ -65,22 +66,6 @@ class KvServer;
 
 enum class AofFsync { kAlways, kEverySec, kNo };
 std::optional<AofFsync> parse_aof_fsync(std::string_view name);  // "always" "everysec" "no"
-
-// ---- reading
-
-struct AofScan {
-  enum Status { kComplete, kTruncated, kCorrupt };
-  Status status = kComplete;
-  std::size_t commands = 0;    // commands handed to apply
-  // kComplete, kTruncated: the length of the good prefix (the end of the last whole
-  // command outside an unfinished MULTI). kCorrupt: where the bad command starts.
-  std::size_t good_bytes = 0;
-  std::string error;  // kCorrupt: why
-};
-// Replays one command; false + error stops the scan as kCorrupt (an unknown command).
-using AofApply = std::function<bool(std::span<const std::string_view> args, std::string& error)>;
-// Hands every whole command of `bytes` to `apply`, in order.
-AofScan scan_aof(std::string_view bytes, const resp::Limits& limits, const AofApply& apply);
 
 // ---- the keyspace as commands (BGREWRITEAOF, and the first AOF made from a dump)
 

@@ -33,6 +33,7 @@
 #include <string_view>
 #include <vector>
 
+#include "serverlab/resp/parser.hpp"
 #include "store.hpp"
 
 namespace serverlab::kv {
@@ -100,7 +101,7 @@ inline std::uint64_t counted(std::uint64_t& counter) {
 }
 
 // ---- small helpers the handlers share (commands.cpp)
-bool equals_nocase(std::string_view a, std::string_view b);
+using resp::equals_nocase;  // common/resp/parser.hpp
 std::string lower(std::string_view s);
 void reply_wrong_type(std::string& out);
 void reply_not_integer(std::string& out);  // ERR value is not an integer or out of range

@@ -2,6 +2,7 @@
 #include "serverlab/resp/parser.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <limits>
 
@@ -213,6 +214,16 @@ ParseResult parse_command(std::string_view bytes, Command& command, const Limits
   if (bytes.empty()) return incomplete();
   if (bytes[0] == '*') return parse_array(bytes, command, limits);
   return parse_inline(bytes, command, limits);
+}
+
+bool equals_nocase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  }
+  return true;
 }
 
 }  // namespace serverlab::resp

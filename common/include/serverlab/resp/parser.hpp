@@ -78,6 +78,10 @@ struct Command {
 // of bulk strings) and [lab22:resp-inline] (inline commands).
 ParseResult parse_command(std::string_view bytes, Command& command, const Limits& limits = {});
 
+// Command names are case-insensitive: GET, get and gEt are one command. True when
+// a and b are the same ASCII word in any case.
+bool equals_nocase(std::string_view a, std::string_view b);
+
 // Redis's string2ll: an optional '-' then digits, no '+', no leading zeros, no
 // blanks, fits in int64. For lengths here and for integer arguments of commands.
 bool parse_int64(std::string_view text, std::int64_t& value);
