@@ -8,6 +8,8 @@
 #   http2   the server side of HTTP/2: frames from a "client" into an Http2Session that answers
 #           through a real HttpService (common/fuzz/http2_fuzz.cpp says what it checks)
 #   proxy   the reverse proxy's parser of backend response heads (capstone-proxy/fuzz/)
+#   aof     kv-server's reader of its append-only file, over arbitrary file contents
+#           (capstone-kv/fuzz/aof_fuzz.cpp says what it checks)
 #
 # Each target is built with only the sources it needs, using clang and libFuzzer +
 # AddressSanitizer + UndefinedBehaviorSanitizer, into build/fuzz/TARGET/, then run over a
@@ -20,14 +22,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { echo "usage: tools/fuzz.sh [SECONDS] [parser|tls|resp|http2|proxy]..." >&2; exit 2; }
+usage() { echo "usage: tools/fuzz.sh [SECONDS] [parser|tls|resp|http2|proxy|aof]..." >&2; exit 2; }
 
 seconds=60
 if [ $# -gt 0 ] && [[ "$1" =~ ^[0-9]+$ ]]; then seconds=$1; shift; fi
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(parser tls resp http2 proxy)
+[ ${#targets[@]} -eq 0 ] && targets=(parser tls resp http2 proxy aof)
 for t in "${targets[@]}"; do
-  case "$t" in parser|tls|resp|http2|proxy) ;; *) usage ;; esac
+  case "$t" in parser|tls|resp|http2|proxy|aof) ;; *) usage ;; esac
 done
 
 tools/deps.sh build fuzz
@@ -116,6 +118,10 @@ for t in "${targets[@]}"; do
       fuzz_one proxy capstone-proxy/fuzz/corpus 1024 -- \
         capstone-proxy/fuzz/response_head_fuzz.cpp capstone-proxy/response_head.cpp \
         common/src/http/request.cpp --
+      ;;
+    aof)  # kv-server's append-only file reader (capstone-kv/aof_reader.cpp)
+      fuzz_one aof capstone-kv/fuzz/corpus 2048 -- \
+        capstone-kv/fuzz/aof_fuzz.cpp capstone-kv/aof_reader.cpp common/src/resp/parser.cpp --
       ;;
   esac
 done
