@@ -157,9 +157,10 @@ void replay(KvServer& server, const std::string& path) {
   const std::string bytes = read_whole_file(path);
   Client loader(server, Fd(), 0, "append-only file");  // never registered with the loop
   loader.authenticated = true;
-  KvOptions& options = server.options();
-  const std::uint64_t maxmemory = options.maxmemory;
-  options.maxmemory = 0;  // the file holds what was accepted: load all of it, as Redis does
+  const KvOptions options = server.options();
+  KvOptions loading = options;
+  loading.maxmemory = 0;  // the file holds what was accepted: load all of it, as Redis does
+  server.set_options(loading);
   const AofScan scan = scan_aof(bytes, options.limits, [&](std::span<const std::string_view> args,
                                                            std::string& error) {
     const CommandSpec* spec = find_command(args[0]);
@@ -173,7 +174,7 @@ void replay(KvServer& server, const std::string& path) {
     loader.out().clear();
     return true;
   });
-  options.maxmemory = maxmemory;
+  server.set_options(options);
   server.stats() = Stats{};  // replaying is not serving: INFO starts from zero
 
   if (scan.status == AofScan::kCorrupt)

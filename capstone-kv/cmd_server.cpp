@@ -88,7 +88,7 @@ constexpr ConfigParam kParams[] = {
 };
 
 std::string config_value(KvServer& server, std::string_view name) {
-  KvOptions& o = server.options();
+  const KvOptions& o = server.options();
   if (name == "maxclients") return std::to_string(o.max_clients);
   if (name == "timeout") return std::to_string(static_cast<long long>(o.idle_timeout));
   if (name == "requirepass") return o.requirepass;
@@ -107,9 +107,10 @@ std::string config_value(KvServer& server, std::string_view name) {
   return "";
 }
 
-// Applies one CONFIG SET pair; returns an error text or "" when done.
-std::string config_set(KvServer& server, std::string_view name, std::string_view value) {
-  KvOptions& o = server.options();
+// Applies one CONFIG SET pair to `o`, a copy of the options that CONFIG SET
+// publishes if every pair applies; returns an error text or "" when done.
+std::string config_set(KvServer& server, KvOptions& o, std::string_view name,
+                       std::string_view value) {
   std::int64_t n = 0;
   const bool numeric = resp::parse_int64(value, n);
   auto bad = [&] {
@@ -125,6 +126,9 @@ std::string config_set(KvServer& server, std::string_view name, std::string_view
     if (policy != "noeviction" && policy != "allkeys-lru")
       return "ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - "
              "argument(s) must be one of the following: noeviction, allkeys-lru";
+    if (policy == "allkeys-lru" && server.threads() != nullptr)
+      return "ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - "
+             "allkeys-lru is not supported with --model threads";
     o.maxmemory_policy = policy;
     return "";
   }
@@ -135,7 +139,6 @@ std::string config_set(KvServer& server, std::string_view name, std::string_view
       return "ERR CONFIG SET failed (possibly related to argument 'appendfsync') - "
              "argument(s) must be one of the following: always, everysec, no";
     o.appendfsync = policy;
-    if (Aof* aof = server.aof()) aof->set_policy(*parsed);
     return "";
   }
   if (name == "maxmemory") {
@@ -467,10 +470,18 @@ KV_HANDLER(cmd_config) {
                                  "ERR Unknown option or number of arguments for CONFIG SET - '" +
                                      std::string(ctx.args[i]) + "'");
     }
+    // All or nothing, as Redis 7: the pairs change a copy of the latest options,
+    // published whole (KvServer::set_options) only if every pair applies. The
+    // mutex keeps two CONFIG SETs of the threads model's workers from crossing.
+    std::lock_guard lock(ctx.server.config_mutex());
+    KvOptions changed = *ctx.server.latest_options();
     for (std::size_t i = 2; i < ctx.args.size(); i += 2) {
-      const std::string error = config_set(ctx.server, lower(ctx.args[i]), ctx.args[i + 1]);
+      const std::string error = config_set(ctx.server, changed, lower(ctx.args[i]), ctx.args[i + 1]);
       if (!error.empty()) return resp::write_error(ctx.out, error);
     }
+    const std::string appendfsync = changed.appendfsync;
+    ctx.server.set_options(std::move(changed));
+    if (Aof* aof = ctx.server.aof()) aof->set_policy(parse_aof_fsync(appendfsync).value());
     return resp::write_ok(ctx.out);
   }
   if (equals_nocase(sub, "resetstat") && ctx.args.size() == 2) {

@@ -45,8 +45,34 @@ void remove_pointer(std::vector<T*>& v, T* p) {
 
 }  // namespace
 
+namespace {
+// The calling thread's pin (OptionsPin), or null: options() reads through it.
+thread_local OptionsPin* t_pin = nullptr;
+}  // namespace
+
+OptionsPin::OptionsPin(const KvServer& server) : server_(server), pinned_(server.latest_options()) {
+  t_pin = this;
+}
+
+OptionsPin::~OptionsPin() { t_pin = nullptr; }
+
+void OptionsPin::refresh() { pinned_ = server_.latest_options(); }
+
+const KvOptions& KvServer::options() const {
+  return t_pin != nullptr ? t_pin->get() : *current_;
+}
+
+void KvServer::set_options(KvOptions changed) {
+  auto fresh = std::make_shared<const KvOptions>(std::move(changed));
+  current_ = fresh;  // read without a pin only where no other thread publishes
+  published_.store(fresh);
+  if (t_pin != nullptr) t_pin->hold(std::move(fresh));
+}
+
 KvServer::KvServer(EventLoop& loop, KvOptions options)
-    : loop_(loop), options_(std::move(options)) {
+    : loop_(loop),
+      current_(std::make_shared<const KvOptions>(std::move(options))),
+      published_(current_) {
   start_ms_ = wall_ms();
   now_ms_ = start_ms_;
   lastsave_s_ = start_ms_ / 1000;
@@ -90,10 +116,10 @@ std::uint64_t KvServer::used_memory() {
 }
 
 bool KvServer::make_room() {
-  if (options_.maxmemory == 0) return true;
+  if (options().maxmemory == 0) return true;
   // Eviction frees memory back to malloc at once, so the count drops as keys go.
-  for (int evictions = 0; used_memory() > options_.maxmemory; ++evictions) {
-    if (options_.maxmemory_policy != "allkeys-lru" || evictions >= 10000) return false;
+  for (int evictions = 0; used_memory() > options().maxmemory; ++evictions) {
+    if (options().maxmemory_policy != "allkeys-lru" || evictions >= 10000) return false;
     if (!db_.evict_one_lru(now_ms_)) return false;
   }
   return true;
@@ -128,7 +154,7 @@ void KvServer::on_event(std::uint32_t /*events*/) {
 
 void KvServer::accept_one(Fd fd, std::string peer) {
   ++stats_.connections;
-  if (clients_.size() >= options_.max_clients) {
+  if (clients_.size() >= options().max_clients) {
     // Redis's answer, written straight to the new socket (it has room: it is new).
     static constexpr std::string_view kFull = "-ERR max number of clients reached\r\n";
     (void)!::send(fd.get(), kFull.data(), kFull.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -222,7 +248,7 @@ void KvServer::shutdown() {
 }
 
 void KvServer::schedule_cron() {
-  const auto period = static_cast<std::uint64_t>(1000 / std::max(options_.hz, 1));
+  const auto period = static_cast<std::uint64_t>(1000 / std::max(options().hz, 1));
   cron_timer_ = loop_.run_after(period, [this] { cron(); });
 }
 
@@ -235,12 +261,12 @@ void KvServer::cron() {
     aof_->reap_rewrite(false);
     aof_->cron(loop_.now_ms());
   }
-  const std::uint64_t budget_us = 250'000 / static_cast<std::uint64_t>(std::max(options_.hz, 1));
+  const std::uint64_t budget_us = 250'000 / static_cast<std::uint64_t>(std::max(options().hz, 1));
   db_.active_expire_cycle(now_ms_, budget_us, monotonic_us);
 
-  if (options_.idle_timeout > 0) {
+  if (options().idle_timeout > 0) {
     const auto now = static_cast<std::int64_t>(loop_.now_ms());
-    const auto limit = static_cast<std::int64_t>(options_.idle_timeout * 1000);
+    const auto limit = static_cast<std::int64_t>(options().idle_timeout * 1000);
     std::vector<Client*> idle;
     for (auto& c : clients_) {
       // Redis spares subscribers and blocked clients (they wait by design).

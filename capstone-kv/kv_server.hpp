@@ -22,8 +22,10 @@
 #include <cstddef>
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -73,7 +75,30 @@ struct Stats {
 };
 
 class Aof;
+class KvServer;
 class ThreadsServer;
+
+// Pins the options in force (KvServer::options) for the calling thread while it
+// lives: options() on this thread then returns the pinned copy, which no CONFIG
+// SET can change or free meanwhile. The threads model's workers hold one per
+// connection and refresh() it before each batch of commands (one atomic load per
+// batch, not a lock per command); its acceptor refreshes one per tick. A thread
+// holds at most one pin at a time; the loop thread of --model epoll holds none.
+class OptionsPin {
+ public:
+  explicit OptionsPin(const KvServer& server);
+  ~OptionsPin();
+  OptionsPin(const OptionsPin&) = delete;
+  OptionsPin& operator=(const OptionsPin&) = delete;
+
+  void refresh();  // pin the latest copy
+  const KvOptions& get() const { return *pinned_; }
+  void hold(std::shared_ptr<const KvOptions> options) { pinned_ = std::move(options); }
+
+ private:
+  const KvServer& server_;
+  std::shared_ptr<const KvOptions> pinned_;
+};
 
 class KvServer final : public EventHandler {
  public:
@@ -91,7 +116,19 @@ class KvServer final : public EventHandler {
 
   EventLoop& loop() { return loop_; }
   Database& db() { return db_; }
-  KvOptions& options() { return options_; }
+  // The options in force. They are never edited in place: CONFIG SET builds a
+  // changed copy and publishes it (set_options), so a reader sees the old copy or
+  // the new one, never half of a change. On a thread holding an OptionsPin: the
+  // pinned copy; otherwise (the loop thread of --model epoll, main() before the
+  // threads start) the latest one. One KvServer per process (the pin is per thread).
+  const KvOptions& options() const;
+  // The latest copy, from any thread (an atomic load).
+  std::shared_ptr<const KvOptions> latest_options() const { return published_.load(); }
+  // Publishes `changed` as the options in force; the caller's own pin, if any, moves
+  // to it at once (its next command sees the change). Callers that derive `changed`
+  // from latest_options() hold config_mutex() so that two changes never cross.
+  void set_options(KvOptions changed);
+  std::mutex& config_mutex() { return config_mutex_; }
   Stats& stats() { return stats_; }
   std::size_t client_count() const { return clients_.size(); }
   std::int64_t start_ms() const { return start_ms_; }
@@ -131,8 +168,8 @@ class KvServer final : public EventHandler {
   void serve_ready_keys();
 
   // ---- persistence (rdb.hpp): on when options().dbfilename is set
-  bool persistence_on() const { return !options_.dbfilename.empty(); }
-  std::string dump_path() const { return options_.dir + "/" + options_.dbfilename; }
+  bool persistence_on() const { return !options().dbfilename.empty(); }
+  std::string dump_path() const { return options().dir + "/" + options().dbfilename; }
   // SAVE: writes the dump in this process (every client waits). False + error on failure.
   bool save(std::string& error);
   // BGSAVE: forks; the child writes the dump from its copy-on-write view of memory and
@@ -149,7 +186,7 @@ class KvServer final : public EventHandler {
   // ---- the append-only file (aof.hpp): on when aof() is not null (start_aof sets it)
   Aof* aof() { return aof_.get(); }
   void set_aof(std::unique_ptr<Aof> aof);
-  std::string aof_path() const { return options_.dir + "/" + options_.appendfilename; }
+  std::string aof_path() const { return options().dir + "/" + options().appendfilename; }
 
   // ---- maxmemory
   // Bytes malloc holds for the process (glibc mallinfo2: in-use chunks + mmapped ones).
@@ -168,7 +205,11 @@ class KvServer final : public EventHandler {
   void schedule_cron();
 
   EventLoop& loop_;
-  KvOptions options_;
+  // The options in force, twice: current_ for the loop thread's plain reads, and
+  // published_ for the pins of other threads. Both change only in set_options.
+  std::shared_ptr<const KvOptions> current_;
+  std::atomic<std::shared_ptr<const KvOptions>> published_;
+  std::mutex config_mutex_;  // serializes CONFIG SET (read latest, change, publish)
   Database db_;
   std::unique_ptr<Aof> aof_;  // null: --appendonly no
   Stats stats_;

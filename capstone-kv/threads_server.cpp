@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <span>
@@ -81,9 +82,14 @@ class CommandLocks {
   std::optional<SharedAccess> reader_;  // readers hide expired keys, never delete them
 };
 
-// Commands the threads model answers with an error instead of running (see the header).
-bool refused(const CommandSpec& spec, std::span<const std::string_view> args) {
-  return spec.name == "config" && equals_nocase(args[1], "set");
+// --timeout: a recv that waits this long gives up (EAGAIN) and the client goes.
+// `applied` is what the socket has now (0: no timeout); set only on a change.
+void apply_idle_timeout(int fd, double timeout_s, double& applied) {
+  if (timeout_s == applied) return;
+  const auto us = static_cast<long>(timeout_s * 1e6);
+  timeval tv{us / 1'000'000, us % 1'000'000};  // {0, 0}: wait for ever
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  applied = timeout_s;
 }
 
 }  // namespace
@@ -96,17 +102,22 @@ ThreadsServer::ThreadsServer(KvServer& server, ThreadsOptions options)
 
 void ThreadsServer::run(Fd listener, int signal_fd) {
   set_nonblocking(listener.get());
-  const std::size_t capacity = std::max<std::size_t>(server_.options().max_clients, 1);
+  // The options this thread reads (maxclients, hz), refreshed every time round:
+  // a CONFIG SET takes effect at the next accept or tick.
+  OptionsPin options(server_);
+  // The queue's own bound is never reached: connected_ < maxclients is checked
+  // before each submit, and CONFIG SET may raise maxclients at any time.
   WorkerPool<Connection> pool(
-      options_.threads, capacity,
+      options_.threads, std::numeric_limits<std::size_t>::max(),
       [this](Connection c, std::size_t) {
         if (!stopping_.load(std::memory_order_acquire)) serve(c.fd.get(), c.peer);
         connected_.fetch_sub(1, std::memory_order_relaxed);
       },
       "kv-worker-");
-  const int tick_ms = 1000 / std::max(server_.options().hz, 1);
   while (true) {
+    const int tick_ms = 1000 / std::max(server_.options().hz, 1);
     const int ready = wait_readable(listener.get(), signal_fd, tick_ms);
+    options.refresh();  // after the wait: a CONFIG SET made during it counts
     if (ready == signal_fd && read_signal(signal_fd) != 0) break;
     if (ready == -1) {
       expire_some();
@@ -178,12 +189,11 @@ void ThreadsServer::serve(int fd, const std::string& peer) {
     if (stopping_.load(std::memory_order_acquire)) return;
     open_.insert(fd);
   }
-  if (server_.options().idle_timeout > 0) {
-    // --timeout: a recv that waits this long gives up (EAGAIN) and the client goes.
-    const auto us = static_cast<long>(server_.options().idle_timeout * 1e6);
-    timeval tv{us / 1'000'000, us % 1'000'000};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  }
+  // The options every command of this connection reads (parser limits, maxmemory,
+  // requirepass, ...): pinned here, refreshed before each batch of commands, so a
+  // CONFIG SET by any client is seen from this client's next batch on.
+  OptionsPin options(server_);
+  double timeout_applied = 0;  // SO_RCVTIMEO of the socket: none yet
   // The connection's state; never registered with the (idle) loop, no fd of its own.
   Client client(server_, Fd(), next_id_.fetch_add(1, std::memory_order_relaxed), peer);
   WorkerSession session;
@@ -215,6 +225,8 @@ void ThreadsServer::serve(int fd, const std::string& peer) {
       }
       if (!(waits[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
     }
+    // CONFIG SET timeout: the wait for the next command uses the value of the last batch.
+    apply_idle_timeout(fd, server_.options().idle_timeout, timeout_applied);
     const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
@@ -224,6 +236,7 @@ void ThreadsServer::serve(int fd, const std::string& peer) {
     count(server_.stats().bytes_in, static_cast<std::uint64_t>(n));
     client.last_active_ms = now_ms();
     in.append(chunk, static_cast<std::size_t>(n));
+    options.refresh();
     if (need > in.size()) continue;  // the bulk being read is not all here
     std::size_t used = 0;
     while (open && used < in.size()) {
@@ -242,10 +255,7 @@ void ThreadsServer::serve(int fd, const std::string& peer) {
       if (!command.args.empty()) {
         if (equals_nocase(command.args[0], "quit")) open = false;
         const CommandSpec* spec = check_command(server_, client, command.args);
-        if (spec != nullptr && refused(*spec, command.args)) {
-          resp::write_error(out, "ERR '" + std::string(spec->name) +
-                                     "' is not supported with --model threads");
-        } else if (spec != nullptr) {
+        if (spec != nullptr) {
           {
             const bool exclusive = lock_set(client, *spec, command.args, shards);
             CommandLocks held(locks_, shards, exclusive);
@@ -255,6 +265,7 @@ void ThreadsServer::serve(int fd, const std::string& peer) {
           if (client.blocked.active) {
             publish_info(session, client);  // CLIENT LIST shows it blocked
             if (!wait_blocked(session, client, out)) open = false;
+            options.refresh();  // the wait may have been long: the rest sees the latest
           }
         }
       }

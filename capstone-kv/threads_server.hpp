@@ -47,8 +47,12 @@
 //
 // Limits (README.md "Two models"): a worker serves one client for the client's
 // whole life, so --threads bounds the clients served at once; the next ones wait
-// in the pool's queue until a worker is free. --maxclients counts both. CONFIG
-// SET is refused with an -ERR naming the model.
+// in the pool's queue until a worker is free. --maxclients counts both.
+//
+// Options (CONFIG SET): every thread reads them through an OptionsPin
+// (kv_server.hpp), an immutable copy it refreshes once per batch of commands (a
+// worker) or per tick (the acceptor); CONFIG SET publishes a new copy. No lock
+// per command; a change reaches each worker at its next batch.
 //
 // BGSAVE forks under every shard's exclusive lock (a consistent keyspace for the
 // child; those locks also guard KvServer's save state); the acceptor's tick

@@ -11,9 +11,8 @@ shape (type, and length for arrays: TIME, random picks, HELLO's client id). A
 mismatch names the script, the line, the command and both replies. Exit 77 (a
 skip) when redis-server is not installed.
 
-With KV_MODEL=threads kv-server runs `--model threads`; the lines it refuses by
-design (kvtest.threads_refuses: CONFIG SET) are sent to
-neither server, and the number skipped is printed.
+With KV_MODEL=threads kv-server runs `--model threads`: every line is sent to
+it too.
 """
 import pathlib
 import shlex
@@ -46,9 +45,6 @@ def normalise(reply, mode):
     return reply
 
 
-skipped = []  # script:line of commands --model threads refuses (CONFIG SET)
-
-
 def run_script(path, kv_port, redis_port):
     """Returns a list of mismatch descriptions (empty: the servers agree)."""
     conns = [kvtest.Conn(kv_port), kvtest.Conn(redis_port)]
@@ -61,9 +57,6 @@ def run_script(path, kv_port, redis_port):
             continue  # blank or a comment ('# text'); '#WORD' is a shape-only command
         mode = line[0] if line[0] in "~#" else ""
         words = shlex.split(line[len(mode):])
-        if kvtest.MODEL == "threads" and kvtest.threads_refuses(words):
-            skipped.append(f"{path.name}:{number}")
-            continue
         replies = [normalise(c.call(*words), mode) for c in conns]
         if replies[0] != replies[1]:
             problems.append(f"{path.name}:{number}: {line}\n    kv-server:    {replies[0]!r}\n"
@@ -92,9 +85,6 @@ def main():
                             f"{kv.stderr_text()[-2000:]}")
     for p in problems:
         print(p)
-    if skipped:
-        print(f"--model threads: {len(skipped)} line(s) that model refuses, not sent: "
-              + " ".join(skipped))
     print(f"{len(problems)} mismatch(es) over {len(scripts)} script(s) (--model {kvtest.MODEL})")
     return 1 if problems else 0
 

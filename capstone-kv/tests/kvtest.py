@@ -4,8 +4,7 @@
                              the first stdout line (`listening on 127.0.0.1:PORT`);
                              with KV_MODEL=threads in the environment, it runs
                              `--model threads` (the same tests, the other model)
-  MODEL, threads_refuses(words)  the model under test; whether --model threads
-                             refuses a command (README.md "Two models": CONFIG SET)
+  MODEL                      the model under test ("epoll" or "threads")
   epoll_only                 a unittest decorator: skipped under --model threads
   ServerCase                 a unittest class with its own kv-server (KV_SERVER_BIN),
                              started once with the class's FLAGS; the class fails
@@ -29,15 +28,6 @@ import unittest
 DEADLINE = 10.0
 
 MODEL = os.environ.get("KV_MODEL", "epoll")
-
-# --model threads answers CONFIG SET with "-ERR 'config' is not supported with
-# --model threads" (README.md "Two models" says why). Keep in step with it.
-def threads_refuses(words):
-    """True if --model threads refuses this command (words: the command and its arguments)."""
-    name = str(words[0]).lower()
-    sub = str(words[1]).lower() if len(words) > 1 else ""
-    return name == "config" and sub == "set"
-
 
 def epoll_only(test):
     """Marks a test of what only the epoll model does: skipped under --model threads."""

@@ -8,9 +8,10 @@ model too (KV_MODEL=threads). Here: many clients at once on shared and disjoint
 keys, with exact final counts (lost updates would show); MULTI/EXEC seen whole
 or not at all across shards, WATCH against other workers; blocked clients that
 hang up, many waiters on one push, SIGTERM while blocked; CLIENT LIST showing
-the other workers' clients (blocked, subscribed), RESETSTAT; CONFIG SET, refused
-with one clear error; maxclients, the idle timeout and a clean SIGTERM with
-clients connected. Every loop is bounded; nothing is timed.
+the other workers' clients (blocked, subscribed), RESETSTAT; CONFIG SET by one
+client seen by the clients of every other worker (maxmemory, requirepass,
+maxclients, timeout), allkeys-lru refused; maxclients, the idle timeout and a
+clean SIGTERM with clients connected. Every loop is bounded; nothing is timed.
 """
 import os
 import subprocess
@@ -282,20 +283,129 @@ def kvtest_wait(predicate, deadline):
     return predicate()
 
 
-class Refused(unittest.TestCase):
-    """Each command the model refuses answers one error, and the client goes on."""
+WRITERS = 6
 
-    def test_config_set_gets_a_clear_error(self):
+
+class ConfigSet(unittest.TestCase):
+    """CONFIG SET by one client reaches the clients every other worker serves."""
+
+    def writer(self, index, port, phase, log, stop, failures):
+        """Pipelines of SETs and a CONFIG GET until `stop`; logs (phase, replies) each round.
+
+        The phase is read before the round is sent, so a round logged under phase N
+        left after the N-th CONFIG SET was answered."""
+        try:
+            c = kvtest.Conn(port)
+            deadline = time.monotonic() + 30
+            while not stop.is_set() and time.monotonic() < deadline:
+                now = phase[0]
+                words = [["SET", f"w{index}:{i}", "v"] for i in range(10)]
+                words.append(["CONFIG", "GET", "maxmemory"])
+                log.append((now, pipeline(c, words)))
+            c.close()
+        except Exception as e:  # noqa: BLE001 - reported by the test
+            failures.append(f"writer {index}: {e!r}")
+
+    def rounds_in(self, logs, wanted):
+        return min(sum(1 for p, _ in log if p == wanted) for log in logs)
+
+    def test_maxmemory_change_reaches_every_worker(self):
+        with start("--threads", "8") as server:
+            phase, stop, failures = [0], threading.Event(), []
+            logs = [[] for _ in range(WRITERS)]
+            threads = [threading.Thread(target=self.writer,
+                                        args=(i, server.port, phase, logs[i], stop, failures))
+                       for i in range(WRITERS)]
+            for t in threads:
+                t.start()
+            admin = kvtest.Conn(server.port)
+            try:
+                self.assertTrue(kvtest_wait(lambda: self.rounds_in(logs, 0) >= 2, 10))
+                # Phase 1: every write refused. Phase 2: accepted again. Between
+                # them (-2), rounds may see either; each writer ends its phase-1
+                # round before the second CONFIG SET is sent.
+                for number, limit in ((1, "1"), (2, "0")):
+                    if number > 1:
+                        phase[0] = -number
+                        self.assertTrue(kvtest_wait(lambda: self.rounds_in(logs, -number) >= 1, 10))
+                    self.assertEqual(admin.call("CONFIG", "SET", "maxmemory", limit), b"OK")
+                    phase[0] = number
+                    self.assertTrue(kvtest_wait(lambda: self.rounds_in(logs, number) >= 3, 10),
+                                    f"phase {number}: a writer made no rounds: {failures}")
+            finally:
+                stop.set()
+                for t in threads:
+                    t.join(timeout=35)
+            self.assertEqual(failures, [])
+            oom = "OOM command not allowed when used memory > 'maxmemory'."
+            expected = {1: (oom, [b"maxmemory", b"1"]), 2: (b"OK", [b"maxmemory", b"0"])}
+            for index, log in enumerate(logs):
+                for p, replies in log:
+                    if p <= 0:
+                        continue  # before the first change, or between two
+                    want_set, want_get = expected[p]
+                    self.assertEqual(replies[:-1], [want_set] * 10,
+                                     f"writer {index}, phase {p}: a worker kept old options")
+                    self.assertEqual(replies[-1], want_get, f"writer {index}, phase {p}")
+            self.assertEqual(admin.call("GET", "w0:0"), b"v")  # reads were never refused
+            admin.close()
+            self.assertEqual(server.stop(), 0)
+
+    def test_requirepass_and_maxclients_apply_to_new_clients(self):
+        with start("--threads", "8") as server:
+            admin = kvtest.Conn(server.port)
+            old = kvtest.Conn(server.port)
+            self.assertEqual(old.call("PING"), b"PONG")
+            self.assertEqual(admin.call("CONFIG", "SET", "requirepass", "s3cret"), b"OK")
+            self.assertEqual(old.call("PING"), b"PONG")  # authenticated already, as in Redis
+            for _ in range(5):  # each new client, on whichever worker, must AUTH
+                fresh = kvtest.Conn(server.port)
+                self.assertTrue(fresh.call("PING").startswith("NOAUTH"))
+                self.assertEqual(fresh.call("AUTH", "s3cret"), b"OK")
+                self.assertEqual(fresh.call("CONFIG", "GET", "requirepass"),
+                                 [b"requirepass", b"s3cret"])
+                fresh.close()
+            # maxclients is the acceptor's: two connected, so a third is refused.
+            self.assertEqual(admin.call("CONFIG", "SET", "maxclients", "2", "requirepass", ""),
+                             b"OK")
+            extra = kvtest.Conn(server.port)
+            self.assertEqual(extra.read(), "ERR max number of clients reached")
+            extra.close()
+            self.assertEqual(admin.call("CONFIG", "SET", "maxclients", "100"), b"OK")
+            fresh = kvtest.Conn(server.port)
+            self.assertEqual(fresh.call("PING"), b"PONG")  # no password any more
+            for c in (fresh, old, admin):
+                c.close()
+            self.assertEqual(server.stop(), 0)
+
+    def test_timeout_set_at_run_time_closes_idle_clients(self):
+        with start() as server:
+            before = kvtest.Conn(server.port)  # connected before the change
+            self.assertEqual(before.call("PING"), b"PONG")
+            admin = kvtest.Conn(server.port)
+            self.assertEqual(admin.call("CONFIG", "SET", "timeout", "1"), b"OK")
+            after = kvtest.Conn(server.port)
+            self.assertEqual(after.call("PING"), b"PONG")
+            self.assertEqual(before.call("PING"), b"PONG")  # its next wait has the timeout
+            for c in (admin, after, before):  # the one that set it, too
+                self.assertTrue(c.closed_by_peer(wait=5))
+                c.close()
+            self.assertEqual(server.stop(), 0)
+
+
+class Refused(unittest.TestCase):
+    """What the model refuses answers one clear error, and the client goes on."""
+
+    def test_allkeys_lru_is_refused_by_config_set(self):
         with start() as server:
             c = kvtest.Conn(server.port)
-            commands = [["CONFIG", "SET", "hz", "5"], ["CONFIG", "SET", "maxclients", "5"]]
-            for words in commands:
-                self.assertTrue(kvtest.threads_refuses(words), words)
-                name = words[0].lower()
-                self.assertEqual(c.call(*words),
-                                 f"ERR '{name}' is not supported with --model threads", words)
-                self.assertEqual(c.call("PING"), b"PONG")
-            self.assertEqual(c.call("CONFIG", "GET", "maxclients"), [b"maxclients", b"10000"])
+            self.assertEqual(
+                c.call("CONFIG", "SET", "maxmemory-policy", "allkeys-lru"),
+                "ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - "
+                "allkeys-lru is not supported with --model threads")
+            self.assertEqual(c.call("CONFIG", "GET", "maxmemory-policy"),
+                             [b"maxmemory-policy", b"noeviction"])
+            self.assertEqual(c.call("PING"), b"PONG")
             c.close()
             self.assertEqual(server.stop(), 0)
 
