@@ -109,6 +109,28 @@ TEST(TlsSessionBuffers, ManyRecordsFedInOddPieces) {
   EXPECT_EQ(p.server.state(), State::Open) << p.server.error();
 }
 
+// Whole records OpenSSL has not read yet stay in place when more is fed:
+// each feed below is read from only once (one record), so the next feed lands
+// behind unread records.
+TEST(TlsSessionBuffers, UnreadRecordsStayWhenMoreIsFed) {
+  OpenPair p;
+  const std::string message = pattern(120 * 1024);
+  ASSERT_EQ(p.client.write(message).status, TlsSession::Io::Status::Ok);
+  const std::string wire = p.client.take_output();
+  std::string got;
+  char buf[100];
+  for (std::size_t at = 0; at < wire.size(); at += 40000) {
+    p.server.feed(std::string_view(wire).substr(at, 40000));
+    TlsSession::Io io = p.server.read(buf, sizeof buf);
+    ASSERT_EQ(io.status, TlsSession::Io::Status::Ok) << p.server.error();
+    got.append(buf, io.bytes);
+  }
+  got += read_all(p.server);
+  EXPECT_EQ(got.size(), message.size());
+  EXPECT_TRUE(got == message);
+  EXPECT_EQ(p.server.state(), State::Open) << p.server.error();
+}
+
 // The output is sent in parts, as a socket that takes only some of it would,
 // while more is written behind it: the pending bytes stay in place and in
 // order, pending_output() counts what is left, and the buffer grows past its
