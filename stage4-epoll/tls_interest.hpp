@@ -2,9 +2,9 @@
 // handshaking (week 18's lab: labs/week18-tls/README.md).
 //
 // OpenSSL tells a non-blocking caller what it is waiting for: SSL_ERROR_WANT_READ
-// (bytes from the peer) or SSL_ERROR_WANT_WRITE (room to send). Over memory BIOs
-// (TlsSession) the second shows up as ciphertext waiting in the session or in the
-// connection's send buffer (TlsTransport::wants_write()). A connection that waits
+// (bytes from the peer) or SSL_ERROR_WANT_WRITE (room to send). Over TlsSession's
+// own buffers the second shows up as ciphertext waiting in the session's output
+// (TlsTransport::wants_write()). A connection that waits
 // for the wrong thing deadlocks: if our flight is stuck in our buffer and we wait
 // for EPOLLIN, the peer waits for that flight and neither side ever moves; the
 // handshake timer ends it.

@@ -1,8 +1,11 @@
-// tls_session_test.cpp: TlsSession over memory BIOs: a client session and a
-// server session talk through pump(), with no socket in between.
+// tls_session_test.cpp: TlsSession with no socket: a client session and a
+// server session talk through pump(), or through bytes moved by hand to pin
+// down the session's own buffers (partial reads, records split across feeds,
+// output sent in parts while more is written).
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <string>
 
 #include "serverlab/tls/context.hpp"
@@ -43,6 +46,152 @@ TEST(TlsSession, HandshakeThenDataBothWays) {
   char buf[16];
   EXPECT_EQ(server.read(buf, sizeof buf).status, TlsSession::Io::Status::Closed);
   EXPECT_EQ(server_ctx.counters().handshakes.load(), 1u);
+}
+
+// Two open sessions, for the buffer tests below.
+struct OpenPair {
+  TlsContext server_ctx = TlsContext::server(server_options());
+  TlsContext client_ctx = TlsContext::client(client_options());
+  TlsSession server{server_ctx};
+  TlsSession client{client_ctx, "127.0.0.1"};
+  OpenPair() {
+    pump(client, server);
+    EXPECT_EQ(client.state(), State::Open) << client.error();
+    EXPECT_EQ(server.state(), State::Open) << server.error();
+    (void)read_all(client);  // the TLS 1.3 tickets that follow the handshake
+  }
+};
+
+std::string pattern(std::size_t n) {
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (i * 7 + i / 251) % 26);
+  return s;
+}
+
+// One record fed a byte at a time: nothing to read until its last byte, then
+// all of it; and a read into a small buffer takes the plaintext in parts.
+TEST(TlsSessionBuffers, RecordSplitAcrossFeedsAndReadInParts) {
+  OpenPair p;
+  ASSERT_EQ(p.client.write("hello, split record").status, TlsSession::Io::Status::Ok);
+  const std::string record = p.client.take_output();
+  ASSERT_GT(record.size(), 20u);
+  char buf[4];
+  for (std::size_t i = 0; i + 1 < record.size(); ++i) {
+    p.server.feed(record.substr(i, 1));
+    ASSERT_EQ(p.server.read(buf, sizeof buf).status, TlsSession::Io::Status::WantRead) << i;
+  }
+  p.server.feed(record.substr(record.size() - 1));
+  std::string got;
+  for (;;) {
+    TlsSession::Io io = p.server.read(buf, sizeof buf);
+    if (io.status != TlsSession::Io::Status::Ok) break;
+    EXPECT_LE(io.bytes, sizeof buf);
+    got.append(buf, io.bytes);
+  }
+  EXPECT_EQ(got, "hello, split record");
+  EXPECT_EQ(p.server.state(), State::Open) << p.server.error();
+}
+
+// Records fed in pieces that cut them anywhere (a piece may end one record and
+// start the next): the plaintext comes out whole and in order.
+TEST(TlsSessionBuffers, ManyRecordsFedInOddPieces) {
+  OpenPair p;
+  const std::string message = pattern(100 * 1024);  // several 16 KiB records
+  ASSERT_EQ(p.client.write(message).status, TlsSession::Io::Status::Ok);
+  const std::string wire = p.client.take_output();
+  std::string got;
+  for (std::size_t at = 0; at < wire.size(); at += 1000) {
+    p.server.feed(std::string_view(wire).substr(at, 1000));
+    got += read_all(p.server);
+  }
+  EXPECT_EQ(got.size(), message.size());
+  EXPECT_TRUE(got == message);
+  EXPECT_EQ(p.server.state(), State::Open) << p.server.error();
+}
+
+// Whole records OpenSSL has not read yet stay in place when more is fed:
+// each feed below is read from only once (one record), so the next feed lands
+// behind unread records.
+TEST(TlsSessionBuffers, UnreadRecordsStayWhenMoreIsFed) {
+  OpenPair p;
+  const std::string message = pattern(120 * 1024);
+  ASSERT_EQ(p.client.write(message).status, TlsSession::Io::Status::Ok);
+  const std::string wire = p.client.take_output();
+  std::string got;
+  char buf[100];
+  for (std::size_t at = 0; at < wire.size(); at += 40000) {
+    p.server.feed(std::string_view(wire).substr(at, 40000));
+    TlsSession::Io io = p.server.read(buf, sizeof buf);
+    ASSERT_EQ(io.status, TlsSession::Io::Status::Ok) << p.server.error();
+    got.append(buf, io.bytes);
+  }
+  got += read_all(p.server);
+  EXPECT_EQ(got.size(), message.size());
+  EXPECT_TRUE(got == message);
+  EXPECT_EQ(p.server.state(), State::Open) << p.server.error();
+}
+
+// The output is sent in parts, as a socket that takes only some of it would,
+// while more is written behind it: the pending bytes stay in place and in
+// order, pending_output() counts what is left, and the buffer grows past its
+// first size without losing anything.
+TEST(TlsSessionBuffers, OutputSentInPartsWhileMoreIsWritten) {
+  OpenPair p;
+  const std::string first = pattern(20 * 1024);
+  const std::string second = pattern(300 * 1024).substr(5);
+  ASSERT_EQ(p.server.write(first).status, TlsSession::Io::Status::Ok);
+  const std::size_t first_wire = p.server.pending_output();
+  ASSERT_GT(first_wire, first.size());
+
+  std::string wire;  // what "the socket" took, in order
+  const std::string_view head = p.server.peek_output();
+  wire.append(head.substr(0, 777));
+  p.server.consume_output(777);
+  EXPECT_EQ(p.server.pending_output(), first_wire - 777);
+  EXPECT_EQ(p.server.peek_output().size(), first_wire - 777);
+
+  ASSERT_EQ(p.server.write(second).status, TlsSession::Io::Status::Ok);  // grows the buffer
+  EXPECT_GT(p.server.pending_output(), first_wire - 777 + second.size());
+  while (p.server.pending_output() > 0) {
+    const std::string_view out = p.server.peek_output();
+    const std::size_t n = std::min<std::size_t>(out.size(), 4093);
+    wire.append(out.substr(0, n));
+    p.server.consume_output(n);
+  }
+  EXPECT_FALSE(p.server.wants_write());
+  EXPECT_EQ(p.server.peek_output(), "");
+
+  p.client.feed(wire);
+  const std::string got = read_all(p.client);
+  EXPECT_EQ(got.size(), first.size() + second.size());
+  EXPECT_TRUE(got == first + second);
+  EXPECT_EQ(p.client.state(), State::Open) << p.client.error();
+}
+
+// take_output(dst, n) copies and drops at most n bytes; trim() keeps pending
+// bytes, frees the buffers once they are empty, and the session goes on.
+TEST(TlsSessionBuffers, TakeOutputInPartsAndTrim) {
+  OpenPair p;
+  ASSERT_EQ(p.server.write("first").status, TlsSession::Io::Status::Ok);
+  const std::string all(p.server.peek_output());
+  char part[10];
+  ASSERT_EQ(p.server.take_output(part, sizeof part), sizeof part);
+  EXPECT_EQ(std::string(part, sizeof part), all.substr(0, sizeof part));
+  p.server.trim();  // output pending: nothing may be dropped
+  EXPECT_EQ(p.server.pending_output(), all.size() - sizeof part);
+  std::string wire(part, sizeof part);
+  wire += p.server.take_output();
+  EXPECT_EQ(wire, all);
+  p.server.trim();
+  p.client.feed(wire);
+  EXPECT_EQ(read_all(p.client), "first");
+
+  ASSERT_EQ(p.server.write("second").status, TlsSession::Io::Status::Ok);
+  p.client.feed(p.server.take_output());
+  EXPECT_EQ(read_all(p.client), "second");
+  ASSERT_EQ(p.client.write("back").status, TlsSession::Io::Status::Ok);
+  p.server.feed(p.client.take_output());
+  EXPECT_EQ(read_all(p.server), "back");
 }
 
 TEST(TlsSession, ServerNameMustMatchTheCertificate) {

@@ -14,8 +14,6 @@ using State = tls::TlsSession::State;
 
 // Room for one record of ciphertext (16 KiB plus header, padding and tag).
 constexpr std::size_t kWire = TlsTransport::kChunk + 512;
-// Room for one send step's ciphertext.
-constexpr std::size_t kWireStep = TlsTransport::kRecordsPerStep * kWire;
 
 // recv that retries EINTR. >0 bytes, 0 EOF, -1 with errno.
 ssize_t recv_some(int fd, char* buf, std::size_t n) {
@@ -160,24 +158,15 @@ SendStep TlsTransport::send_bytes(int fd, std::string_view bytes, std::size_t& t
 }
 
 SendStep TlsTransport::flush(int fd) {
-  for (;;) {
-    if (sent_ < unsent_.size()) {  // the tail the socket refused last time
-      ssize_t n = send_some(fd, unsent_.data() + sent_, unsent_.size() - sent_);
-      if (n < 0) return would_block(errno) ? SendStep::Blocked : SendStep::Failed;
-      sent_ += static_cast<std::size_t>(n);
-      if (sent_ < unsent_.size()) continue;
-      unsent_.clear();
-      sent_ = 0;
-    }
-    if (tls_.pending_output() == 0) return SendStep::Progress;
-    // Straight from OpenSSL to the socket; only a partial send is copied.
-    std::array<char, kWireStep> buf;
-    const std::size_t got = tls_.take_output(buf.data(), buf.size());
-    ssize_t n = send_some(fd, buf.data(), got);
-    if (n < 0 && !would_block(errno)) return SendStep::Failed;
-    const std::size_t put = n < 0 ? 0 : static_cast<std::size_t>(n);
-    if (put < got) unsent_.assign(buf.data() + put, got - put);
+  while (tls_.pending_output() > 0) {
+    // Straight from the session's buffer to the socket: no copy. What the
+    // socket does not take stays there for the next call.
+    const std::string_view out = tls_.peek_output();
+    ssize_t n = send_some(fd, out.data(), out.size());
+    if (n < 0) return would_block(errno) ? SendStep::Blocked : SendStep::Failed;
+    tls_.consume_output(static_cast<std::size_t>(n));
   }
+  return SendStep::Progress;
 }
 
 void TlsTransport::close(int fd) {
@@ -186,11 +175,6 @@ void TlsTransport::close(int fd) {
   (void)flush(fd);
 }
 
-void TlsTransport::trim() {
-  if (sent_ >= unsent_.size()) {
-    std::string().swap(unsent_);
-    sent_ = 0;
-  }
-}
+void TlsTransport::trim() { tls_.trim(); }
 
 }  // namespace serverlab::http

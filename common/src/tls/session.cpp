@@ -1,4 +1,5 @@
-// session.cpp: TlsSession, OpenSSL over a pair of memory BIOs.
+// session.cpp: TlsSession, OpenSSL over a BIO of our own (see session.hpp for
+// why not BIO_s_mem(), and who owns which bytes).
 //
 // Every OpenSSL call is preceded by ERR_clear_error(): the error queue is per
 // thread, and a stale entry from another session on the same thread would
@@ -11,6 +12,8 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstring>
+#include <mutex>
 
 namespace serverlab::tls {
 namespace {
@@ -74,6 +77,93 @@ bool set_sni(SSL* ssl, std::string& name) {
 
 }  // namespace
 
+// The BIO between OpenSSL and a session's two buffers. One BIO serves as both
+// the read side (in_) and the write side (out_); its data pointer is the
+// session. OpenSSL calls these from inside SSL_do_handshake, SSL_read,
+// SSL_write and SSL_shutdown, on the session's thread.
+struct SessionBio {
+  // A full TLS record: 16 KiB of data plus header, padding and tag.
+  static constexpr std::size_t kRecordRoom = 16 * 1024 + 512;
+
+  static TlsSession& session(BIO* bio) { return *static_cast<TlsSession*>(BIO_get_data(bio)); }
+
+  // OpenSSL wants up to n bytes of ciphertext: copy them from in_ straight
+  // into its buffer. Nothing there: "try again" (-1 with the retry flag, which
+  // SSL_get_error reports as SSL_ERROR_WANT_READ), or 0 for end of file.
+  static int read(BIO* bio, char* dst, int n) {
+    BIO_clear_retry_flags(bio);
+    if (n <= 0) return 0;
+    TlsSession& s = session(bio);
+    const std::size_t have = s.in_.size() - s.in_pos_;
+    if (have == 0) {
+      if (s.in_eof_) return 0;
+      BIO_set_retry_read(bio);
+      return -1;
+    }
+    const std::size_t k = std::min(have, static_cast<std::size_t>(n));
+    std::memcpy(dst, s.in_.data() + s.in_pos_, k);
+    s.in_pos_ += k;
+    if (s.in_pos_ == s.in_.size()) {  // all read: reuse the room from the start
+      s.in_.clear();
+      s.in_pos_ = 0;
+    }
+    return static_cast<int>(k);
+  }
+
+  // OpenSSL has n bytes of ciphertext (a finished record) for the peer:
+  // append them to out_. Never refuses (bad_alloc becomes an error).
+  static int write(BIO* bio, const char* src, int n) {
+    BIO_clear_retry_flags(bio);
+    if (n <= 0) return 0;
+    TlsSession& s = session(bio);
+    try {
+      if (s.out_pos_ > 0 && s.out_pos_ == s.out_.size()) {  // all sent: start over
+        s.out_.clear();
+        s.out_pos_ = 0;
+      }
+      const std::size_t need = s.out_.size() + static_cast<std::size_t>(n);
+      if (need > s.out_.capacity())  // room for a full record at least, then doubling
+        s.out_.reserve(std::max({need, 2 * s.out_.capacity(), kRecordRoom}));
+      s.out_.append(src, static_cast<std::size_t>(n));
+    } catch (const std::bad_alloc&) {
+      return -1;
+    }
+    return n;
+  }
+
+  static long ctrl(BIO* bio, int cmd, long /*num*/, void* /*ptr*/) {
+    TlsSession& s = session(bio);
+    switch (cmd) {
+      case BIO_CTRL_FLUSH:  // records are in out_ already; the driver sends them
+        return 1;
+      case BIO_CTRL_PENDING:
+        return static_cast<long>(s.in_.size() - s.in_pos_);
+      case BIO_CTRL_WPENDING:
+        return static_cast<long>(s.pending_output());
+      case BIO_CTRL_EOF:
+        return s.in_eof_ && s.in_.size() == s.in_pos_ ? 1 : 0;
+      default:  // nothing else applies (no kernel TLS, no datagrams, no chain)
+        return 0;
+    }
+  }
+
+  // The method table, made once per process and shared by every session.
+  static const BIO_METHOD* method() {
+    static BIO_METHOD* made = nullptr;
+    static std::once_flag once;
+    std::call_once(once, [] {
+      BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "serverlab session");
+      if (m != nullptr && BIO_meth_set_read(m, read) == 1 && BIO_meth_set_write(m, write) == 1 &&
+          BIO_meth_set_ctrl(m, ctrl) == 1) {
+        made = m;
+      } else {
+        BIO_meth_free(m);
+      }
+    });
+    return made;
+  }
+};
+
 bool looks_like_plain_http(std::string_view first_bytes) {
   std::size_t letters = 0;
   while (letters < first_bytes.size() && first_bytes[letters] >= 'A' && first_bytes[letters] <= 'Z')
@@ -109,18 +199,17 @@ TlsSession::TlsSession(const TlsContext& ctx, std::string_view server_name, cons
 void TlsSession::setup(const TlsContext& ctx) {
   ERR_clear_error();
   ssl_ = SSL_new(ctx.native());
-  in_ = BIO_new(BIO_s_mem());
-  out_ = BIO_new(BIO_s_mem());
-  if (ssl_ == nullptr || in_ == nullptr || out_ == nullptr) {
-    BIO_free(in_);
-    BIO_free(out_);
+  const BIO_METHOD* method = SessionBio::method();
+  BIO* bio = method != nullptr ? BIO_new(method) : nullptr;
+  if (ssl_ == nullptr || bio == nullptr) {
+    BIO_free(bio);
     SSL_free(ssl_);
     ERR_clear_error();
     throw TlsError("tls: out of memory for a session");
   }
-  // An empty input BIO means "no bytes yet", not end of file (see feed_eof).
-  BIO_set_mem_eof_return(in_, -1);
-  SSL_set_bio(ssl_, in_, out_);  // ssl_ owns both BIOs from here on
+  BIO_set_data(bio, this);
+  BIO_set_init(bio, 1);
+  SSL_set_bio(ssl_, bio, bio);  // read and write side; ssl_ owns the BIO from here on
   counters_ = &ctx.counters();
   server_ = ctx.is_server();
 }
@@ -136,37 +225,51 @@ void TlsSession::feed(std::string_view ciphertext) {
       return;
     }
   }
-  // BIO_write on a memory BIO fails only when out of memory; it takes at most
-  // INT_MAX bytes per call.
-  while (!ciphertext.empty()) {
-    int n = static_cast<int>(std::min<std::size_t>(ciphertext.size(), INT_MAX));
-    if (BIO_write(in_, ciphertext.data(), n) != n) {
-      fail(Failure::Other, "out of memory buffering input");
-      return;
+  try {
+    if (in_pos_ > 0) {  // drop what OpenSSL has read: the rest is part of one record
+      in_.erase(0, in_pos_);
+      in_pos_ = 0;
     }
-    ciphertext.remove_prefix(static_cast<std::size_t>(n));
+    in_.append(ciphertext);
+  } catch (const std::bad_alloc&) {
+    fail(Failure::Other, "out of memory buffering input");
+    return;
   }
   want_read_ = false;
 }
 
 void TlsSession::feed_eof() {
-  BIO_set_mem_eof_return(in_, 0);  // reads of an empty BIO now mean EOF
+  in_eof_ = true;  // once in_ is read, OpenSSL's next read sees end of file
   want_read_ = false;
 }
 
-std::size_t TlsSession::pending_output() const { return BIO_ctrl_pending(out_); }
+void TlsSession::consume_output(std::size_t n) {
+  out_pos_ += std::min(n, pending_output());
+  if (out_pos_ == out_.size()) {  // all sent: the room is reused from the start
+    out_.clear();
+    out_pos_ = 0;
+  }
+}
 
 std::size_t TlsSession::take_output(char* dst, std::size_t n) {
-  int want = static_cast<int>(std::min<std::size_t>({n, pending_output(), INT_MAX}));
-  if (want == 0) return 0;
-  int got = BIO_read(out_, dst, want);
-  return got > 0 ? static_cast<std::size_t>(got) : 0;
+  const std::size_t k = std::min(n, pending_output());
+  if (k > 0) std::memcpy(dst, out_.data() + out_pos_, k);
+  consume_output(k);
+  return k;
 }
 
 std::string TlsSession::take_output() {
-  std::string out(pending_output(), '\0');
-  out.resize(take_output(out.data(), out.size()));
+  std::string out(peek_output());
+  consume_output(out.size());
   return out;
+}
+
+void TlsSession::trim() {
+  if (in_pos_ < in_.size() || pending_output() > 0) return;
+  std::string().swap(in_);
+  std::string().swap(out_);
+  in_pos_ = 0;
+  out_pos_ = 0;
 }
 
 TlsSession::State TlsSession::advance() {

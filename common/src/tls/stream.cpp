@@ -25,12 +25,13 @@ int remaining_ms(bool has_deadline, Clock::time_point deadline) {
 }  // namespace
 
 IoResult TlsStream::flush() {
-  char buf[kChunk];
   std::size_t sent = 0;
-  while (std::size_t n = session_.take_output(buf, sizeof buf)) {
-    IoResult r = serverlab::write_n(fd_, buf, n);  // MSG_NOSIGNAL on sockets
+  while (session_.pending_output() > 0) {  // sent from the session's buffer, not copied
+    const std::string_view out = session_.peek_output();
+    IoResult r = serverlab::write_n(fd_, out.data(), out.size());  // MSG_NOSIGNAL on sockets
+    sent += r.bytes;
+    session_.consume_output(r.bytes);
     if (!r.is_ok()) return IoResult::fail(r.error, sent);
-    sent += n;
   }
   return IoResult::ok(sent);
 }

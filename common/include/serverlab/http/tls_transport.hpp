@@ -4,8 +4,8 @@
 // (also stage 5's workers).
 //
 //   socket --recv--> TlsSession.feed --read--> session.input()      (read_into)
-//   socket <-send--- TlsSession.take_output <-write-- session.output() (send_output)
-//   socket <-send--- TlsSession.take_output <-write-- any bytes         (send_bytes)
+//   socket <-send--- TlsSession.peek_output <-write-- session.output() (send_output)
+//   socket <-send--- TlsSession.peek_output <-write-- any bytes         (send_bytes)
 //
 // Without TLS the drivers move bytes with Buffer::read_from and send_output
 // (send + sendfile). With TLS every byte must pass through OpenSSL, so:
@@ -94,16 +94,14 @@ class TlsTransport {
   // Sends pending ciphertext: Progress when all of it is on the socket.
   SendStep flush(int fd);
   // Ciphertext waits to be sent (the driver must wait for writability).
-  bool wants_write() const { return sent_ < unsent_.size() || tls_.pending_output() > 0; }
+  bool wants_write() const { return tls_.pending_output() > 0; }
   // Queues close_notify and sends what fits now (no wait).
   void close(int fd);
-  // Frees the spare ciphertext buffer (an idle connection holds none).
+  // Frees the session's empty buffers (an idle connection holds none).
   void trim();
 
  private:
   tls::TlsSession tls_;
-  std::string unsent_;    // ciphertext the socket did not take yet ...
-  std::size_t sent_ = 0;  // ... from this offset
   bool peer_eof_ = false;
 };
 

@@ -6,20 +6,45 @@
 // two byte streams and leaves the moving to its caller:
 //
 //   network --feed()--> [ciphertext in ] --OpenSSL--> read()    --> plaintext
-//   network <-take_output()-- [ciphertext out] <--OpenSSL-- write() <-- plaintext
+//   network <-peek/consume_output()-- [ciphertext out] <--OpenSSL-- write() <-- plaintext
 //
-// The two boxes are OpenSSL memory BIOs. The caller reads from its socket and
-// feed()s what came; calls advance() while handshaking, then read()/write();
-// and sends whatever take_output() hands back. Nothing here blocks or calls the
-// kernel, so the same object works with blocking read/write loops (TlsStream in
-// stream.hpp does exactly that) and with epoll:
+// The caller reads from its socket and feed()s what came; calls advance()
+// while handshaking, then read()/write(); and sends the bytes peek_output()
+// shows, then tells consume_output() how many the socket took (take_output()
+// copies them out instead, for simple drivers). Nothing here blocks or calls
+// the kernel, so the same object works with blocking read/write loops
+// (TlsStream in stream.hpp does exactly that) and with epoll:
 //
 //   OpenSSL says         the session reports      the event loop watches
 //   SSL_ERROR_WANT_READ  wants_read() == true      EPOLLIN
 //   (output pending)     wants_write() == true     EPOLLOUT
 //
-// SSL_ERROR_WANT_WRITE itself never happens here: a memory BIO accepts every
+// SSL_ERROR_WANT_WRITE itself never happens here: the output box accepts every
 // write, so "OpenSSL wants to write" always shows up as pending output instead.
+//
+// The two boxes, and who owns which bytes. OpenSSL never reads a socket
+// itself: it reads and writes through a BIO ("basic I/O"), a small object with
+// read, write and control functions. The obvious choice, BIO_s_mem() (a
+// "memory BIO"), keeps its own growing buffer: feeding it copies our bytes into
+// it, and taking output copies them out of it again. Worse, each time it grows
+// it zero-fills the new room first (BUF_MEM_grow_clean), so every byte of
+// ciphertext we sent used to cost a memset and two extra memcpys on top of
+// OpenSSL's own copy into its record buffer: a third of the server's
+// instructions for a small page over TLS. So the session plugs in a BIO of its
+// own (BIO_meth_new in session.cpp) whose callbacks work on two std::strings
+// that belong to the session:
+//
+//   in_   the peer's ciphertext. feed() appends to it (the one copy, as the
+//         caller's buffer is the caller's again when feed returns). When
+//         OpenSSL asks for bytes, the read callback copies them from in_
+//         straight into OpenSSL's record buffer and moves in_pos_ on; none
+//         left means "retry later" (SSL_ERROR_WANT_READ), or end of file after
+//         feed_eof().
+//   out_  ciphertext for the peer. OpenSSL's write callback appends each
+//         finished record to it: no zero-fill, and the room is reused once it
+//         has been sent. peek_output() shows the unsent bytes in place, so a
+//         driver hands them to send(2) without copying them anywhere first;
+//         consume_output(n) drops what the socket took.
 //
 // The handshake is a state (Handshaking -> Open, or -> Failed). The session has
 // no clock: the driver arms its own handshake timer and calls fail_timeout()
@@ -32,9 +57,11 @@
 //
 // Who may call: one thread at a time per session (a session is not thread-safe;
 // different sessions may run on different threads). The TlsContext it was made
-// from must outlive it. Limits: the buffers grow with what is fed and written:
-// the driver bounds them by feeding only what it read in one go and by sending
-// the output before writing more. No renegotiation, no early data (0-RTT).
+// from must outlive it. A session cannot be moved or copied (OpenSSL's BIO
+// points at it). Limits: the buffers grow with what is fed and written: the
+// driver bounds them by feeding only what it read in one go and by sending the
+// output before writing more; trim() gives their room back when both are
+// empty. No renegotiation, no early data (0-RTT).
 #pragma once
 
 #include <cstddef>
@@ -46,9 +73,10 @@
 
 struct ssl_st;
 struct ssl_session_st;
-struct bio_st;
 
 namespace serverlab::tls {
+
+struct SessionBio;  // session.cpp: the BIO callbacks over in_ and out_
 
 // A client's saved session, offered on the next connection to resume it
 // (a TLS 1.3 ticket or a TLS 1.2 session). Empty when there is none.
@@ -96,10 +124,20 @@ class TlsSession {
   // The peer closed its side of the TCP connection: nothing more will be fed.
   void feed_eof();
   // Bytes waiting to be sent to the peer.
-  std::size_t pending_output() const;
+  std::size_t pending_output() const { return out_.size() - out_pos_; }
+  // The pending bytes in place, to send without a copy. Valid until the next
+  // call other than a const one or consume_output().
+  std::string_view peek_output() const {
+    return std::string_view(out_).substr(out_pos_);
+  }
+  // Drops the first n pending bytes (n <= pending_output()): they were sent.
+  void consume_output(std::size_t n);
   // Moves up to n pending bytes into dst; returns how many.
   std::size_t take_output(char* dst, std::size_t n);
   std::string take_output();  // all of it (tests, simple drivers)
+  // Frees the room of the input and output buffers if both are empty (an
+  // idle connection then holds none); otherwise does nothing.
+  void trim();
 
   // --- handshake ---
   // Runs the handshake as far as the fed bytes allow; returns state().
@@ -140,9 +178,14 @@ class TlsSession {
   void fail_from_openssl(int ssl_error);
   void handshake_done();
 
+  friend struct SessionBio;
+
   ssl_st* ssl_ = nullptr;
-  bio_st* in_ = nullptr;   // ciphertext from the network (owned by ssl_)
-  bio_st* out_ = nullptr;  // ciphertext to the network (owned by ssl_)
+  std::string in_;            // ciphertext from the network ...
+  std::size_t in_pos_ = 0;    // ... OpenSSL has read up to here
+  bool in_eof_ = false;       // feed_eof(): after in_, end of file
+  std::string out_;           // ciphertext for the network ...
+  std::size_t out_pos_ = 0;   // ... sent up to here
   TlsCounters* counters_ = nullptr;
   bool server_ = false;
   bool sniffed_ = false;     // a server has looked at the first byte
