@@ -56,16 +56,6 @@ bool write_all(int fd, std::string_view bytes) {
   return true;
 }
 
-// A rename reaches the disk only once its directory is fsynced.
-void fsync_directory_of(const std::string& path) {
-  const std::string::size_type slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return;
-  ::fsync(dfd);
-  ::close(dfd);
-}
-
 // One key as the commands that rebuild it, appended to `out` (write_keyspace).
 void write_entry(std::string& out, std::string_view key, const Value& value, Database::Ms when) {
   auto batches = [&](std::string_view verb, const auto& items, auto&& add_item, std::size_t per_item) {
@@ -213,17 +203,11 @@ void write_keyspace(const Database& db, Database::Ms now, std::string& out) {
 bool save_keyspace_aof(const Database& db, const std::string& path, Database::Ms now,
                        std::string& error) {
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  bool ok = write_keyspace_file(db, tmp, now, error);
-  if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) {
-    error = errno_text("rename " + tmp);
-    ok = false;
-  }
-  if (!ok) {
+  if (!write_keyspace_file(db, tmp, now, error)) {
     ::unlink(tmp.c_str());
     return false;
   }
-  fsync_directory_of(path);
-  return true;
+  return rename_into_place(tmp, path, error);  // rdb.hpp
 }
 
 // ---- writing
@@ -493,11 +477,7 @@ bool Aof::finish_rewrite(pid_t child, std::string& error) {
     error = errno_text("write " + file);
     return false;
   }
-  if (::rename(file.c_str(), path_.c_str()) != 0) {
-    error = errno_text("rename " + file);
-    return false;
-  }
-  fsync_directory_of(path_);
+  if (!rename_into_place(file, path_, error)) return false;  // rdb.hpp
   background_.wait_idle();  // no fdatasync may run on the descriptor that closes now
   fd_ = std::move(fd);  // the old file's descriptor closes; its name is the new file's now
   unsynced_ = false;

@@ -88,4 +88,20 @@ KV_HANDLER(cmd_pubsub) {
                                  "'. Try PUBSUB HELP.");
 }
 
+void write_message_push(std::string& out, std::string_view channel, std::string_view message) {
+  resp::write_array_header(out, 3);
+  resp::write_bulk(out, "message");
+  resp::write_bulk(out, channel);
+  resp::write_bulk(out, message);
+}
+
+void write_pmessage_push(std::string& out, std::string_view pattern, std::string_view channel,
+                         std::string_view message) {
+  resp::write_array_header(out, 4);
+  resp::write_bulk(out, "pmessage");
+  resp::write_bulk(out, pattern);
+  resp::write_bulk(out, channel);
+  resp::write_bulk(out, message);
+}
+
 }  // namespace serverlab::kv

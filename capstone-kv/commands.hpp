@@ -104,6 +104,11 @@ inline std::uint64_t counted(std::uint64_t& counter) {
 using resp::equals_nocase;  // common/resp/parser.hpp
 std::string lower(std::string_view s);
 void reply_wrong_type(std::string& out);
+// The pushes a subscriber receives (cmd_pubsub.cpp): ["message", channel, message], and
+// ["pmessage", pattern, channel, message] for a PSUBSCRIBE pattern. Appended to out.
+void write_message_push(std::string& out, std::string_view channel, std::string_view message);
+void write_pmessage_push(std::string& out, std::string_view pattern, std::string_view channel,
+                         std::string_view message);
 void reply_not_integer(std::string& out);  // ERR value is not an integer or out of range
 void reply_syntax_error(std::string& out);
 void reply_wrong_arity(std::string& out, std::string_view command);

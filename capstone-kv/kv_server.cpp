@@ -392,10 +392,7 @@ std::size_t KvServer::publish(std::string_view channel, std::string_view message
   std::string frame;
   auto it = channels_.find(channel);
   if (it != channels_.end()) {
-    resp::write_array_header(frame, 3);
-    resp::write_bulk(frame, "message");
-    resp::write_bulk(frame, channel);
-    resp::write_bulk(frame, message);
+    write_message_push(frame, channel, message);
     // A copy: a push over the limit closes the client, which edits the list.
     const std::vector<Client*> subscribers = it->second;
     for (Client* c : subscribers) c->push(frame);
@@ -408,11 +405,7 @@ std::size_t KvServer::publish(std::string_view channel, std::string_view message
     }
     for (const auto& [pattern, c] : matching) {
       frame.clear();
-      resp::write_array_header(frame, 4);
-      resp::write_bulk(frame, "pmessage");
-      resp::write_bulk(frame, pattern);
-      resp::write_bulk(frame, channel);
-      resp::write_bulk(frame, message);
+      write_pmessage_push(frame, pattern, channel, message);
       c->push(frame);
     }
     receivers += matching.size();

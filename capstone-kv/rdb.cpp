@@ -281,11 +281,16 @@ bool save_rdb(const Database& db, const std::string& path, Database::Ms now, std
     ok = false;
   }
   ::close(fd);
-  if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) {
-    error = errno_text("rename " + tmp);
-    ok = false;
-  }
   if (!ok) {
+    ::unlink(tmp.c_str());
+    return false;
+  }
+  return rename_into_place(tmp, path, error);
+}
+
+bool rename_into_place(const std::string& tmp, const std::string& path, std::string& error) {
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    error = errno_text("rename " + tmp);
     ::unlink(tmp.c_str());
     return false;
   }

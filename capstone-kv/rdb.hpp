@@ -39,6 +39,12 @@ bool save_rdb(const Database& db, const std::string& path, Database::Ms now, std
 // A missing file is not an error (returns true, loads nothing).
 bool load_rdb(Database& db, const std::string& path, Database::Ms now, std::string& error);
 
+// The last step of a crash-safe save, shared by the RDB dump and the AOF rewrite:
+// renames the finished temporary file `tmp` over `path`, then fsyncs the directory
+// so the rename itself reaches the disk. On failure `tmp` is removed, `path` is
+// left as it was, and false + error says why.
+bool rename_into_place(const std::string& tmp, const std::string& path, std::string& error);
+
 // CRC-64/Jones as Redis computes it (for tests: crc64(0, "123456789") == 0xe9c6d914c4b8d9ca).
 std::uint64_t crc64(std::uint64_t crc, std::string_view bytes);
 

@@ -545,20 +545,13 @@ std::size_t ThreadsServer::publish(std::string_view channel, std::string_view me
   std::lock_guard lock(pubsub_mutex_);
   auto it = channels_.find(std::string(channel));
   if (it != channels_.end()) {
-    resp::write_array_header(frame, 3);
-    resp::write_bulk(frame, "message");
-    resp::write_bulk(frame, channel);
-    resp::write_bulk(frame, message);
+    write_message_push(frame, channel, message);
     for (WorkerSession* s : it->second) receivers += deliver(*s, frame) ? 1 : 0;
   }
   for (const auto& [pattern, s] : patterns_) {
     if (!glob_match(pattern, channel)) continue;
     frame.clear();
-    resp::write_array_header(frame, 4);
-    resp::write_bulk(frame, "pmessage");
-    resp::write_bulk(frame, pattern);
-    resp::write_bulk(frame, channel);
-    resp::write_bulk(frame, message);
+    write_pmessage_push(frame, pattern, channel, message);
     receivers += deliver(*s, frame) ? 1 : 0;
   }
   count(server_.stats().pubsub_messages, receivers);

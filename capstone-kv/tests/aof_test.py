@@ -31,15 +31,7 @@ except ImportError:  # not Debian's python3, or python3-redis not installed
 import kvtest
 
 BIN = os.environ.get("KV_SERVER_BIN", "")
-
-
-def wait_until(predicate, deadline=10.0, step=0.02):
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
+wait_until = kvtest.wait_until
 
 
 def read_commands(path):

@@ -9,6 +9,7 @@
   ServerCase                 a unittest class with its own kv-server (KV_SERVER_BIN),
                              started once with the class's FLAGS; the class fails
                              if the server does not exit 0 on SIGTERM
+  wait_until(predicate)      polls until predicate() is true or a deadline passes
   start_redis()              Debian's redis-server on a free port: bind 127.0.0.1:0,
                              close, start redis-server there (retried on a collision)
   Conn(port)                 a raw RESP2 connection: send words, read parsed replies
@@ -107,6 +108,16 @@ class ServerCase(unittest.TestCase):
         status = cls.server.stop()
         stderr = cls.server.stderr_text()
         assert status == 0, f"kv-server exited with {status} on SIGTERM: {stderr[-2000:]}"
+
+
+def wait_until(predicate, deadline=DEADLINE, step=0.02):
+    """Polls predicate until it is true or deadline seconds pass; returns its last value."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
 
 
 def free_port():
