@@ -116,11 +116,7 @@ struct SessionBio {
     BIO_clear_retry_flags(bio);
     if (n <= 0) return 0;
     TlsSession& s = session(bio);
-    try {
-      if (s.out_pos_ > 0 && s.out_pos_ == s.out_.size()) {  // all sent: start over
-        s.out_.clear();
-        s.out_pos_ = 0;
-      }
+    try {  // (consume_output has already started out_ over if all of it was sent)
       const std::size_t need = s.out_.size() + static_cast<std::size_t>(n);
       if (need > s.out_.capacity())  // room for a full record at least, then doubling
         s.out_.reserve(std::max({need, 2 * s.out_.capacity(), kRecordRoom}));
